@@ -1,0 +1,160 @@
+//! Authorization server metadata: OpenID Connect Discovery 1.0, then RFC 8414.
+//!
+//! Tried in order: `{issuer}/.well-known/openid-configuration`, then the RFC 8414 location
+//! `{origin}/.well-known/oauth-authorization-server{path}`. The document's `issuer` must equal
+//! the issuer asked for (RFC 8414 §3.3), and every endpoint must pass the endpoint rule.
+
+use serde::Deserialize;
+use url::Url;
+
+use crate::endpoint;
+use crate::error::Error;
+use crate::http::{self, HttpClient};
+use crate::id_token::same_issuer;
+use crate::provider::{ClientAuth, Endpoints, ProviderSource};
+
+#[derive(Debug, Deserialize)]
+struct Metadata {
+    issuer: String,
+    authorization_endpoint: Option<Url>,
+    token_endpoint: Option<Url>,
+    revocation_endpoint: Option<Url>,
+    device_authorization_endpoint: Option<Url>,
+    userinfo_endpoint: Option<Url>,
+    #[serde(default)]
+    scopes_supported: Vec<String>,
+    #[serde(default)]
+    code_challenge_methods_supported: Option<Vec<String>>,
+    #[serde(default)]
+    token_endpoint_auth_methods_supported: Option<Vec<String>>,
+    #[serde(default)]
+    authorization_response_iss_parameter_supported: bool,
+    #[serde(default)]
+    jwks_uri: Option<Url>,
+}
+
+/// Fetches the issuer's metadata and returns the provider source to store.
+pub(crate) async fn discover(http: &dyn HttpClient, issuer: &Url) -> Result<ProviderSource, Error> {
+    endpoint::check(issuer)?;
+    let fail = |reason: String| Error::Discovery { issuer: issuer.to_string(), reason };
+    if issuer.query().is_some() {
+        return Err(fail("an issuer identifier has no query".into()));
+    }
+    let trimmed = issuer.as_str().trim_end_matches('/');
+    let openid_url =
+        Url::parse(&format!("{trimmed}/.well-known/openid-configuration")).map_err(|e| fail(e.to_string()))?;
+    let mut rfc8414_url = issuer.clone();
+    rfc8414_url.set_path(&format!("/.well-known/oauth-authorization-server{}", issuer.path().trim_end_matches('/')));
+
+    let mut reasons = Vec::new();
+    for (url, openid) in [(openid_url, true), (rfc8414_url, false)] {
+        let request = ::http::Request::get(url.as_str())
+            .header(::http::header::ACCEPT, "application/json")
+            .body(Vec::new())
+            .expect("a GET request is valid");
+        let response = match http.send(request).await {
+            Ok(response) => response,
+            Err(err) => {
+                reasons.push(format!("{url}: {err}"));
+                continue;
+            }
+        };
+        match http::json_body::<Metadata>(&response) {
+            Ok(metadata) => return source_from(issuer, metadata, openid).map_err(fail),
+            Err(reason) => reasons.push(format!("{url}: {reason}")),
+        }
+    }
+    Err(fail(reasons.join("; ")))
+}
+
+fn source_from(issuer: &Url, metadata: Metadata, openid_document: bool) -> Result<ProviderSource, String> {
+    if !same_issuer(&metadata.issuer, issuer.as_str()) {
+        return Err(format!("the metadata names issuer `{}`, not `{issuer}`", metadata.issuer));
+    }
+    if let Some(methods) = &metadata.code_challenge_methods_supported
+        && !methods.iter().any(|m| m == "S256")
+    {
+        return Err("the server does not support PKCE with S256, which Keyport requires".into());
+    }
+    let endpoints = Endpoints {
+        authorization: metadata.authorization_endpoint.ok_or("no authorization_endpoint")?,
+        token: metadata.token_endpoint.ok_or("no token_endpoint")?,
+        revocation: metadata.revocation_endpoint,
+        device_authorization: metadata.device_authorization_endpoint,
+        userinfo: metadata.userinfo_endpoint,
+    };
+    endpoints.check().map_err(|err| err.to_string())?;
+    let token_auth = match metadata.token_endpoint_auth_methods_supported.as_deref() {
+        Some(methods)
+            if !methods.iter().any(|m| m == "client_secret_basic")
+                && methods.iter().any(|m| m == "client_secret_post") =>
+        {
+            ClientAuth::Post
+        }
+        _ => ClientAuth::Basic,
+    };
+    let openid =
+        openid_document || metadata.jwks_uri.is_some() && metadata.scopes_supported.iter().any(|s| s == "openid");
+    Ok(ProviderSource::Issuer {
+        issuer: metadata.issuer,
+        endpoints,
+        iss_parameter_supported: metadata.authorization_response_iss_parameter_supported,
+        openid,
+        token_auth,
+        scopes_supported: metadata.scopes_supported,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn metadata(value: serde_json::Value) -> Metadata {
+        serde_json::from_value(value).unwrap()
+    }
+
+    fn issuer() -> Url {
+        Url::parse("https://id.example/tenant").unwrap()
+    }
+
+    #[test]
+    fn issuer_must_match() {
+        let m = metadata(
+            json!({"issuer": "https://evil.example/tenant", "authorization_endpoint": "https://id.example/a", "token_endpoint": "https://id.example/t"}),
+        );
+        assert!(source_from(&issuer(), m, true).unwrap_err().contains("evil.example"));
+    }
+
+    #[test]
+    fn insecure_endpoints_and_missing_s256_are_refused() {
+        let m = metadata(
+            json!({"issuer": "https://id.example/tenant", "authorization_endpoint": "http://id.example/a", "token_endpoint": "https://id.example/t"}),
+        );
+        assert!(source_from(&issuer(), m, true).unwrap_err().contains("plain http"));
+        let m = metadata(
+            json!({"issuer": "https://id.example/tenant", "authorization_endpoint": "https://id.example/a", "token_endpoint": "https://id.example/t", "code_challenge_methods_supported": ["plain"]}),
+        );
+        assert!(source_from(&issuer(), m, true).unwrap_err().contains("S256"));
+    }
+
+    #[test]
+    fn a_good_document_gives_endpoints_and_capabilities() {
+        let m = metadata(json!({
+            "issuer": "https://id.example/tenant/",
+            "authorization_endpoint": "https://id.example/a", "token_endpoint": "https://id.example/t",
+            "revocation_endpoint": "https://id.example/r", "device_authorization_endpoint": "https://id.example/d",
+            "userinfo_endpoint": "https://id.example/u", "scopes_supported": ["openid", "offline_access"],
+            "code_challenge_methods_supported": ["S256"], "token_endpoint_auth_methods_supported": ["client_secret_post"],
+            "authorization_response_iss_parameter_supported": true
+        }));
+        let ProviderSource::Issuer { endpoints, iss_parameter_supported, openid, token_auth, .. } =
+            source_from(&issuer(), m, true).unwrap()
+        else {
+            panic!("not an issuer source");
+        };
+        assert_eq!(endpoints.revocation.unwrap().as_str(), "https://id.example/r");
+        assert!(iss_parameter_supported && openid);
+        assert_eq!(token_auth, ClientAuth::Post);
+    }
+}

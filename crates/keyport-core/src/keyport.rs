@@ -1,0 +1,305 @@
+//! [`Keyport`]: the one entry point the CLI, the daemon and the desktop shell call.
+//!
+//! It ties the providers file, the account file and the secret store together and keeps
+//! their invariants: secrets only in the [`SecretStore`], metadata written after the secrets
+//! it describes, nothing half-written on failure.
+
+use std::sync::Arc;
+
+use time::OffsetDateTime;
+use url::Url;
+
+use crate::account::{Account, AccountView, check_account_name};
+use crate::browser::BrowserOpener;
+use crate::clock::Clock;
+use crate::discovery;
+use crate::error::Error;
+use crate::http::HttpClient;
+use crate::paths::Paths;
+use crate::provider::{
+    Endpoints, MicrosoftTenant, Preset, Provider, ProviderConfig, ProviderSource, Providers, RedirectHost, SecretPolicy,
+};
+use crate::secret::Secret;
+use crate::secrets::{SecretKey, SecretStore};
+use crate::signin::{self, PendingSignIn, SignInRequest};
+use crate::store::AccountsFile;
+
+/// Where a new provider's endpoints come from.
+#[derive(Debug, Clone)]
+pub enum ProviderSpec {
+    /// A preset, with its options.
+    Preset { preset: Preset, tenant: Option<MicrosoftTenant>, base_url: Option<Url> },
+    /// An issuer to discover.
+    Issuer(Url),
+    /// Endpoints typed in.
+    Manual(Box<Endpoints>),
+}
+
+/// A provider to add.
+#[derive(Debug)]
+pub struct NewProvider {
+    /// Where the endpoints come from.
+    pub spec: ProviderSpec,
+    /// OAuth client id.
+    pub client_id: String,
+    /// Client secret, stored in the keyring.
+    pub client_secret: Option<Secret>,
+    /// Default scopes (the preset's or discovered ones when empty).
+    pub scopes: Vec<String>,
+    /// Redirect host.
+    pub redirect_host: RedirectHost,
+    /// Redirect path.
+    pub redirect_path: String,
+}
+
+/// The JSON view of a provider (`keyport provider list --json`).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ProviderView {
+    /// Name.
+    pub name: String,
+    /// Where it comes from.
+    pub kind: String,
+    /// Client id.
+    pub client_id: String,
+    /// Whether the keyring holds a client secret.
+    pub has_client_secret: bool,
+    /// Endpoints.
+    pub endpoints: Endpoints,
+    /// Default scopes.
+    pub scopes: Vec<String>,
+    /// The redirect URI to register (any port is used at sign-in).
+    pub redirect_uri: String,
+}
+
+impl From<&Provider> for ProviderView {
+    fn from(p: &Provider) -> Self {
+        Self {
+            name: p.name.clone(),
+            kind: p.kind.clone(),
+            client_id: p.client_id.clone(),
+            has_client_secret: p.has_client_secret,
+            endpoints: p.endpoints.clone(),
+            scopes: p.default_scopes.clone(),
+            redirect_uri: format!("http://{}{}", p.redirect_host, p.redirect_path),
+        }
+    }
+}
+
+/// Keyport's core, with its outside world injected.
+#[derive(Debug, Clone)]
+pub struct Keyport {
+    providers: Providers,
+    accounts: AccountsFile,
+    secrets: Arc<dyn SecretStore>,
+    http: Arc<dyn HttpClient>,
+    clock: Arc<dyn Clock>,
+    browser: Arc<dyn BrowserOpener>,
+}
+
+impl Keyport {
+    /// Keyport over the files in `paths` and the given outside world.
+    pub fn new(
+        paths: &Paths,
+        secrets: Arc<dyn SecretStore>,
+        http: Arc<dyn HttpClient>,
+        clock: Arc<dyn Clock>,
+        browser: Arc<dyn BrowserOpener>,
+    ) -> Self {
+        Self {
+            providers: Providers::new(paths.providers_file()),
+            accounts: AccountsFile::new(paths.accounts_file()),
+            secrets,
+            http,
+            clock,
+            browser,
+        }
+    }
+
+    /// The current time by Keyport's clock.
+    pub fn now(&self) -> OffsetDateTime {
+        self.clock.now()
+    }
+
+    // ---- providers -------------------------------------------------------------------
+
+    /// Adds a provider (discovering an issuer's endpoints first). The client secret goes to
+    /// the keyring before the provider is written, and is removed again if that fails.
+    pub async fn add_provider(&self, name: &str, new: NewProvider) -> Result<Provider, Error> {
+        crate::provider::check_provider_name(name)?;
+        if self.providers.configs()?.contains_key(name) {
+            return Err(Error::ProviderExists { name: name.to_owned() });
+        }
+        let source = match new.spec {
+            ProviderSpec::Preset { preset, tenant, base_url } => ProviderSource::Preset { preset, tenant, base_url },
+            ProviderSpec::Issuer(issuer) => discovery::discover(self.http.as_ref(), &issuer).await?,
+            ProviderSpec::Manual(endpoints) => ProviderSource::Manual { endpoints: *endpoints },
+        };
+        let config = ProviderConfig {
+            source,
+            client_id: new.client_id.trim().to_owned(),
+            client_secret_in_keyring: new.client_secret.is_some(),
+            scopes: (!new.scopes.is_empty()).then_some(new.scopes),
+            redirect_host: new.redirect_host,
+            redirect_path: new.redirect_path,
+        };
+        let provider = config.resolve(name)?;
+        if provider.quirks.secret == SecretPolicy::Required && new.client_secret.is_none() {
+            return Err(Error::ClientSecretRequired { provider: name.to_owned() });
+        }
+        let secret_key = SecretKey::client_secret(&self.accounts.namespace()?, name);
+        if let Some(secret) = &new.client_secret {
+            self.secrets.set(&secret_key, secret)?;
+        }
+        match self.providers.insert(name, config) {
+            Ok(provider) => Ok(provider),
+            Err(err) => {
+                if new.client_secret.is_some() {
+                    let _ = self.secrets.delete(&secret_key);
+                }
+                Err(err)
+            }
+        }
+    }
+
+    /// Every provider, resolved, sorted by name.
+    pub fn providers(&self) -> Result<Vec<Provider>, Error> {
+        self.providers.configs()?.iter().map(|(name, config)| config.resolve(name)).collect()
+    }
+
+    /// Removes a provider and its client secret. Refused while accounts use it.
+    pub fn remove_provider(&self, name: &str) -> Result<(), Error> {
+        let users: Vec<String> =
+            self.accounts.read()?.accounts.into_iter().filter(|a| a.provider == name).map(|a| a.name).collect();
+        if !users.is_empty() {
+            return Err(Error::InvalidProvider {
+                reason: format!("provider `{name}` is used by {}; remove those accounts first", users.join(", ")),
+            });
+        }
+        let config = self.providers.remove(name)?;
+        if config.client_secret_in_keyring {
+            self.secrets.delete(&SecretKey::client_secret(&self.accounts.namespace()?, name))?;
+        }
+        Ok(())
+    }
+
+    fn client_secret(&self, provider: &Provider) -> Result<Option<Secret>, Error> {
+        if !provider.has_client_secret {
+            return Ok(None);
+        }
+        let secret = self.secrets.get(&SecretKey::client_secret(&self.accounts.namespace()?, &provider.name))?;
+        if secret.is_none() && provider.quirks.secret == SecretPolicy::Required {
+            return Err(Error::ClientSecretRequired { provider: provider.name.clone() });
+        }
+        Ok(secret)
+    }
+
+    // ---- sign-in ---------------------------------------------------------------------
+
+    /// Starts a browser sign-in: binds the loopback listener, builds the authorization URL
+    /// and (unless told not to) opens the browser.
+    pub fn begin_sign_in(&self, provider: &str, request: SignInRequest) -> Result<PendingSignIn, Error> {
+        if let Some(name) = &request.account_name {
+            check_account_name(name)?;
+        }
+        let provider = self.providers.get(provider)?;
+        // Find out now, before the user signs in, whether the tokens can be kept at all.
+        let namespace = self.accounts.namespace()?;
+        self.secrets.get(&SecretKey::access_token(&namespace, "keyport-availability-probe"))?;
+        let secret = self.client_secret(&provider)?;
+        let open = request.open_browser;
+        let mut pending = signin::begin(provider, secret, request)?;
+        if open {
+            pending.browser = Some(self.browser.open(pending.url()));
+        }
+        Ok(pending)
+    }
+
+    /// Waits for the browser, exchanges the code and stores the account.
+    pub async fn finish_sign_in(&self, pending: PendingSignIn) -> Result<Account, Error> {
+        let signed = signin::complete(pending, self.http.as_ref(), self.clock.now()).await?;
+        let now = self.clock.now();
+        let namespace = self.accounts.namespace()?;
+        let existing = self.accounts.read()?.accounts;
+        let same_identity = |a: &Account| {
+            a.provider == signed.provider.name && a.identity.sub.is_some() && a.identity.sub == signed.identity.sub
+        };
+        let name = match &signed.account_name {
+            Some(name) => name.clone(),
+            None => existing
+                .iter()
+                .find(|a| same_identity(a))
+                .map(|a| a.name.clone())
+                .unwrap_or_else(|| signin::default_account_name(&signed.provider.name, &signed.identity)),
+        };
+        check_account_name(&name)?;
+        if let Some(taken) = existing.iter().find(|a| a.name == name)
+            && !same_identity(taken)
+        {
+            return Err(Error::AccountExists { name });
+        }
+        // Secrets first: metadata never points at tokens that are not stored.
+        self.secrets.set(&SecretKey::access_token(&namespace, &name), &signed.tokens.access_token)?;
+        let refresh_key = SecretKey::refresh_token(&namespace, &name);
+        match &signed.tokens.refresh_token {
+            Some(token) => self.secrets.set(&refresh_key, token)?,
+            None => self.secrets.delete(&refresh_key)?,
+        }
+        self.accounts.update(|data| {
+            let created = data.accounts.iter().find(|a| a.name == name).map(|a| a.created_at);
+            let record = signin::account_record(&signed, name.clone(), now, created);
+            data.accounts.retain(|a| a.name != name);
+            data.accounts.push(record.clone());
+            data.accounts.sort_by(|a, b| a.name.cmp(&b.name));
+            Ok(record)
+        })
+    }
+
+    // ---- accounts --------------------------------------------------------------------
+
+    /// Every account, sorted by name.
+    pub fn accounts(&self) -> Result<Vec<Account>, Error> {
+        self.accounts.read().map(|data| data.accounts)
+    }
+
+    /// One account.
+    pub fn account(&self, name: &str) -> Result<Account, Error> {
+        self.accounts()?
+            .into_iter()
+            .find(|a| a.name == name)
+            .ok_or_else(|| Error::AccountNotFound { name: name.to_owned() })
+    }
+
+    /// The JSON views of every account at the current time.
+    pub fn account_views(&self) -> Result<Vec<AccountView>, Error> {
+        let now = self.clock.now();
+        Ok(self.accounts()?.iter().map(|a| a.view(now)).collect())
+    }
+
+    /// The account's current access token, from the keyring.
+    pub fn access_token(&self, name: &str) -> Result<(Account, Secret), Error> {
+        let account = self.account(name)?;
+        if let crate::account::Health::NeedsSignIn { reason, .. } = &account.health {
+            return Err(Error::NeedsSignIn { name: name.to_owned(), reason: reason.clone() });
+        }
+        let namespace = self.accounts.namespace()?;
+        let token = self
+            .secrets
+            .get(&SecretKey::access_token(&namespace, name))?
+            .ok_or_else(|| Error::TokenMissing { name: name.to_owned() })?;
+        Ok((account, token))
+    }
+
+    /// Deletes an account: its secrets first, then its metadata, so a crash in between
+    /// leaves an account that asks for a sign-in rather than secrets nobody can see.
+    pub fn remove_account(&self, name: &str) -> Result<Account, Error> {
+        let account = self.account(name)?;
+        let namespace = self.accounts.namespace()?;
+        self.secrets.delete(&SecretKey::access_token(&namespace, name))?;
+        self.secrets.delete(&SecretKey::refresh_token(&namespace, name))?;
+        self.accounts.update(|data| {
+            data.accounts.retain(|a| a.name != name);
+            Ok(())
+        })?;
+        Ok(account)
+    }
+}

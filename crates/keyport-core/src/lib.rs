@@ -1,0 +1,31 @@
+//! Keyport's headless core: providers, accounts, sign-in, token storage.
+//!
+//! Nothing here knows about Tauri, a terminal or a socket; the `keyport` CLI, the daemon and
+//! the desktop shell are thin layers over [`Keyport`]. Everything outside the process (HTTP,
+//! the keyring, the clock, the browser) is reached through a small trait so tests can fail it
+//! on purpose: [`http::HttpClient`], [`secrets::SecretStore`], [`clock::Clock`],
+//! [`browser::BrowserOpener`].
+
+pub mod account;
+pub mod browser;
+pub mod clock;
+mod discovery;
+pub mod endpoint;
+mod error;
+pub mod http;
+mod id_token;
+mod keyport;
+pub mod oauth;
+pub mod paths;
+pub mod provider;
+pub mod redirect;
+pub mod secret;
+pub mod secrets;
+pub mod signin;
+mod store;
+
+pub use crate::error::Error;
+pub use crate::keyport::{Keyport, NewProvider, ProviderSpec, ProviderView};
+
+/// The result type of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,193 @@
+//! Glue to the `oauth2` crate: the client type Keyport uses, the HTTP adapter, the token
+//! response with its ID token, and error mapping that never copies a response body (which
+//! may hold a token) into an error.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Mutex;
+
+use oauth2::basic::{
+    BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse, BasicTokenType,
+};
+use oauth2::{
+    AuthType, AuthUrl, ClientId, ClientSecret, DeviceAuthorizationUrl, EndpointMaybeSet, EndpointNotSet, EndpointSet,
+    RequestTokenError, RevocationUrl, StandardRevocableToken, StandardTokenResponse, TokenResponse as _, TokenUrl,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::error::Error;
+use crate::http::{HttpClient, HttpError, Response};
+use crate::provider::{ClientAuth, Provider, ScopeSeparator};
+use crate::secret::Secret;
+
+/// Extra fields of a token response: the OpenID Connect ID token.
+#[derive(Clone, Default, Serialize, Deserialize)]
+pub struct IdTokenFields {
+    /// The raw ID token (a JWT), when the provider sent one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
+}
+
+impl std::fmt::Debug for IdTokenFields {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IdTokenFields").field("id_token", &self.id_token.as_ref().map(|_| "[redacted]")).finish()
+    }
+}
+
+impl oauth2::ExtraTokenFields for IdTokenFields {}
+
+/// The token response type.
+pub(crate) type TokenResponse = StandardTokenResponse<IdTokenFields, BasicTokenType>;
+
+/// The `oauth2` client with every optional endpoint "maybe set".
+pub(crate) type OAuthClient = oauth2::Client<
+    BasicErrorResponse,
+    TokenResponse,
+    BasicTokenIntrospectionResponse,
+    StandardRevocableToken,
+    BasicRevocationErrorResponse,
+    EndpointSet,
+    EndpointMaybeSet,
+    EndpointNotSet,
+    EndpointMaybeSet,
+    EndpointSet,
+>;
+
+/// Builds the `oauth2` client for `provider`, with its client secret when it has one.
+pub(crate) fn client(provider: &Provider, secret: Option<&Secret>) -> Result<OAuthClient, Error> {
+    let endpoints = &provider.endpoints;
+    let mut client = oauth2::Client::new(ClientId::new(provider.client_id.clone()))
+        .set_auth_uri(AuthUrl::from_url(endpoints.authorization.clone()))
+        .set_token_uri(TokenUrl::from_url(endpoints.token.clone()))
+        .set_device_authorization_url_option(
+            endpoints.device_authorization.clone().map(DeviceAuthorizationUrl::from_url),
+        )
+        .set_revocation_url_option(endpoints.revocation.clone().map(RevocationUrl::from_url))
+        .set_auth_type(match provider.quirks.token_auth {
+            ClientAuth::Basic => AuthType::BasicAuth,
+            ClientAuth::Post => AuthType::RequestBody,
+        });
+    if let Some(secret) = secret {
+        client = client.set_client_secret(ClientSecret::new(secret.expose().to_owned()));
+    }
+    Ok(client)
+}
+
+/// The status of the last HTTP response seen by an [`Exchange`], for classifying failures.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct LastResponse {
+    pub status: Option<u16>,
+}
+
+/// One conversation with a token endpoint through an [`HttpClient`].
+#[derive(Debug)]
+pub(crate) struct Exchange<'a> {
+    http: &'a dyn HttpClient,
+    last: Mutex<LastResponse>,
+}
+
+type AdapterFuture<'a> = Pin<Box<dyn Future<Output = Result<Response, HttpError>> + Send + 'a>>;
+
+impl<'a> Exchange<'a> {
+    pub fn new(http: &'a dyn HttpClient) -> Self {
+        Self { http, last: Mutex::new(LastResponse::default()) }
+    }
+
+    /// The function `oauth2` calls to send a request.
+    pub fn sender<'s>(&'s self) -> impl Fn(oauth2::HttpRequest) -> AdapterFuture<'s> + 's {
+        move |request| {
+            Box::pin(async move {
+                let response = self.http.send(request).await?;
+                self.last.lock().expect("lock").status = Some(response.status().as_u16());
+                Ok(response)
+            })
+        }
+    }
+
+    /// What the last response was.
+    pub fn last(&self) -> LastResponse {
+        *self.last.lock().expect("lock")
+    }
+}
+
+/// A successful token response, with secrets wrapped.
+#[derive(Debug)]
+pub struct Tokens {
+    /// The access token.
+    pub access_token: Secret,
+    /// The refresh token, when one was issued.
+    pub refresh_token: Option<Secret>,
+    /// Lifetime from now, when the provider said.
+    pub expires_in: Option<std::time::Duration>,
+    /// `Bearer`, usually.
+    pub token_type: String,
+    /// The `scope` field, split; `None` when absent.
+    pub scope: Option<Vec<String>>,
+    /// The raw ID token.
+    pub id_token: Option<Secret>,
+}
+
+impl Tokens {
+    pub(crate) fn from_response(response: TokenResponse, separator: ScopeSeparator) -> Result<Self, Error> {
+        let access_token = response.access_token().secret();
+        if access_token.is_empty() {
+            return Err(Error::BadTokenResponse { reason: "the access token is empty".into() });
+        }
+        let scope = response.scopes().map(|scopes| {
+            let mut split: Vec<String> = Vec::new();
+            for scope in scopes {
+                let parts: Vec<&str> = match separator {
+                    ScopeSeparator::Space => vec![scope.as_str()],
+                    ScopeSeparator::Comma => scope.split(',').collect(),
+                };
+                for part in parts.into_iter().map(str::trim).filter(|part| !part.is_empty()) {
+                    if !split.iter().any(|known| known == part) {
+                        split.push(part.to_owned());
+                    }
+                }
+            }
+            split
+        });
+        Ok(Self {
+            access_token: Secret::new(access_token.clone()),
+            refresh_token: response.refresh_token().map(|token| Secret::new(token.secret().clone())),
+            expires_in: response.expires_in(),
+            token_type: match response.token_type() {
+                BasicTokenType::Bearer => "Bearer".to_owned(),
+                BasicTokenType::Mac => "mac".to_owned(),
+                BasicTokenType::Extension(other) => other.clone(),
+            },
+            scope,
+            id_token: response.extra_fields().id_token.clone().map(Secret::new),
+        })
+    }
+}
+
+/// Maps an `oauth2` request error to [`Error`] without copying any response body.
+pub(crate) fn token_error(err: RequestTokenError<HttpError, BasicErrorResponse>, last: LastResponse) -> Error {
+    match err {
+        RequestTokenError::ServerResponse(response) => Error::TokenRefused {
+            error: response.error().as_ref().to_owned(),
+            description: response.error_description().cloned(),
+        },
+        RequestTokenError::Request(http) => Error::Http(http),
+        RequestTokenError::Parse(parse, body) => {
+            // GitHub answers errors with status 200 and an OAuth error body.
+            #[derive(Deserialize)]
+            struct OAuthError {
+                error: String,
+                error_description: Option<String>,
+            }
+            if let Ok(error) = serde_json::from_slice::<OAuthError>(&body) {
+                return Error::TokenRefused { error: error.error, description: error.error_description };
+            }
+            // Only the path of the bad field is reported: serde's own message can quote values.
+            let status = last.status.map(|s| format!("HTTP {s}, ")).unwrap_or_default();
+            Error::BadTokenResponse { reason: format!("{status}unexpected content at `{}`", parse.path()) }
+        }
+        RequestTokenError::Other(reason) => {
+            let status = last.status.map(|s| format!("HTTP {s}: ")).unwrap_or_default();
+            Error::BadTokenResponse { reason: format!("{status}{reason}") }
+        }
+    }
+}

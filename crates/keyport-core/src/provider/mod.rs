@@ -1,0 +1,489 @@
+//! OAuth providers: presets for the big ones, OpenID Connect / RFC 8414 issuers found by
+//! discovery, and endpoints typed in by hand.
+//!
+//! A [`ProviderConfig`] is what `providers.toml` holds (never a secret: a client secret lives
+//! in the keyring and the file only records that one exists). [`ProviderConfig::resolve`]
+//! turns it into a [`Provider`]: endpoints, default scopes and the provider's quirks, which
+//! the sign-in flow follows without knowing provider names.
+
+mod preset;
+mod registry;
+
+pub use self::preset::{MicrosoftTenant, Preset};
+pub use self::registry::Providers;
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::endpoint;
+use crate::error::Error;
+
+/// A provider's endpoints. Only authorization and token are required.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Endpoints {
+    /// Authorization endpoint (the browser goes there).
+    pub authorization: Url,
+    /// Token endpoint.
+    pub token: Url,
+    /// RFC 7009 revocation endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revocation: Option<Url>,
+    /// RFC 8628 device authorization endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_authorization: Option<Url>,
+    /// OpenID Connect userinfo endpoint (or the provider's "who am I" API).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub userinfo: Option<Url>,
+}
+
+impl Endpoints {
+    /// Checks every endpoint against the [`endpoint`] rule.
+    pub fn check(&self) -> Result<(), Error> {
+        for url in [
+            Some(&self.authorization),
+            Some(&self.token),
+            self.revocation.as_ref(),
+            self.device_authorization.as_ref(),
+            self.userinfo.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            endpoint::check(url)?;
+        }
+        Ok(())
+    }
+}
+
+/// Where a provider's endpoints come from, as stored in `providers.toml`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "source", rename_all = "snake_case")]
+pub enum ProviderSource {
+    /// A built-in preset; endpoints are computed, so fixes to presets reach existing configs.
+    Preset {
+        /// Which preset.
+        preset: Preset,
+        /// Microsoft tenant.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tenant: Option<MicrosoftTenant>,
+        /// GitLab instance (gitlab.com when absent).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        base_url: Option<Url>,
+    },
+    /// An issuer whose metadata was discovered when the provider was added.
+    Issuer {
+        /// The issuer identifier, checked against `iss` in responses and ID tokens.
+        issuer: String,
+        /// Endpoints from the metadata document.
+        endpoints: Endpoints,
+        /// Whether the server said it sends `iss` in authorization responses (RFC 9207).
+        #[serde(default)]
+        iss_parameter_supported: bool,
+        /// Whether the issuer speaks OpenID Connect (ID tokens, nonce).
+        #[serde(default)]
+        openid: bool,
+        /// How the token endpoint wants confidential clients to authenticate.
+        #[serde(default)]
+        token_auth: ClientAuth,
+        /// Scopes the server listed as supported (empty when it did not say).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        scopes_supported: Vec<String>,
+    },
+    /// Endpoints given by hand.
+    Manual {
+        /// The endpoints.
+        endpoints: Endpoints,
+    },
+}
+
+/// Client authentication at the token endpoint (for clients with a secret).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientAuth {
+    /// HTTP Basic (`client_secret_basic`), the RFC 6749 default.
+    #[default]
+    Basic,
+    /// Form fields (`client_secret_post`).
+    Post,
+}
+
+/// The loopback host in the redirect URI, to match what was registered with the provider.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RedirectHost {
+    /// `127.0.0.1` (RFC 8252's recommendation).
+    #[default]
+    #[serde(rename = "127.0.0.1")]
+    Ipv4,
+    /// `[::1]`.
+    #[serde(rename = "[::1]")]
+    Ipv6,
+    /// `localhost` (the listener still binds 127.0.0.1 only).
+    #[serde(rename = "localhost")]
+    Localhost,
+}
+
+impl RedirectHost {
+    /// Parses `127.0.0.1`, `[::1]` (or `::1`) and `localhost`.
+    pub fn parse(text: &str) -> Result<Self, Error> {
+        match text {
+            "127.0.0.1" => Ok(Self::Ipv4),
+            "[::1]" | "::1" => Ok(Self::Ipv6),
+            "localhost" => Ok(Self::Localhost),
+            other => Err(Error::InvalidProvider {
+                reason: format!("redirect host `{other}` is not one of 127.0.0.1, [::1], localhost"),
+            }),
+        }
+    }
+
+    /// As written in a URL.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ipv4 => "127.0.0.1",
+            Self::Ipv6 => "[::1]",
+            Self::Localhost => "localhost",
+        }
+    }
+}
+
+impl fmt::Display for RedirectHost {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The default redirect path.
+pub const DEFAULT_REDIRECT_PATH: &str = "/callback";
+
+fn default_redirect_path() -> String {
+    DEFAULT_REDIRECT_PATH.to_owned()
+}
+
+/// One provider as stored in `providers.toml`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProviderConfig {
+    /// Where the endpoints come from.
+    #[serde(flatten)]
+    pub source: ProviderSource,
+    /// The OAuth client id the user registered.
+    pub client_id: String,
+    /// Whether a client secret for this provider is in the keyring. The secret itself never
+    /// appears in this file.
+    #[serde(default)]
+    pub client_secret_in_keyring: bool,
+    /// Scopes to request when `keyport add` is given none (the preset's when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scopes: Option<Vec<String>>,
+    /// Loopback host of the redirect URI.
+    #[serde(default)]
+    pub redirect_host: RedirectHost,
+    /// Path of the redirect URI.
+    #[serde(default = "default_redirect_path")]
+    pub redirect_path: String,
+}
+
+/// Whether a provider needs a client secret at its token endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretPolicy {
+    /// Public clients work (PKCE alone); a secret is sent when configured.
+    Optional,
+    /// The token endpoint refuses requests without a secret, PKCE or not.
+    Required,
+}
+
+/// How the provider lists scopes in token responses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScopeSeparator {
+    /// RFC 6749: space-delimited.
+    Space,
+    /// GitHub: comma-delimited.
+    Comma,
+}
+
+/// How to check the issuer of ID tokens and authorization responses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IssuerRule {
+    /// One issuer identifier, compared exactly.
+    Exact(String),
+    /// Microsoft's multi-tenant endpoints: `https://login.microsoftonline.com/{tid}/v2.0`,
+    /// where `{tid}` is the ID token's `tid` claim.
+    MicrosoftTenant,
+}
+
+/// How the account's identity is learned after sign-in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdentitySource {
+    /// OpenID Connect: ID token claims, then the userinfo endpoint.
+    OpenId,
+    /// A userinfo-like JSON API that is not OpenID Connect (GitHub's `/user`).
+    GitHubUser,
+    /// Plain OAuth 2.0 with no way to ask who the user is (unless a userinfo URL is given).
+    None,
+}
+
+/// Behaviour that differs between providers. The sign-in flow reads these fields and never
+/// tests a provider's name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Quirks {
+    /// Extra authorization request parameters (Google's `access_type=offline`).
+    pub authorize_params: Vec<(String, String)>,
+    /// Add `prompt=consent` when `offline_access` is requested, as OpenID Connect Core §11
+    /// asks (and as Google needs for a refresh token on every sign-in).
+    pub consent_for_offline: bool,
+    /// Client secret needed at the token endpoint?
+    pub secret: SecretPolicy,
+    /// Client authentication method.
+    pub token_auth: ClientAuth,
+    /// Scope list format in token responses.
+    pub scope_separator: ScopeSeparator,
+    /// Scopes the provider grants but does not echo in `scope` (Microsoft's `offline_access`):
+    /// recorded as granted when they were requested and a refresh token came back.
+    pub unechoed_refresh_scopes: Vec<String>,
+    /// The server sends RFC 9207 `iss` in authorization responses, so its absence is an error.
+    pub iss_parameter_required: bool,
+    /// Where identity comes from.
+    pub identity: IdentitySource,
+}
+
+impl Default for Quirks {
+    fn default() -> Self {
+        Self {
+            authorize_params: Vec::new(),
+            consent_for_offline: false,
+            secret: SecretPolicy::Optional,
+            token_auth: ClientAuth::Basic,
+            scope_separator: ScopeSeparator::Space,
+            unechoed_refresh_scopes: Vec::new(),
+            iss_parameter_required: false,
+            identity: IdentitySource::None,
+        }
+    }
+}
+
+/// A provider ready to use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Provider {
+    /// The user's name for it (the key in `providers.toml`).
+    pub name: String,
+    /// A short description of where it comes from (`google`, `microsoft (common)`, an issuer URL...).
+    pub kind: String,
+    /// OAuth client id.
+    pub client_id: String,
+    /// Whether the keyring holds a client secret for it.
+    pub has_client_secret: bool,
+    /// Endpoints.
+    pub endpoints: Endpoints,
+    /// Issuer check, when the issuer is known.
+    pub issuer: Option<IssuerRule>,
+    /// Scopes requested when the user names none.
+    pub default_scopes: Vec<String>,
+    /// Loopback host of the redirect URI.
+    pub redirect_host: RedirectHost,
+    /// Path of the redirect URI.
+    pub redirect_path: String,
+    /// Provider-specific behaviour.
+    pub quirks: Quirks,
+}
+
+impl ProviderConfig {
+    /// Validates the stored entry and computes endpoints, scopes and quirks.
+    pub fn resolve(&self, name: &str) -> Result<Provider, Error> {
+        check_provider_name(name)?;
+        if self.client_id.trim().is_empty() {
+            return Err(Error::InvalidProvider { reason: format!("provider `{name}` has an empty client id") });
+        }
+        if !self.redirect_path.starts_with('/') || self.redirect_path.contains(['?', '#']) {
+            return Err(Error::InvalidProvider {
+                reason: format!("redirect path `{}` must start with `/` and hold no `?` or `#`", self.redirect_path),
+            });
+        }
+        let mut provider = match &self.source {
+            ProviderSource::Preset { preset, tenant, base_url } => {
+                preset.resolve(tenant.as_ref(), base_url.as_ref())?
+            }
+            ProviderSource::Issuer {
+                issuer,
+                endpoints,
+                iss_parameter_supported,
+                openid,
+                token_auth,
+                scopes_supported,
+            } => {
+                let default_scopes = issuer_default_scopes(*openid, scopes_supported);
+                Provider {
+                    name: String::new(),
+                    kind: format!("issuer {issuer}"),
+                    client_id: String::new(),
+                    has_client_secret: false,
+                    endpoints: endpoints.clone(),
+                    issuer: Some(IssuerRule::Exact(issuer.clone())),
+                    default_scopes,
+                    redirect_host: RedirectHost::default(),
+                    redirect_path: String::new(),
+                    quirks: Quirks {
+                        consent_for_offline: true,
+                        token_auth: *token_auth,
+                        iss_parameter_required: *iss_parameter_supported,
+                        identity: if *openid { IdentitySource::OpenId } else { IdentitySource::None },
+                        ..Quirks::default()
+                    },
+                }
+            }
+            ProviderSource::Manual { endpoints } => Provider {
+                name: String::new(),
+                kind: "manual".to_owned(),
+                client_id: String::new(),
+                has_client_secret: false,
+                endpoints: endpoints.clone(),
+                issuer: None,
+                default_scopes: Vec::new(),
+                redirect_host: RedirectHost::default(),
+                redirect_path: String::new(),
+                quirks: Quirks {
+                    identity: if endpoints.userinfo.is_some() { IdentitySource::OpenId } else { IdentitySource::None },
+                    ..Quirks::default()
+                },
+            },
+        };
+        provider.endpoints.check()?;
+        provider.name = name.to_owned();
+        provider.client_id = self.client_id.clone();
+        provider.has_client_secret = self.client_secret_in_keyring;
+        provider.redirect_host = self.redirect_host;
+        provider.redirect_path = self.redirect_path.clone();
+        if let Some(scopes) = &self.scopes {
+            provider.default_scopes = scopes.clone();
+        }
+        Ok(provider)
+    }
+}
+
+/// Default scopes for a discovered issuer: OpenID identity scopes, plus `offline_access`
+/// when the server supports it, so the account gets a refresh token.
+fn issuer_default_scopes(openid: bool, supported: &[String]) -> Vec<String> {
+    if !openid {
+        return Vec::new();
+    }
+    let wanted = ["openid", "profile", "email", "offline_access"];
+    wanted
+        .iter()
+        .filter(|scope| {
+            **scope == "openid"
+                || supported.is_empty() && **scope != "offline_access"
+                || supported.iter().any(|s| s == *scope)
+        })
+        .map(|scope| (*scope).to_owned())
+        .collect()
+}
+
+/// Provider names: 1 to 64 of `A-Z a-z 0-9 . _ -`, starting with a letter or digit. They
+/// become keyring keys and TOML keys, so they are kept plain.
+pub fn check_provider_name(name: &str) -> Result<(), Error> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::InvalidName {
+            what: "provider",
+            name: name.to_owned(),
+            rule: "1 to 64 letters, digits, `.`, `_` or `-`, starting with a letter or digit",
+        })
+    }
+}
+
+/// Splits scope arguments: each value may hold several space-separated scopes. Keeps the
+/// first occurrence of each, in order.
+pub fn split_scopes<S: AsRef<str>>(values: &[S]) -> Vec<String> {
+    let mut scopes: Vec<String> = Vec::new();
+    for scope in values.iter().flat_map(|value| value.as_ref().split_whitespace()) {
+        if !scopes.iter().any(|known| known == scope) {
+            scopes.push(scope.to_owned());
+        }
+    }
+    scopes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manual(auth: &str, token: &str) -> ProviderConfig {
+        ProviderConfig {
+            source: ProviderSource::Manual {
+                endpoints: Endpoints {
+                    authorization: Url::parse(auth).unwrap(),
+                    token: Url::parse(token).unwrap(),
+                    revocation: None,
+                    device_authorization: None,
+                    userinfo: None,
+                },
+            },
+            client_id: "cid".into(),
+            client_secret_in_keyring: false,
+            scopes: Some(vec!["read".into()]),
+            redirect_host: RedirectHost::Ipv6,
+            redirect_path: "/cb".into(),
+        }
+    }
+
+    #[test]
+    fn scopes_split_on_spaces_and_deduplicate() {
+        assert_eq!(split_scopes(&["openid email", "  profile ", "email"]), vec!["openid", "email", "profile"]);
+        assert!(split_scopes::<&str>(&[]).is_empty());
+    }
+
+    #[test]
+    fn provider_names_are_plain() {
+        assert!(check_provider_name("work-gitlab_2.x").is_ok());
+        for bad in ["", "-x", "a/b", "a b", "ü", &"x".repeat(65)] {
+            assert!(check_provider_name(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn manual_provider_resolves_with_its_settings() {
+        let p = manual("https://as.example/auth", "https://as.example/token").resolve("mine").unwrap();
+        assert_eq!(p.name, "mine");
+        assert_eq!(p.default_scopes, vec!["read"]);
+        assert_eq!(p.redirect_host, RedirectHost::Ipv6);
+        assert_eq!(p.redirect_path, "/cb");
+        assert_eq!(p.quirks.identity, IdentitySource::None);
+    }
+
+    #[test]
+    fn insecure_endpoints_are_refused_on_resolve() {
+        let err = manual("http://as.example/auth", "https://as.example/token").resolve("x").unwrap_err();
+        assert!(err.to_string().contains("plain http"), "{err}");
+        assert!(manual("http://127.0.0.1:9/auth", "http://[::1]:9/token").resolve("x").is_ok());
+    }
+
+    #[test]
+    fn redirect_path_must_be_a_path() {
+        let mut config = manual("https://a.example/a", "https://a.example/t");
+        config.redirect_path = "callback".into();
+        assert!(config.resolve("x").is_err());
+    }
+
+    #[test]
+    fn toml_round_trip_holds_no_secret_field() {
+        let config = manual("https://as.example/auth", "https://as.example/token");
+        let text = toml::to_string(&config).unwrap();
+        assert!(text.contains("source = \"manual\""), "{text}");
+        assert!(text.contains("redirect_host = \"[::1]\""), "{text}");
+        assert!(!text.contains("client_secret ="), "{text}");
+        let back: ProviderConfig = toml::from_str(&text).unwrap();
+        assert_eq!(back, config);
+    }
+
+    #[test]
+    fn discovered_issuer_defaults_to_openid_scopes_and_offline_access_when_supported() {
+        let supported: Vec<String> = ["openid", "email", "offline_access"].map(String::from).to_vec();
+        assert_eq!(issuer_default_scopes(true, &supported), vec!["openid", "email", "offline_access"]);
+        assert_eq!(issuer_default_scopes(true, &[]), vec!["openid", "profile", "email"]);
+        assert!(issuer_default_scopes(false, &supported).is_empty());
+    }
+}

@@ -1,0 +1,98 @@
+//! Files on disk: atomic whole-file writes, advisory locks, and the account metadata file.
+//!
+//! Nothing secret is ever written here; secrets go to [`crate::secrets`]. A file that cannot
+//! be understood (corrupt, or written by a newer Keyport) is reported and never overwritten:
+//! every write path reads the file first and stops on such an error.
+
+mod accounts;
+
+pub(crate) use self::accounts::AccountsFile;
+
+use std::fs::{File, OpenOptions};
+use std::io::{ErrorKind, Write};
+use std::path::Path;
+
+use crate::error::Error;
+use crate::paths::ensure_private_dir;
+
+/// Reads a whole file, or `None` when it does not exist.
+pub(crate) fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, Error> {
+    match std::fs::read(path) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(err) if err.kind() == ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(Error::Io { path: path.to_owned(), source }),
+    }
+}
+
+/// Replaces `path` with `bytes` so that a crash leaves either the old or the new file, never
+/// a mix: write a temporary file (mode 0600) beside it, fsync it, rename it over the target,
+/// fsync the directory.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    let dir = path.parent().expect("store files have a parent directory");
+    let io = |source| Error::Io { path: path.to_owned(), source };
+    ensure_private_dir(dir).map_err(io)?;
+    let file_name = path.file_name().expect("store files have a name").to_string_lossy();
+    let temp = dir.join(format!(".{file_name}.{}.{}.tmp", std::process::id(), rand::random::<u32>()));
+    let result = (|| {
+        let mut options = OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(&temp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&temp, path)?;
+        // The rename is durable only once the directory entry is.
+        File::open(dir)?.sync_all()
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    result.map_err(io)
+}
+
+/// Runs `action` while holding an exclusive advisory lock tied to `path` (a `.lock` file
+/// beside it), so two Keyport processes never interleave a read-modify-write.
+pub(crate) fn with_lock<T>(path: &Path, action: impl FnOnce() -> Result<T, Error>) -> Result<T, Error> {
+    let lock_path = path.with_extension("lock");
+    let io = |source| Error::Io { path: lock_path.clone(), source };
+    ensure_private_dir(lock_path.parent().expect("lock files have a parent")).map_err(io)?;
+    let mut options = OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let file = options.open(&lock_path).map_err(io)?;
+    file.lock().map_err(io)?;
+    let result = action();
+    drop(file); // closing the file releases the lock
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_write_replaces_whole_file_with_private_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/file.json");
+        write_atomic(&path, b"one").unwrap();
+        write_atomic(&path, b"two").unwrap();
+        assert_eq!(read_optional(&path).unwrap().unwrap(), b"two");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+            assert_eq!(std::fs::metadata(path.parent().unwrap()).unwrap().permissions().mode() & 0o777, 0o700);
+        }
+        let leftovers: Vec<_> =
+            std::fs::read_dir(path.parent().unwrap()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(leftovers, vec![std::ffi::OsString::from("file.json")]);
+    }
+
+    #[test]
+    fn missing_file_reads_as_none() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(read_optional(&dir.path().join("nope")).unwrap().is_none());
+    }
+}

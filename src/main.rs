@@ -1,0 +1,343 @@
+//! `keyport`: the command-line interface to Keyport.
+//!
+//! Parses arguments, builds the core with the real outside world (keyring, HTTP, clock,
+//! browser), calls one core method per command and prints the result. Human output goes to
+//! stdout, progress and errors to stderr; `--json` output is the documented format of
+//! `docs/json.md`.
+
+mod print;
+
+use std::io::{IsTerminal, Read};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+use keyport_core::browser::{BrowserOpener, NoBrowser, SystemBrowser};
+use keyport_core::clock::SystemClock;
+use keyport_core::http::ReqwestClient;
+use keyport_core::paths::Paths;
+use keyport_core::provider::{DEFAULT_REDIRECT_PATH, Endpoints, MicrosoftTenant, Preset, RedirectHost, split_scopes};
+use keyport_core::secret::Secret;
+use keyport_core::secrets::{KeyringStore, OpenOnUse, SecretStore};
+use keyport_core::signin::{self, SignInRequest};
+use keyport_core::{Error, Keyport, NewProvider, ProviderSpec, ProviderView, endpoint};
+
+#[derive(Debug, Parser)]
+#[command(name = "keyport", version, about = "Keyport: OAuth 2.0 accounts on your desktop, tokens in your keyring")]
+struct Cli {
+    /// More log output on stderr (-v debug, -vv trace). RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Manage providers (where accounts sign in).
+    #[command(subcommand)]
+    Provider(ProviderCommand),
+    /// Connect an account: sign in through the browser.
+    Add(AddArgs),
+    /// List accounts.
+    List {
+        /// Print JSON (see docs/json.md).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one account.
+    Status {
+        /// Account name.
+        account: String,
+        /// Print JSON (see docs/json.md).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the account's access token, and nothing else.
+    Token {
+        /// Account name.
+        account: String,
+    },
+    /// Delete an account and its tokens from the keyring.
+    Remove {
+        /// Account name.
+        account: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ProviderCommand {
+    /// Add a provider: a preset, an issuer to discover, or endpoints.
+    Add(Box<ProviderAddArgs>),
+    /// List providers.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a provider and its client secret.
+    Remove {
+        /// Provider name.
+        name: String,
+    },
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["preset", "issuer", "auth_url"])))]
+struct ProviderAddArgs {
+    /// Name for this provider (letters, digits, `.`, `_`, `-`).
+    name: String,
+    /// A built-in provider: google, microsoft, github, gitlab.
+    #[arg(long, value_parser = parse_preset)]
+    preset: Option<Preset>,
+    /// Microsoft tenant: common, organizations, consumers, or a tenant id or domain.
+    #[arg(long, requires = "preset", value_parser = parse_tenant)]
+    tenant: Option<MicrosoftTenant>,
+    /// Self-hosted GitLab base URL (default https://gitlab.com).
+    #[arg(long, requires = "preset", value_parser = parse_endpoint)]
+    base_url: Option<url::Url>,
+    /// An OpenID Connect or RFC 8414 issuer: endpoints are discovered.
+    #[arg(long, value_parser = parse_endpoint)]
+    issuer: Option<url::Url>,
+    /// Authorization endpoint (with --token-url).
+    #[arg(long, requires = "token_url", value_parser = parse_endpoint)]
+    auth_url: Option<url::Url>,
+    /// Token endpoint.
+    #[arg(long, requires = "auth_url", value_parser = parse_endpoint)]
+    token_url: Option<url::Url>,
+    /// RFC 7009 revocation endpoint.
+    #[arg(long, requires = "auth_url", value_parser = parse_endpoint)]
+    revoke_url: Option<url::Url>,
+    /// RFC 8628 device authorization endpoint.
+    #[arg(long, requires = "auth_url", value_parser = parse_endpoint)]
+    device_url: Option<url::Url>,
+    /// OpenID Connect userinfo endpoint.
+    #[arg(long, requires = "auth_url", value_parser = parse_endpoint)]
+    userinfo_url: Option<url::Url>,
+    /// The client id you registered with the provider.
+    #[arg(long)]
+    client_id: String,
+    /// Read the client secret from standard input (it goes to the keyring).
+    #[arg(long)]
+    client_secret_stdin: bool,
+    /// Default scopes (repeatable; each value may hold several, space-separated).
+    #[arg(long = "scope", value_name = "SCOPES")]
+    scopes: Vec<String>,
+    /// Redirect host, as registered: 127.0.0.1, [::1] or localhost.
+    #[arg(long, value_parser = parse_redirect_host)]
+    redirect_host: Option<RedirectHost>,
+    /// Redirect path, as registered.
+    #[arg(long, default_value = DEFAULT_REDIRECT_PATH)]
+    redirect_path: String,
+}
+
+#[derive(Debug, Args)]
+struct AddArgs {
+    /// The provider to sign in with (see `keyport provider list`).
+    provider: String,
+    /// Name for the account (default: its email address).
+    #[arg(long)]
+    name: Option<String>,
+    /// Scopes to request (repeatable; each value may hold several, space-separated).
+    #[arg(long = "scope", value_name = "SCOPES")]
+    scopes: Vec<String>,
+    /// Do not open a browser; print the URL to open elsewhere.
+    #[arg(long)]
+    no_browser: bool,
+    /// Seconds to wait for the sign-in to complete.
+    #[arg(long, default_value_t = signin::DEFAULT_TIMEOUT.as_secs(), value_name = "SECS")]
+    timeout: u64,
+    /// Refused: the implicit grant is unsafe (OAuth 2.1, RFC 9700).
+    #[arg(long, hide_short_help = true)]
+    implicit: bool,
+    /// Refused: the password grant is unsafe (OAuth 2.1, RFC 9700).
+    #[arg(long, hide_short_help = true)]
+    password: bool,
+}
+
+fn parse_preset(text: &str) -> Result<Preset, String> {
+    text.parse().map_err(|err: Error| err.to_string())
+}
+
+fn parse_tenant(text: &str) -> Result<MicrosoftTenant, String> {
+    text.parse().map_err(|err: Error| err.to_string())
+}
+
+fn parse_endpoint(text: &str) -> Result<url::Url, String> {
+    endpoint::parse(text).map_err(|err| err.to_string())
+}
+
+fn parse_redirect_host(text: &str) -> Result<RedirectHost, String> {
+    RedirectHost::parse(text).map_err(|err| err.to_string())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    match run(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            let cancelled = matches!(err.downcast_ref::<Error>(), Some(Error::SignInCancelled));
+            eprintln!("keyport: {}", print::error_chain(&err));
+            if cancelled { ExitCode::from(130) } else { ExitCode::FAILURE }
+        }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    let default = match verbose {
+        0 => "warn",
+        1 => "warn,keyport=debug,keyport_core=debug",
+        _ => "warn,keyport=trace,keyport_core=trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(verbose > 0).init();
+}
+
+fn keyport(no_browser: bool) -> Result<Keyport> {
+    let paths = Paths::from_env()?;
+    let secrets: Arc<dyn SecretStore> =
+        Arc::new(OpenOnUse::new(|| Ok(Box::new(KeyringStore::open()?) as Box<dyn SecretStore>)));
+    let browser: Arc<dyn BrowserOpener> =
+        if no_browser { Arc::new(NoBrowser) } else { Arc::new(SystemBrowser::from_env()) };
+    Ok(Keyport::new(&paths, secrets, Arc::new(ReqwestClient::new()?), Arc::new(SystemClock), browser))
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the async runtime")
+}
+
+fn run(command: Command) -> Result<()> {
+    match command {
+        Command::Provider(ProviderCommand::Add(args)) => provider_add(args),
+        Command::Provider(ProviderCommand::List { json }) => {
+            let providers = keyport(true)?.providers()?;
+            let views: Vec<ProviderView> = providers.iter().map(ProviderView::from).collect();
+            if json {
+                print::json(&views)
+            } else {
+                print::providers(&views);
+                Ok(())
+            }
+        }
+        Command::Provider(ProviderCommand::Remove { name }) => {
+            keyport(true)?.remove_provider(&name)?;
+            eprintln!("Removed provider {name}.");
+            Ok(())
+        }
+        Command::Add(args) => add(args),
+        Command::List { json } => {
+            let views = keyport(true)?.account_views()?;
+            if json {
+                print::json(&views)
+            } else {
+                print::accounts(&views);
+                Ok(())
+            }
+        }
+        Command::Status { account, json } => {
+            let keyport = keyport(true)?;
+            let view = keyport.account(&account)?.view(keyport.now());
+            if json {
+                print::json(&view)
+            } else {
+                print::status(&view);
+                Ok(())
+            }
+        }
+        Command::Token { account } => {
+            let keyport = keyport(true)?;
+            let (account, token) = keyport.access_token(&account)?;
+            if account.status(keyport.now()) == keyport_core::account::Status::Expired {
+                eprintln!("keyport: warning: the access token of `{}` has expired", account.name);
+            }
+            print::token(&token)
+        }
+        Command::Remove { account } => {
+            keyport(true)?.remove_account(&account)?;
+            eprintln!("Removed account {account} and its tokens.");
+            Ok(())
+        }
+    }
+}
+
+fn provider_add(args: Box<ProviderAddArgs>) -> Result<()> {
+    let args = *args;
+    let spec = match (args.preset, args.issuer, args.auth_url, args.token_url) {
+        (Some(preset), None, None, None) => {
+            ProviderSpec::Preset { preset, tenant: args.tenant, base_url: args.base_url }
+        }
+        (None, Some(issuer), None, None) => ProviderSpec::Issuer(issuer),
+        (None, None, Some(authorization), Some(token)) => ProviderSpec::Manual(Box::new(Endpoints {
+            authorization,
+            token,
+            revocation: args.revoke_url,
+            device_authorization: args.device_url,
+            userinfo: args.userinfo_url,
+        })),
+        _ => bail!("give exactly one of --preset, --issuer, or --auth-url with --token-url"),
+    };
+    let client_secret = if args.client_secret_stdin { Some(read_client_secret()?) } else { None };
+    // Microsoft's app registration accepts `http://localhost` for desktop apps; the others
+    // take RFC 8252's 127.0.0.1.
+    let default_host = match spec {
+        ProviderSpec::Preset { preset: Preset::Microsoft, .. } => RedirectHost::Localhost,
+        _ => RedirectHost::Ipv4,
+    };
+    let new = NewProvider {
+        spec,
+        client_id: args.client_id,
+        client_secret,
+        scopes: split_scopes(&args.scopes),
+        redirect_host: args.redirect_host.unwrap_or(default_host),
+        redirect_path: args.redirect_path,
+    };
+    let keyport = keyport(true)?;
+    let provider = runtime()?.block_on(keyport.add_provider(&args.name, new))?;
+    print::provider_added(&ProviderView::from(&provider));
+    Ok(())
+}
+
+fn read_client_secret() -> Result<Secret> {
+    let text = if std::io::stdin().is_terminal() {
+        rpassword::prompt_password("Client secret: ").context("reading the client secret")?
+    } else {
+        let mut text = String::new();
+        std::io::stdin().read_to_string(&mut text).context("reading the client secret from standard input")?;
+        text
+    };
+    let secret = text.trim_end_matches(['\r', '\n']).to_owned();
+    if secret.is_empty() {
+        bail!("the client secret on standard input is empty");
+    }
+    Ok(Secret::new(secret))
+}
+
+fn add(args: AddArgs) -> Result<()> {
+    for (asked, grant) in [(args.implicit, "implicit"), (args.password, "password")] {
+        if asked {
+            return Err(signin::refuse_grant(grant).expect("refused grants have a reason").into());
+        }
+    }
+    let keyport = keyport(args.no_browser)?;
+    let request = SignInRequest {
+        scopes: split_scopes(&args.scopes),
+        account_name: args.name,
+        timeout: Duration::from_secs(args.timeout),
+        open_browser: !args.no_browser,
+    };
+    let pending = keyport.begin_sign_in(&args.provider, request)?;
+    print::sign_in_started(&pending, args.timeout);
+    let runtime = runtime()?;
+    let account = runtime.block_on(async {
+        tokio::select! {
+            result = keyport.finish_sign_in(pending) => result,
+            _ = tokio::signal::ctrl_c() => Err(Error::SignInCancelled),
+        }
+    })?;
+    print::signed_in(&account.view(keyport.now()));
+    Ok(())
+}

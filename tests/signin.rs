@@ -1,0 +1,338 @@
+//! End to end: the real `keyport` binary signs in against the real `oidc-provider`, with the
+//! headless login driver as its browser and a private gnome-keyring as its keyring.
+
+use std::time::{Duration, Instant};
+
+use crate::support::oidc::{self, OidcServer};
+use crate::support::profile::Profile;
+
+fn time_of(value: &serde_json::Value) -> time::OffsetDateTime {
+    time::OffsetDateTime::parse(value.as_str().expect("a timestamp"), &time::format_description::well_known::Rfc3339)
+        .expect("RFC 3339")
+}
+
+fn strings(value: &serde_json::Value) -> Vec<String> {
+    value.as_array().expect("an array").iter().map(|v| v.as_str().unwrap().to_owned()).collect()
+}
+
+#[test]
+fn connected_account_is_listed_with_identity_scopes_and_expiry() {
+    let server = OidcServer::start();
+    let profile = Profile::new();
+    profile.add_local_provider(&server);
+    let before = time::OffsetDateTime::now_utc();
+    let out = profile.ok(&["add", "local"]);
+    assert!(out.contains("Connected alice@example.test (local)"), "{out}");
+
+    let list = profile.json(&["list", "--json"]);
+    let accounts = list.as_array().unwrap();
+    assert_eq!(accounts.len(), 1);
+    let account = &accounts[0];
+    assert_eq!(account["name"], "alice@example.test");
+    assert_eq!(account["provider"], "local");
+    assert_eq!(account["kind"], "user");
+    assert_eq!(account["identity"]["sub"], "alice");
+    assert_eq!(account["identity"]["email"], "alice@example.test");
+    assert_eq!(account["identity"]["name"], "Alice Example");
+    let mut scopes = strings(&account["scopes"]);
+    scopes.sort();
+    assert_eq!(scopes, ["email", "offline_access", "openid", "profile"]);
+    assert_eq!(account["status"], "valid");
+    assert_eq!(account["has_refresh_token"], true);
+    // The server's default access token lifetime is one hour.
+    let expires_at = time_of(&account["expires_at"]);
+    let lifetime = expires_at - before;
+    assert!(lifetime > time::Duration::minutes(59) && lifetime < time::Duration::minutes(61), "{lifetime}");
+
+    // `token` prints exactly the access token, and the server knows it as alice's.
+    let token = profile.ok(&["token", "alice@example.test"]);
+    assert!(token.ends_with('\n') && !token.trim().contains(char::is_whitespace));
+    let introspection = server.introspect(token.trim());
+    assert_eq!(introspection["active"], true, "{introspection}");
+    assert_eq!(introspection["sub"], "alice");
+    assert_eq!(introspection["client_id"], oidc::NATIVE_CLIENT);
+
+    let status = profile.json(&["status", "alice@example.test", "--json"]);
+    assert_eq!(
+        status,
+        account
+            .clone()
+            .as_object()
+            .map(|o| {
+                let mut o = o.clone();
+                o.insert("expires_in_secs".into(), status["expires_in_secs"].clone());
+                serde_json::Value::Object(o)
+            })
+            .unwrap()
+    );
+    let human = profile.ok(&["status", "alice@example.test"]);
+    assert!(human.contains("Alice Example") && human.contains("stored in the keyring"), "{human}");
+    let table = profile.ok(&["list"]);
+    assert!(table.contains("alice@example.test") && table.contains("valid"), "{table}");
+}
+
+#[test]
+fn partial_grant_is_recorded_as_granted() {
+    let server = OidcServer::start();
+    let profile = Profile::new();
+    profile.add_local_provider(&server);
+    profile
+        .keyport()
+        .args(["add", "local"])
+        .env("KEYPORT_TEST_DRIVER", "partial:openid email offline_access")
+        .output()
+        .unwrap();
+    let account = &profile.json(&["list", "--json"])[0];
+    let mut scopes = strings(&account["scopes"]);
+    scopes.sort();
+    assert_eq!(scopes, ["email", "offline_access", "openid"], "profile was not granted");
+    assert_eq!(account["identity"]["name"], serde_json::Value::Null, "no profile scope, no name");
+}
+
+#[test]
+fn explicit_scopes_and_name_are_used() {
+    let server = OidcServer::start();
+    let profile = Profile::new();
+    profile.add_local_provider(&server);
+    profile.ok(&["add", "local", "--name", "work", "--scope", "openid email", "--scope", "offline_access"]);
+    let account = &profile.json(&["status", "work", "--json"]);
+    let mut scopes = strings(&account["scopes"]);
+    scopes.sort();
+    assert_eq!(scopes, ["email", "offline_access", "openid"]);
+}
+
+#[test]
+fn denied_consent_ends_the_sign_in_with_a_clear_message() {
+    let server = OidcServer::start();
+    let profile = Profile::new();
+    profile.add_local_provider(&server);
+    let output = profile.keyport().args(["add", "local"]).env("KEYPORT_TEST_DRIVER", "deny").output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("the provider refused the sign-in: access_denied"), "{stderr}");
+    assert_eq!(profile.json(&["list", "--json"]), serde_json::json!([]));
+}
+
+#[test]
+fn forged_state_is_ignored_and_the_genuine_redirect_still_signs_in() {
+    let server = OidcServer::start();
+    let profile = Profile::new();
+    profile.add_local_provider(&server);
+    profile.keyport().args(["add", "local"]).env("KEYPORT_TEST_DRIVER", "forge-state-first").output().unwrap();
+    let log = profile.driver_log();
+    let status_of = |step: &str| {
+        log.iter().find(|l| l["step"] == step).unwrap_or_else(|| panic!("no {step} in {log:?}"))["status"].clone()
+    };
+    assert_eq!(status_of("forged-state"), 400);
+    assert_eq!(status_of("favicon"), 400);
+    assert_eq!(status_of("redirect"), 200);
+    assert_eq!(profile.json(&["list", "--json"])[0]["identity"]["sub"], "alice");
+}
+
+#[test]
+fn sign_in_times_out_when_nobody_comes_back() {
+    let server = OidcServer::start();
+    let profile = Profile::new();
+    profile.add_local_provider(&server);
+    let started = Instant::now();
+    let output = profile
+        .keyport()
+        .args(["add", "local", "--timeout", "2"])
+        .env("KEYPORT_TEST_DRIVER", "ignore")
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("not completed within 2 seconds"), "{stderr}");
+    assert!(took >= Duration::from_secs(2) && took < Duration::from_secs(20), "{took:?}");
+    assert_eq!(profile.json(&["list", "--json"]), serde_json::json!([]));
+}
+
+#[test]
+fn no_browser_prints_the_url_only() {
+    let server = OidcServer::start();
+    let profile = Profile::new();
+    profile.add_local_provider(&server);
+    let output = profile.keyport().args(["add", "local", "--no-browser", "--timeout", "1"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains(&format!("{}/auth?", server.issuer)), "{stderr}");
+    assert!(profile.driver_log().is_empty(), "the browser must not be started");
+}
+
+#[test]
+fn discovery_records_the_servers_endpoints() {
+    let server = OidcServer::start();
+    let profile = Profile::new();
+    profile.add_local_provider(&server);
+    let metadata = server.metadata();
+    let providers = profile.json(&["provider", "list", "--json"]);
+    let local = &providers[0];
+    assert_eq!(local["name"], "local");
+    assert_eq!(local["kind"], format!("issuer {}", server.issuer));
+    let endpoints = &local["endpoints"];
+    assert_eq!(endpoints["authorization"], metadata["authorization_endpoint"]);
+    assert_eq!(endpoints["token"], metadata["token_endpoint"]);
+    assert_eq!(endpoints["revocation"], metadata["revocation_endpoint"]);
+    assert_eq!(endpoints["device_authorization"], metadata["device_authorization_endpoint"]);
+    assert_eq!(endpoints["userinfo"], metadata["userinfo_endpoint"]);
+    assert_eq!(local["redirect_uri"], "http://127.0.0.1/callback");
+    assert!(strings(&local["scopes"]).contains(&"offline_access".to_owned()));
+}
+
+#[test]
+fn plain_http_to_a_non_loopback_host_is_refused() {
+    let profile = Profile::new();
+    let stderr = profile.fails(&["provider", "add", "x", "--issuer", "http://login.example.com", "--client-id", "c"]);
+    assert!(stderr.contains("plain http") && stderr.contains("loopback"), "{stderr}");
+    let stderr = profile.fails(&[
+        "provider",
+        "add",
+        "y",
+        "--auth-url",
+        "https://login.example.com/a",
+        "--token-url",
+        "http://10.1.2.3/token",
+        "--client-id",
+        "c",
+    ]);
+    assert!(stderr.contains("plain http"), "{stderr}");
+    assert!(!profile.providers_file().exists(), "nothing was written");
+}
+
+#[test]
+fn confidential_client_secret_lives_only_in_the_keyring() {
+    use std::io::Write;
+    let server = OidcServer::start();
+    let profile = Profile::new();
+    let mut child = profile
+        .keyport()
+        .args([
+            "provider",
+            "add",
+            "conf",
+            "--issuer",
+            &server.issuer,
+            "--client-id",
+            oidc::CONFIDENTIAL_CLIENT,
+            "--client-secret-stdin",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(child.stdin.take().unwrap(), "{}", oidc::CONFIDENTIAL_SECRET).unwrap();
+    assert!(child.wait_with_output().unwrap().status.success());
+    assert_eq!(profile.keyring_lookup("provider/conf/client_secret").as_deref(), Some(oidc::CONFIDENTIAL_SECRET));
+    let toml = std::fs::read_to_string(profile.providers_file()).unwrap();
+    assert!(!toml.contains(oidc::CONFIDENTIAL_SECRET), "{toml}");
+    assert!(toml.contains("client_secret_in_keyring = true"), "{toml}");
+
+    profile.ok(&["add", "conf", "--name", "conf-alice"]);
+    let token = profile.ok(&["token", "conf-alice"]);
+    let introspection = server.introspect(token.trim());
+    assert_eq!(introspection["client_id"], oidc::CONFIDENTIAL_CLIENT);
+
+    profile.fails(&["provider", "remove", "conf"]);
+    profile.ok(&["remove", "conf-alice"]);
+    profile.ok(&["provider", "remove", "conf"]);
+    assert_eq!(profile.keyring_lookup("provider/conf/client_secret"), None);
+}
+
+#[test]
+fn tokens_survive_the_process_and_removal_deletes_them() {
+    let server = OidcServer::start();
+    let profile = Profile::new();
+    profile.add_local_provider(&server);
+    profile.ok(&["add", "local", "--name", "a"]);
+    // Each `keyport` run is a new process: the tokens come back from the keyring.
+    let access = profile.keyring_lookup("account/a/access_token").expect("access token in the keyring");
+    assert_eq!(profile.ok(&["token", "a"]).trim(), access);
+    assert!(profile.keyring_lookup("account/a/refresh_token").is_some());
+    profile.ok(&["remove", "a"]);
+    assert_eq!(profile.keyring_lookup("account/a/access_token"), None);
+    assert_eq!(profile.keyring_lookup("account/a/refresh_token"), None);
+    let stderr = profile.fails(&["token", "a"]);
+    assert!(stderr.contains("no account named `a`"), "{stderr}");
+}
+
+#[test]
+fn no_token_text_in_files_or_trace_logs() {
+    let server = OidcServer::start();
+    let profile = Profile::new();
+    profile.add_local_provider(&server);
+    let output =
+        profile.keyport().args(["-vv", "add", "local", "--name", "a"]).env("RUST_LOG", "trace").output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let logs = String::from_utf8_lossy(&output.stderr).into_owned() + &String::from_utf8_lossy(&output.stdout);
+    assert!(logs.lines().count() > 20, "trace logging was on: {logs}");
+    let access = profile.keyring_lookup("account/a/access_token").unwrap();
+    let refresh = profile.keyring_lookup("account/a/refresh_token").unwrap();
+    let codes: Vec<String> = profile
+        .driver_log()
+        .iter()
+        .filter(|l| l["step"] == "redirect")
+        .filter_map(|l| url::Url::parse(l["url"].as_str()?).ok())
+        .flat_map(|u| u.query_pairs().filter(|(k, _)| k == "code").map(|(_, v)| v.into_owned()).collect::<Vec<_>>())
+        .collect();
+    assert_eq!(codes.len(), 1, "the driver delivered one code");
+    for secret in [&access, &refresh, &codes[0]] {
+        assert!(secret.len() > 20);
+        assert!(!logs.contains(secret.as_str()), "a secret appears in the logs");
+        for (path, bytes) in profile.all_files() {
+            assert!(
+                !String::from_utf8_lossy(&bytes).contains(secret.as_str()),
+                "a secret appears in {}",
+                path.display()
+            );
+        }
+    }
+    // The same for `token -vv` and `list -vv`: only the token itself on stdout.
+    let output = profile.keyport().args(["-vv", "token", "a"]).env("RUST_LOG", "trace").output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), access);
+    assert!(!String::from_utf8_lossy(&output.stderr).contains(access.as_str()));
+}
+
+#[test]
+fn implicit_and_password_grants_are_refused() {
+    let server = OidcServer::start();
+    let profile = Profile::new();
+    profile.add_local_provider(&server);
+    let stderr = profile.fails(&["add", "local", "--implicit"]);
+    assert!(stderr.contains("implicit") && stderr.contains("RFC 9700"), "{stderr}");
+    let stderr = profile.fails(&["add", "local", "--password"]);
+    assert!(stderr.contains("password") && stderr.contains("RFC 9700"), "{stderr}");
+    assert!(profile.driver_log().is_empty());
+}
+
+#[test]
+fn without_a_keyring_commands_say_what_to_start() {
+    let server = OidcServer::start();
+    let profile = Profile::new();
+    profile.add_local_provider(&server);
+    let output = profile
+        .keyport()
+        .args(["add", "local"])
+        .env("DBUS_SESSION_BUS_ADDRESS", format!("unix:path={}/no-such-bus", profile.root().display()))
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("no keyring is available") && stderr.contains("gnome-keyring"), "{stderr}");
+    assert!(profile.driver_log().is_empty(), "no browser is opened when the tokens could not be kept");
+    // Listing needs no secret, so it still works.
+    assert_eq!(profile.json(&["list", "--json"]), serde_json::json!([]));
+}
+
+#[test]
+fn a_damaged_accounts_file_is_reported_and_left_alone() {
+    let server = OidcServer::start();
+    let profile = Profile::new();
+    profile.add_local_provider(&server);
+    std::fs::create_dir_all(profile.accounts_file().parent().unwrap()).unwrap();
+    std::fs::write(profile.accounts_file(), b"{\"format\": 1, \"accounts\": [oops").unwrap();
+    let stderr = profile.fails(&["list"]);
+    assert!(stderr.contains("is damaged") && stderr.contains("will not overwrite"), "{stderr}");
+    profile.fails(&["add", "local"]);
+    assert_eq!(std::fs::read(profile.accounts_file()).unwrap(), b"{\"format\": 1, \"accounts\": [oops");
+}

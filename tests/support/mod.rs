@@ -1,0 +1,5 @@
+//! Helpers shared by the end-to-end tests.
+
+pub mod keyring_session;
+pub mod oidc;
+pub mod profile;

@@ -1,0 +1,163 @@
+//! An isolated Keyport user for one test: its own XDG directories, its own private keyring,
+//! and the login driver as its browser. Runs the real `keyport` binary.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use super::keyring_session::KeyringSession;
+use super::oidc;
+
+/// One test user.
+pub struct Profile {
+    dir: tempfile::TempDir,
+    keyring: KeyringSession,
+}
+
+impl Profile {
+    /// A fresh profile with an empty, unlocked keyring.
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        for sub in ["home", "config", "data", "run"] {
+            std::fs::create_dir_all(dir.path().join(sub)).expect("profile dirs");
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(dir.path().join("run"), std::fs::Permissions::from_mode(0o700)).unwrap();
+        }
+        Self { dir, keyring: KeyringSession::start() }
+    }
+
+    /// The profile's root directory (everything Keyport writes is below it).
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// `$XDG_DATA_HOME/keyport/accounts.json`.
+    pub fn accounts_file(&self) -> PathBuf {
+        self.dir.path().join("data/keyport/accounts.json")
+    }
+
+    /// `$XDG_CONFIG_HOME/keyport/providers.toml`.
+    pub fn providers_file(&self) -> PathBuf {
+        self.dir.path().join("config/keyport/providers.toml")
+    }
+
+    /// Where the driver logs its requests.
+    pub fn driver_log_path(&self) -> PathBuf {
+        self.dir.path().join("driver.log")
+    }
+
+    /// The keyring session's environment, for other tools (secret-tool).
+    pub fn keyring_env(&self) -> Vec<(String, String)> {
+        self.keyring.env()
+    }
+
+    /// A `keyport` command with this profile's environment and nothing of the caller's.
+    pub fn keyport(&self) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_keyport"));
+        command.env_clear();
+        if let Some(path) = std::env::var_os("PATH") {
+            command.env("PATH", path);
+        }
+        let root = self.dir.path();
+        command
+            .env("HOME", root.join("home"))
+            .env("XDG_CONFIG_HOME", root.join("config"))
+            .env("XDG_DATA_HOME", root.join("data"))
+            .env("XDG_RUNTIME_DIR", root.join("run"))
+            .env("BROWSER", oidc::driver())
+            .env("KEYPORT_TEST_DRIVER_LOG", self.driver_log_path());
+        command.envs(self.keyring.env());
+        command
+    }
+
+    /// Runs `keyport ARGS` and returns its output, whatever its status.
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.keyport().args(args).output().expect("running keyport")
+    }
+
+    /// Runs `keyport ARGS`, asserts success, returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let output = self.run(args);
+        assert!(
+            output.status.success(),
+            "keyport {args:?} failed ({}):\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).expect("UTF-8 output")
+    }
+
+    /// Runs `keyport ARGS`, asserts failure, returns stderr.
+    pub fn fails(&self, args: &[&str]) -> String {
+        let output = self.run(args);
+        assert!(
+            !output.status.success(),
+            "keyport {args:?} should have failed; stdout:\n{}",
+            String::from_utf8_lossy(&output.stdout)
+        );
+        String::from_utf8(output.stderr).expect("UTF-8 output")
+    }
+
+    /// Runs `keyport ARGS --json` style commands and parses stdout.
+    pub fn json(&self, args: &[&str]) -> serde_json::Value {
+        serde_json::from_str(&self.ok(args)).expect("JSON output")
+    }
+
+    /// The driver's log lines.
+    pub fn driver_log(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(self.driver_log_path())
+            .unwrap_or_default()
+            .lines()
+            .map(|line| serde_json::from_str(line).expect("driver log line is JSON"))
+            .collect()
+    }
+
+    /// Adds the test server as provider `local` with the public native client.
+    pub fn add_local_provider(&self, server: &oidc::OidcServer) {
+        self.ok(&["provider", "add", "local", "--issuer", &server.issuer, "--client-id", oidc::NATIVE_CLIENT]);
+    }
+
+    /// Reads a secret straight from the keyring with `secret-tool`, bypassing Keyport.
+    pub fn keyring_lookup(&self, key_suffix: &str) -> Option<String> {
+        let namespace = self.namespace();
+        let output = Command::new("secret-tool")
+            .envs(self.keyring.env())
+            .args(["lookup", "service", "keyport", "username", &format!("{namespace}/{key_suffix}")])
+            .output()
+            .expect("running secret-tool");
+        let text = String::from_utf8(output.stdout).unwrap();
+        (output.status.success() && !text.is_empty()).then_some(text)
+    }
+
+    /// The profile's keyring namespace, from `accounts.json`.
+    pub fn namespace(&self) -> String {
+        let data: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(self.accounts_file()).expect("accounts.json")).unwrap();
+        data["keyring_namespace"].as_str().unwrap().to_owned()
+    }
+
+    /// Every file under the profile (for leak checks), as bytes.
+    pub fn all_files(&self) -> Vec<(PathBuf, Vec<u8>)> {
+        let mut files = Vec::new();
+        let mut stack = vec![self.dir.path().to_path_buf()];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                let path = entry.path();
+                let kind = entry.file_type().unwrap();
+                if kind.is_dir() {
+                    // The keyring's own files are encrypted storage, not Keyport's.
+                    if !path.ends_with("home") {
+                        stack.push(path);
+                    }
+                } else if kind.is_file() && path != self.driver_log_path() {
+                    files.push((path.clone(), std::fs::read(&path).unwrap_or_default()));
+                }
+            }
+        }
+        files
+    }
+}

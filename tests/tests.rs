@@ -1,0 +1,8 @@
+//! Keyport's end-to-end tests: one test binary, helpers in `support/`.
+//!
+//! They need `node` with `tests/oidc/node_modules`, `dbus-daemon`, `gnome-keyring-daemon`,
+//! `secret-tool` and `curl`; `tests/setup` installs them and `tests/run` runs everything.
+
+mod keyring_store;
+mod signin;
+mod support;

@@ -336,3 +336,36 @@ fn a_damaged_accounts_file_is_reported_and_left_alone() {
     profile.fails(&["add", "local"]);
     assert_eq!(std::fs::read(profile.accounts_file()).unwrap(), b"{\"format\": 1, \"accounts\": [oops");
 }
+
+#[test]
+fn ctrl_c_cancels_the_sign_in_cleanly() {
+    let server = OidcServer::start();
+    let profile = Profile::new();
+    profile.add_local_provider(&server);
+    let mut child = profile
+        .keyport()
+        .args(["add", "local", "--no-browser"])
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until it listens: the redirect URI is printed before the wait starts.
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut text = String::new();
+    let port = loop {
+        let mut line = String::new();
+        assert!(std::io::BufRead::read_line(&mut stderr, &mut line).unwrap() > 0, "keyport ended early: {text}");
+        text.push_str(&line);
+        if let Some(rest) = line.split("redirect to http://127.0.0.1:").nth(1) {
+            break rest.split('/').next().unwrap().parse::<u16>().unwrap();
+        }
+    };
+    let pid = child.id().to_string();
+    assert!(std::process::Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
+    let status = child.wait().unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    assert_eq!(status.code(), Some(130), "{text}{rest}");
+    assert!(rest.contains("the sign-in was cancelled"), "{rest}");
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err(), "the listener is gone");
+}

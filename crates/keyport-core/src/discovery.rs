@@ -158,3 +158,39 @@ mod tests {
         assert_eq!(token_auth, ClientAuth::Post);
     }
 }
+
+#[cfg(test)]
+mod fallback_tests {
+    use super::*;
+    use crate::testing::ScriptedHttp;
+
+    #[tokio::test]
+    async fn falls_back_to_rfc_8414_metadata_at_the_path_inserted_location() {
+        let http = ScriptedHttp::new().reply(404, "{}").reply(
+            200,
+            r#"{"issuer": "https://as.example/tenant1", "authorization_endpoint": "https://as.example/a",
+                "token_endpoint": "https://as.example/t"}"#,
+        );
+        let issuer = Url::parse("https://as.example/tenant1").unwrap();
+        let source = discover(&http, &issuer).await.unwrap();
+        let asked: Vec<String> = http.requests().into_iter().map(|(_, url, _)| url).collect();
+        assert_eq!(
+            asked,
+            [
+                "https://as.example/tenant1/.well-known/openid-configuration",
+                "https://as.example/.well-known/oauth-authorization-server/tenant1"
+            ]
+        );
+        let ProviderSource::Issuer { openid, endpoints, .. } = source else { panic!("not an issuer") };
+        assert!(!openid, "plain OAuth metadata without jwks/openid is not OpenID");
+        assert_eq!(endpoints.token.as_str(), "https://as.example/t");
+    }
+
+    #[tokio::test]
+    async fn reports_both_failures() {
+        let http = ScriptedHttp::new().reply(500, "oops").reply(404, "nope");
+        let err = discover(&http, &Url::parse("https://as.example").unwrap()).await.unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("openid-configuration") && text.contains("oauth-authorization-server"), "{text}");
+    }
+}

@@ -23,6 +23,8 @@ pub mod secret;
 pub mod secrets;
 pub mod signin;
 mod store;
+#[cfg(test)]
+mod testing;
 
 pub use crate::error::Error;
 pub use crate::keyport::{Keyport, NewProvider, ProviderSpec, ProviderView};

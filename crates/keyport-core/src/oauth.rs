@@ -191,3 +191,72 @@ pub(crate) fn token_error(err: RequestTokenError<HttpError, BasicErrorResponse>,
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::provider::{Endpoints, IdentitySource, Quirks, RedirectHost};
+    use crate::testing::ScriptedHttp;
+    use oauth2::AuthorizationCode;
+    use url::Url;
+
+    fn provider() -> Provider {
+        Provider {
+            name: "p".into(),
+            kind: "manual".into(),
+            client_id: "cid".into(),
+            has_client_secret: false,
+            endpoints: Endpoints {
+                authorization: Url::parse("https://as.example/a").unwrap(),
+                token: Url::parse("https://as.example/t").unwrap(),
+                revocation: None,
+                device_authorization: None,
+                userinfo: None,
+            },
+            issuer: None,
+            default_scopes: vec![],
+            redirect_host: RedirectHost::Ipv4,
+            redirect_path: "/callback".into(),
+            quirks: Quirks { identity: IdentitySource::None, ..Quirks::default() },
+        }
+    }
+
+    async fn exchange(http: &ScriptedHttp) -> Result<Tokens, Error> {
+        let exchange = Exchange::new(http);
+        let response = client(&provider(), None)
+            .unwrap()
+            .exchange_code(AuthorizationCode::new("code".into()))
+            .request_async(&exchange.sender())
+            .await
+            .map_err(|err| token_error(err, exchange.last()))?;
+        Tokens::from_response(response, ScopeSeparator::Comma)
+    }
+
+    #[tokio::test]
+    async fn github_style_error_with_status_200_is_an_oauth_error() {
+        let http = ScriptedHttp::new().reply(
+            200,
+            r#"{"error":"bad_verification_code","error_description":"The code passed is incorrect or expired."}"#,
+        );
+        let err = exchange(&http).await.unwrap_err();
+        assert!(matches!(&err, Error::TokenRefused { error, .. } if error == "bad_verification_code"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn unusable_responses_never_quote_the_body() {
+        let http = ScriptedHttp::new().reply(200, r#"{"access_token":"SECRET-TOKEN-TEXT","token_type":7}"#);
+        let err = exchange(&http).await.unwrap_err();
+        let text = format!("{err} {err:?}");
+        assert!(!text.contains("SECRET-TOKEN-TEXT"), "{text}");
+        assert!(text.contains("token_type"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn comma_separated_scopes_are_split() {
+        let http = ScriptedHttp::new().reply(200, r#"{"access_token":"t","token_type":"bearer","scope":"repo,gist"}"#);
+        let tokens = exchange(&http).await.unwrap();
+        assert_eq!(tokens.scope.unwrap(), ["repo", "gist"]);
+        assert_eq!(tokens.token_type, "Bearer");
+        assert!(tokens.refresh_token.is_none() && tokens.expires_in.is_none());
+    }
+}

@@ -1,0 +1,48 @@
+//! Test doubles for unit tests: an [`HttpClient`] that answers from a script and records
+//! what it was asked.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+
+use crate::http::{HttpClient, HttpError, Request, Response, ResponseFuture};
+
+/// Answers requests in order from a queue of canned responses.
+#[derive(Debug, Default)]
+pub(crate) struct ScriptedHttp {
+    replies: Mutex<VecDeque<Result<Response, HttpError>>>,
+    pub requests: Mutex<Vec<(String, String, String)>>,
+}
+
+impl ScriptedHttp {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Queues a response with `status`, a JSON content type and `body`.
+    pub fn reply(self, status: u16, body: &str) -> Self {
+        let response = http::Response::builder()
+            .status(status)
+            .header("content-type", "application/json")
+            .body(body.as_bytes().to_vec())
+            .unwrap();
+        self.replies.lock().unwrap().push_back(Ok(response));
+        self
+    }
+
+    /// (method, URL, body) of each request so far.
+    pub fn requests(&self) -> Vec<(String, String, String)> {
+        self.requests.lock().unwrap().clone()
+    }
+}
+
+impl HttpClient for ScriptedHttp {
+    fn send(&self, request: Request) -> ResponseFuture<'_> {
+        self.requests.lock().unwrap().push((
+            request.method().to_string(),
+            request.uri().to_string(),
+            String::from_utf8_lossy(request.body()).into_owned(),
+        ));
+        let reply = self.replies.lock().unwrap().pop_front().expect("an unexpected extra request");
+        Box::pin(async move { reply })
+    }
+}

@@ -119,7 +119,6 @@ pub(crate) fn same_issuer(a: &str, b: &str) -> bool {
 mod tests {
     use super::*;
     use serde_json::json;
-    use url::Url;
 
     fn jwt(alg: &str, claims: serde_json::Value) -> String {
         let enc = |v: &serde_json::Value| URL_SAFE_NO_PAD.encode(serde_json::to_vec(v).unwrap());

@@ -14,6 +14,7 @@ use crate::browser::BrowserOpener;
 use crate::clock::Clock;
 use crate::discovery;
 use crate::error::Error;
+use crate::events::{AccountEvent, Events};
 use crate::http::HttpClient;
 use crate::paths::Paths;
 use crate::provider::{
@@ -86,14 +87,19 @@ impl From<&Provider> for ProviderView {
 }
 
 /// Keyport's core, with its outside world injected.
+///
+/// Cloning is cheap and clones share everything (files, keyring, events, in-flight refreshes).
+/// Features live in their own modules as further `impl Keyport` blocks (`refresh.rs`,
+/// `revoke.rs`, `device.rs`...); this file holds the shared plumbing, providers and accounts.
 #[derive(Debug, Clone)]
 pub struct Keyport {
-    providers: Providers,
-    accounts: AccountsFile,
-    secrets: Arc<dyn SecretStore>,
-    http: Arc<dyn HttpClient>,
-    clock: Arc<dyn Clock>,
-    browser: Arc<dyn BrowserOpener>,
+    pub(crate) providers: Providers,
+    pub(crate) accounts: AccountsFile,
+    pub(crate) secrets: Arc<dyn SecretStore>,
+    pub(crate) http: Arc<dyn HttpClient>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) browser: Arc<dyn BrowserOpener>,
+    pub(crate) events: Events,
 }
 
 impl Keyport {
@@ -112,7 +118,13 @@ impl Keyport {
             http,
             clock,
             browser,
+            events: Events::default(),
         }
+    }
+
+    /// Subscribes to account events (see [`AccountEvent`]).
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<AccountEvent> {
+        self.events.subscribe()
     }
 
     /// The current time by Keyport's clock.
@@ -217,6 +229,12 @@ impl Keyport {
     /// Waits for the browser, exchanges the code and stores the account.
     pub async fn finish_sign_in(&self, pending: PendingSignIn) -> Result<Account, Error> {
         let signed = signin::complete(pending, self.http.as_ref(), self.clock.now()).await?;
+        self.store_signed_in(signed)
+    }
+
+    /// Stores the outcome of an interactive sign-in (browser or device): tokens to the
+    /// keyring first, then the account record; publishes [`AccountEvent::Added`].
+    pub(crate) fn store_signed_in(&self, signed: signin::SignedIn) -> Result<Account, Error> {
         let now = self.clock.now();
         let namespace = self.accounts.namespace()?;
         let existing = self.accounts.read()?.accounts;
@@ -244,14 +262,16 @@ impl Keyport {
             Some(token) => self.secrets.set(&refresh_key, token)?,
             None => self.secrets.delete(&refresh_key)?,
         }
-        self.accounts.update(|data| {
-            let created = data.accounts.iter().find(|a| a.name == name).map(|a| a.created_at);
-            let record = signin::account_record(&signed, name.clone(), now, created);
-            data.accounts.retain(|a| a.name != name);
-            data.accounts.push(record.clone());
-            data.accounts.sort_by(|a, b| a.name.cmp(&b.name));
-            Ok(record)
-        })
+        self.accounts
+            .update(|data| {
+                let created = data.accounts.iter().find(|a| a.name == name).map(|a| a.created_at);
+                let record = signin::account_record(&signed, name.clone(), now, created);
+                data.accounts.retain(|a| a.name != name);
+                data.accounts.push(record.clone());
+                data.accounts.sort_by(|a, b| a.name.cmp(&b.name));
+                Ok(record)
+            })
+            .inspect(|account| self.events.publish(AccountEvent::Added { account: account.name.clone() }))
     }
 
     // ---- accounts --------------------------------------------------------------------
@@ -300,6 +320,7 @@ impl Keyport {
             data.accounts.retain(|a| a.name != name);
             Ok(())
         })?;
+        self.events.publish(AccountEvent::Removed { account: name.to_owned() });
         Ok(account)
     }
 }

@@ -12,6 +12,7 @@ pub mod clock;
 mod discovery;
 pub mod endpoint;
 mod error;
+pub mod events;
 pub mod http;
 mod id_token;
 mod keyport;

@@ -167,6 +167,20 @@ pub(crate) async fn complete(
     let tokens = Tokens::from_response(response, provider.quirks.scope_separator)?;
     tracing::debug!(has_refresh_token = tokens.refresh_token.is_some(), expires_in = ?tokens.expires_in, "code exchanged");
 
+    signed_in(provider, tokens, scopes, nonce.as_ref(), request.account_name, http, now).await
+}
+
+/// Turns a token response from an interactive grant (code or device) into a [`SignedIn`]:
+/// granted scopes, ID token checks (`nonce` when one was sent), identity from userinfo.
+pub(crate) async fn signed_in(
+    provider: Provider,
+    tokens: Tokens,
+    scopes: Vec<String>,
+    nonce: Option<&Secret>,
+    account_name: Option<String>,
+    http: &dyn HttpClient,
+    now: time::OffsetDateTime,
+) -> Result<SignedIn, Error> {
     let granted = granted_scopes(&provider, &scopes, &tokens);
     let mut identity = match &tokens.id_token {
         Some(raw) => id_token::check(
@@ -174,7 +188,7 @@ pub(crate) async fn complete(
             &id_token::Expected {
                 issuer: provider.issuer.as_ref(),
                 client_id: &provider.client_id,
-                nonce: nonce.as_ref().map(Secret::expose),
+                nonce: nonce.map(Secret::expose),
             },
             now,
         )?,
@@ -196,7 +210,7 @@ pub(crate) async fn complete(
             Err(err) => tracing::warn!(%err, "could not read the account's identity from the userinfo endpoint"),
         }
     }
-    Ok(SignedIn { provider, tokens, identity, granted, requested: scopes, account_name: request.account_name })
+    Ok(SignedIn { provider, tokens, identity, granted, requested: scopes, account_name })
 }
 
 /// RFC 9207: when the server names an issuer, it must be this provider's.

@@ -14,15 +14,17 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
+use keyport_core::RevokeMode;
 use keyport_core::browser::{BrowserOpener, NoBrowser, SystemBrowser};
 use keyport_core::clock::SystemClock;
 use keyport_core::http::ReqwestClient;
 use keyport_core::paths::Paths;
 use keyport_core::provider::{DEFAULT_REDIRECT_PATH, Endpoints, MicrosoftTenant, Preset, RedirectHost, split_scopes};
+use keyport_core::refresher::RefreshPolicy;
 use keyport_core::secret::Secret;
 use keyport_core::secrets::{KeyringStore, OpenOnUse, SecretStore};
-use keyport_core::signin::{self, SignInRequest};
-use keyport_core::{Error, Keyport, NewProvider, ProviderSpec, ProviderView, endpoint};
+use keyport_core::signin::{self, PendingSignIn, SignInRequest};
+use keyport_core::{Error, Keyport, NewProvider, ProviderSpec, ProviderView, ServiceAccountRequest, endpoint};
 
 #[derive(Debug, Parser)]
 #[command(name = "keyport", version, about = "Keyport: OAuth 2.0 accounts on your desktop, tokens in your keyring")]
@@ -59,11 +61,34 @@ enum Command {
     Token {
         /// Account name.
         account: String,
+        /// Renew the token first if it expires within this many seconds.
+        #[arg(long, value_name = "SECS", default_value_t = 60)]
+        min_valid: u64,
     },
+    /// Renew the account's access token now.
+    Refresh {
+        /// Account name.
+        account: String,
+        /// Print the account as JSON afterwards.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Sign in again for an existing account (after "needs sign-in", or to add scopes).
+    Reauth(ReauthArgs),
+    /// Run Keyport in the foreground without a window: renews tokens in the background.
+    Daemon(DaemonArgs),
     /// Delete an account and its tokens from the keyring.
     Remove {
         /// Account name.
         account: String,
+    },
+    /// Have the provider revoke the account's tokens, then remove the account.
+    Revoke {
+        /// Account name.
+        account: String,
+        /// Remove the account from Keyport even if the provider cannot revoke (it is still asked first).
+        #[arg(long)]
+        local: bool,
     },
 }
 
@@ -134,6 +159,31 @@ struct ProviderAddArgs {
 }
 
 #[derive(Debug, Args)]
+struct ReauthArgs {
+    /// The account.
+    account: String,
+    /// Extra scopes to ask for, on top of the account's (repeatable; space-separated values).
+    #[arg(long = "scope", value_name = "SCOPES")]
+    scopes: Vec<String>,
+    /// Do not open a browser; print the URL to open elsewhere.
+    #[arg(long)]
+    no_browser: bool,
+    /// Seconds to wait for the sign-in to complete.
+    #[arg(long, default_value_t = signin::DEFAULT_TIMEOUT.as_secs(), value_name = "SECS")]
+    timeout: u64,
+}
+
+#[derive(Debug, Args)]
+struct DaemonArgs {
+    /// Renew when this percentage of a token's lifetime is left.
+    #[arg(long, value_name = "PERCENT", default_value_t = 20, value_parser = clap::value_parser!(u8).range(1..=90))]
+    refresh_margin: u8,
+    /// ... but with at least this many seconds left (at most half the lifetime).
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    refresh_floor: u64,
+}
+
+#[derive(Debug, Args)]
 struct AddArgs {
     /// The provider to sign in with (see `keyport provider list`).
     provider: String,
@@ -149,6 +199,15 @@ struct AddArgs {
     /// Seconds to wait for the sign-in to complete.
     #[arg(long, default_value_t = signin::DEFAULT_TIMEOUT.as_secs(), value_name = "SECS")]
     timeout: u64,
+    /// A service account: the Client Credentials grant, client secret read from stdin.
+    #[arg(long, requires = "name", conflicts_with_all = ["no_browser", "implicit", "password"])]
+    client_credentials: bool,
+    /// With --client-credentials: the client id, when it is not the provider's.
+    #[arg(long, requires = "client_credentials")]
+    client_id: Option<String>,
+    /// Sign in on another device with a code (RFC 8628 device flow), for machines without a browser.
+    #[arg(long, conflicts_with_all = ["no_browser", "timeout", "client_credentials", "implicit", "password"])]
+    device: bool,
     /// Refused: the implicit grant is unsafe (OAuth 2.1, RFC 9700).
     #[arg(long, hide_short_help = true)]
     implicit: bool,
@@ -248,17 +307,34 @@ fn run(command: Command) -> Result<()> {
                 Ok(())
             }
         }
-        Command::Token { account } => {
+        Command::Token { account, min_valid } => {
             let keyport = keyport(true)?;
-            let (account, token) = keyport.access_token(&account)?;
-            if account.status(keyport.now()) == keyport_core::account::Status::Expired {
-                eprintln!("keyport: warning: the access token of `{}` has expired", account.name);
-            }
+            let (_, token) =
+                runtime()?.block_on(keyport.fresh_access_token(&account, Duration::from_secs(min_valid)))?;
             print::token(&token)
         }
+        Command::Refresh { account, json } => {
+            let keyport = keyport(true)?;
+            let account = runtime()?.block_on(keyport.refresh(&account))?;
+            let view = account.view(keyport.now());
+            if json {
+                print::json(&view)
+            } else {
+                print::refreshed(&view);
+                Ok(())
+            }
+        }
+        Command::Reauth(args) => reauth(args),
+        Command::Daemon(args) => daemon(args),
         Command::Remove { account } => {
             keyport(true)?.remove_account(&account)?;
             eprintln!("Removed account {account} and its tokens.");
+            Ok(())
+        }
+        Command::Revoke { account, local } => {
+            let mode = if local { RevokeMode::RemoveLocallyAnyway } else { RevokeMode::AtProvider };
+            let outcome = runtime()?.block_on(keyport(true)?.revoke(&account, mode))?;
+            print::revoked(&outcome);
             Ok(())
         }
     }
@@ -322,6 +398,21 @@ fn add(args: AddArgs) -> Result<()> {
             return Err(signin::refuse_grant(grant).expect("refused grants have a reason").into());
         }
     }
+    if args.client_credentials {
+        let keyport = keyport(true)?;
+        let request = ServiceAccountRequest {
+            name: args.name.expect("clap requires --name"),
+            scopes: split_scopes(&args.scopes),
+            client_id: args.client_id,
+            client_secret: read_client_secret()?,
+        };
+        let account = runtime()?.block_on(keyport.add_service_account(&args.provider, request))?;
+        print::signed_in(&account.view(keyport.now()));
+        return Ok(());
+    }
+    if args.device {
+        return add_device(args);
+    }
     let keyport = keyport(args.no_browser)?;
     let request = SignInRequest {
         scopes: split_scopes(&args.scopes),
@@ -330,7 +421,40 @@ fn add(args: AddArgs) -> Result<()> {
         open_browser: !args.no_browser,
     };
     let pending = keyport.begin_sign_in(&args.provider, request)?;
-    print::sign_in_started(&pending, args.timeout);
+    wait_for_sign_in(&keyport, pending, args.timeout)
+}
+
+/// `keyport add --device`: show the code, wait for approval on the other device (or Ctrl-C).
+fn add_device(args: AddArgs) -> Result<()> {
+    let keyport = keyport(true)?;
+    let request = keyport_core::DeviceRequest { scopes: split_scopes(&args.scopes), account_name: args.name };
+    let account = runtime()?.block_on(async {
+        tokio::select! {
+            result = async {
+                let pending = keyport.begin_device_sign_in(&args.provider, request).await?;
+                print::device_sign_in_started(&pending);
+                keyport.finish_device_sign_in(pending).await
+            } => result,
+            _ = tokio::signal::ctrl_c() => Err(Error::SignInCancelled),
+        }
+    })?;
+    print::signed_in(&account.view(keyport.now()));
+    Ok(())
+}
+
+fn reauth(args: ReauthArgs) -> Result<()> {
+    let keyport = keyport(args.no_browser)?;
+    let pending = keyport.begin_reauth(
+        &args.account,
+        &split_scopes(&args.scopes),
+        Duration::from_secs(args.timeout),
+        !args.no_browser,
+    )?;
+    wait_for_sign_in(&keyport, pending, args.timeout)
+}
+
+fn wait_for_sign_in(keyport: &Keyport, pending: PendingSignIn, timeout_secs: u64) -> Result<()> {
+    print::sign_in_started(&pending, timeout_secs);
     let runtime = runtime()?;
     let account = runtime.block_on(async {
         tokio::select! {
@@ -340,4 +464,46 @@ fn add(args: AddArgs) -> Result<()> {
     })?;
     print::signed_in(&account.view(keyport.now()));
     Ok(())
+}
+
+fn daemon(args: DaemonArgs) -> Result<()> {
+    let keyport = keyport(true)?;
+    let policy = RefreshPolicy {
+        margin_share: f64::from(args.refresh_margin) / 100.0,
+        margin_floor: Duration::from_secs(args.refresh_floor),
+        ..RefreshPolicy::default()
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async {
+        let mut events = keyport.subscribe();
+        let log_events = async move {
+            while let Ok(event) = events.recv().await {
+                print::event(&event);
+            }
+        };
+        tokio::spawn(log_events);
+        eprintln!("keyport daemon: renewing tokens in the background (Ctrl-C to stop)");
+        keyport.run_refresher(policy, shutdown_signal()).await;
+        eprintln!("keyport daemon: stopped");
+    });
+    Ok(())
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("installing the SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
 }

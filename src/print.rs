@@ -117,7 +117,7 @@ pub fn status(v: &AccountView) {
     println!("Scopes:         {}", if v.scopes.is_empty() { "-".into() } else { v.scopes.join(" ") });
     println!("Status:         {}", status_word(v.status));
     if let Some(reason) = &v.needs_sign_in_reason {
-        println!("Why:            {reason} (run `keyport add {} --name {}` to sign in again)", v.provider, v.name);
+        println!("Why:            {reason} (run `keyport reauth {}` to sign in again)", v.name);
     }
     match v.expires_at {
         Some(at) => println!("Expires:        {} ({})", rfc3339(at), time_left(v)),
@@ -189,12 +189,108 @@ pub fn sign_in_started(pending: &PendingSignIn, timeout_secs: u64) {
     );
 }
 
+/// After `keyport refresh`.
+pub fn refreshed(v: &AccountView) {
+    println!("Renewed {} ({}): the access token now expires {}.", v.name, v.provider, time_left(v));
+}
+
+/// One account event, as the daemon logs it.
+pub fn event(event: &keyport_core::events::AccountEvent) {
+    use keyport_core::events::AccountEvent as E;
+    let line = match event {
+        E::Added { account } => format!("{account}: connected"),
+        E::Refreshed { account, expires_at } => match expires_at {
+            Some(at) => format!("{account}: token renewed, expires {}", rfc3339(*at)),
+            None => format!("{account}: token renewed"),
+        },
+        E::NeedsSignIn { account, reason } => {
+            format!("{account}: NEEDS SIGN-IN ({reason}); run `keyport reauth {account}`")
+        }
+        E::Revoked { account } => format!("{account}: revoked"),
+        E::Removed { account } => format!("{account}: removed"),
+        E::Error { account, message } => format!("{account}: {message}"),
+    };
+    eprintln!("keyport daemon: {line}");
+}
+
+/// Before waiting for a device sign-in (on stderr): where to go, the code, a QR code of the
+/// link, and how long the code lasts.
+pub fn device_sign_in_started(pending: &keyport_core::PendingDeviceSignIn) {
+    let styled = std::io::IsTerminal::is_terminal(&std::io::stderr()) && std::env::var_os("NO_COLOR").is_none();
+    let bold = |text: &str| if styled { format!("\x1b[1m{text}\x1b[0m") } else { text.to_owned() };
+    eprintln!("To sign in, open this page in a browser on any device (a phone will do):\n");
+    eprintln!("    {}\n", pending.verification_uri());
+    eprintln!("and enter the code\n");
+    eprintln!("    {}\n", bold(pending.user_code()));
+    let qr_target = match pending.verification_uri_complete() {
+        Some(complete) => {
+            eprintln!("Or open this link, which carries the code:\n");
+            eprintln!("    {complete}\n");
+            eprintln!("or scan it:\n");
+            complete
+        }
+        None => {
+            eprintln!("Or scan this to open the page:\n");
+            pending.verification_uri()
+        }
+    };
+    if let Some(lines) = qr_code(qr_target.as_str(), styled) {
+        for line in lines {
+            eprintln!("    {line}");
+        }
+        eprintln!();
+    }
+    eprintln!(
+        "The code is valid for {}. Waiting for the sign-in to be approved (Ctrl-C to cancel)...",
+        human_span(pending.expires_in().as_secs())
+    );
+}
+
+/// A QR code of `text` in Unicode half blocks, two modules per character cell. Drawn for light
+/// text on a dark background (modules are spaces, the light parts blocks); `styled` forces
+/// those colours so it scans on light terminals too.
+fn qr_code(text: &str, styled: bool) -> Option<Vec<String>> {
+    use qrcode::render::unicode::Dense1x2;
+    let code = qrcode::QrCode::new(text.as_bytes()).ok()?;
+    let art =
+        code.render::<Dense1x2>().dark_color(Dense1x2::Light).light_color(Dense1x2::Dark).quiet_zone(true).build();
+    Some(art.lines().map(|line| if styled { format!("\x1b[97;40m{line}\x1b[0m") } else { line.to_owned() }).collect())
+}
+
 /// After a successful sign-in.
 pub fn signed_in(v: &AccountView) {
     println!("Connected {} ({}) as {}.", v.name, v.provider, identity(v));
     println!("  scopes granted: {}", if v.scopes.is_empty() { "-".into() } else { v.scopes.join(" ") });
     println!("  access token:   expires {}", time_left(v));
     println!("  refresh token:  {}", if v.has_refresh_token { "stored in the keyring" } else { "none was issued" });
+}
+
+/// After `revoke`: what the provider did, and that the account is gone.
+pub fn revoked(outcome: &keyport_core::RevokeOutcome) {
+    use keyport_core::RevokeOutcome;
+    let account = outcome.account();
+    let (name, provider) = (&account.name, &account.provider);
+    match outcome {
+        RevokeOutcome::Revoked { .. } => println!("Revoked {name} at {provider} and removed it."),
+        RevokeOutcome::RevokeAtPage { page: Some(page), .. } => {
+            println!("Provider {provider} has no revocation API: revoke Keyport's access at {page}");
+            println!("Removed {name} and its tokens from Keyport.");
+        }
+        RevokeOutcome::RevokeAtPage { page: None, .. } => {
+            println!(
+                "Provider {provider} has no revocation endpoint: revoke Keyport's access in your account \
+                 settings there."
+            );
+            println!("Removed {name} and its tokens from Keyport.");
+        }
+        RevokeOutcome::RemovedLocally { reason, .. } => {
+            eprintln!(
+                "keyport: warning: {provider} did not revoke the tokens of {name} ({reason}); they may stay \
+                 valid until they expire."
+            );
+            println!("Removed {name} and its tokens from Keyport only (not revoked at {provider}).");
+        }
+    }
 }
 
 #[cfg(test)]
@@ -207,5 +303,20 @@ mod tests {
         assert_eq!(human_span(3599), "59m 59s");
         assert_eq!(human_span(7260), "2h 1m");
         assert_eq!(human_span(90_000), "1d 1h");
+    }
+
+    #[test]
+    fn qr_codes_are_half_block_squares_with_a_quiet_zone() {
+        let lines = qr_code("http://127.0.0.1:41234/device?user_code=WDJB-MJHT", false).unwrap();
+        let width = lines[0].chars().count();
+        // 50 bytes at error correction M: version 4 (33 modules), plus a 4-module quiet zone on
+        // each side; two module rows per line.
+        assert_eq!(width, 33 + 8);
+        assert_eq!(lines.len(), width.div_ceil(2));
+        assert!(lines.iter().all(|line| line.chars().count() == width));
+        assert!(lines.iter().flat_map(|line| line.chars()).all(|c| " ▀▄█".contains(c)));
+        assert!(lines[0].chars().all(|c| c == '█'), "the quiet zone is light");
+        let styled = qr_code("x", true).unwrap();
+        assert!(styled.iter().all(|line| line.starts_with("\x1b[97;40m") && line.ends_with("\x1b[0m")));
     }
 }

@@ -3,6 +3,9 @@
 //! They need `node` with `tests/oidc/node_modules`, `dbus-daemon`, `gnome-keyring-daemon`,
 //! `secret-tool` and `curl`; `tests/setup` installs them and `tests/run` runs everything.
 
+mod device;
 mod keyring_store;
+mod renewal;
+mod revoke;
 mod signin;
 mod support;

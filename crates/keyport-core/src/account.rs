@@ -71,6 +71,12 @@ pub struct Account {
     pub has_refresh_token: bool,
     /// Whether the grant still works.
     pub health: Health,
+    /// The client id of a service account, when it differs from its provider's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// When the access token was last renewed (refresh or new client-credentials token).
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub last_refreshed_at: Option<OffsetDateTime>,
     /// When the account was added.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -145,6 +151,7 @@ impl Account {
                 Health::NeedsSignIn { reason, .. } => Some(reason.clone()),
                 Health::Ok => None,
             },
+            last_refreshed_at: self.last_refreshed_at,
             created_at: self.created_at,
             updated_at: self.updated_at,
         }
@@ -178,6 +185,9 @@ pub struct AccountView {
     pub token_type: String,
     /// Why the account needs a new sign-in, when it does.
     pub needs_sign_in_reason: Option<String>,
+    /// When the access token was last renewed, RFC 3339 UTC, or null.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_refreshed_at: Option<OffsetDateTime>,
     /// RFC 3339 UTC.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -222,6 +232,8 @@ mod tests {
             token_type: "Bearer".into(),
             has_refresh_token: true,
             health: Health::Ok,
+            client_id: None,
+            last_refreshed_at: None,
             created_at: datetime!(2026-01-01 12:00 UTC),
             updated_at: datetime!(2026-01-01 12:00 UTC),
         }

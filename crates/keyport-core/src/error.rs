@@ -39,9 +39,9 @@ pub enum Error {
     /// No account by that name.
     #[error("no account named `{name}`; see `keyport list`")]
     AccountNotFound { name: String },
-    /// The name is taken by a different identity.
-    #[error("an account named `{name}` already exists for another identity; pass --name to choose another name")]
-    AccountExists { name: String },
+    /// The name is taken (by a different identity, for a sign-in).
+    #[error("an account named `{name}` already exists{}", signed_in_as.as_ref().map(|who| format!(" for another identity (this sign-in was {who}); sign in as its owner, or choose another name with --name")).unwrap_or_default())]
+    AccountExists { name: String, signed_in_as: Option<String> },
     /// The account's grant is dead.
     #[error("account `{name}` needs a new sign-in ({reason})")]
     NeedsSignIn { name: String, reason: String },
@@ -64,6 +64,24 @@ pub enum Error {
     /// The authorization server answered the redirect with an error (the user said no...).
     #[error("the provider refused the sign-in: {}", describe(error, description.as_deref()))]
     AuthorizationDenied { error: String, description: Option<String> },
+    /// `--device` with a provider that has no RFC 8628 device authorization endpoint.
+    #[error(
+        "provider `{provider}` has no device authorization endpoint, so it cannot sign in with a code \
+         (`--device`); sign in through the browser instead, or add the provider again with `--device-url URL`"
+    )]
+    DeviceFlowUnsupported { provider: String },
+    /// The device authorization endpoint refused to hand out a code.
+    #[error("the provider refused to start a device sign-in: {}{}", describe(error, description.as_deref()), device_hint(error))]
+    DeviceAuthorizationRefused { error: String, description: Option<String> },
+    /// The device authorization endpoint answered something that is not a device authorization.
+    #[error("the device authorization endpoint sent an unusable response: {reason}")]
+    BadDeviceResponse { reason: String },
+    /// RFC 8628 `expired_token`, or the code's lifetime ran out while waiting.
+    #[error(
+        "the device code expired: the sign-in was not approved within {secs} seconds; run the command again \
+         for a new code"
+    )]
+    DeviceCodeExpired { secs: u64 },
     /// RFC 9207: the response came from another issuer (a mix-up attack), or lacked `iss`.
     #[error("{}; the sign-in was stopped", describe_iss(expected, got.as_deref()))]
     IssuerMismatch { expected: String, got: Option<String> },
@@ -79,7 +97,16 @@ pub enum Error {
     /// An HTTP request failed.
     #[error(transparent)]
     Http(#[from] HttpError),
+    /// The provider did not revoke the account's tokens; the account and its tokens are kept.
+    #[error(
+        "could not revoke `{account}` at provider `{provider}`: {reason}. The account and its tokens are \
+         kept; try again later, or run `keyport revoke {account} --local` to remove it from Keyport anyway"
+    )]
+    RevokeFailed { account: String, provider: String, reason: String },
 
+    /// Renewing a token failed.
+    #[error(transparent)]
+    Renew(#[from] crate::refresh::RenewError),
     /// The keyring failed.
     #[error(transparent)]
     Secrets(#[from] SecretStoreError),
@@ -104,6 +131,16 @@ fn describe(error: &str, description: Option<&str>) -> String {
     match description {
         Some(text) if !text.is_empty() => format!("{error} ({text})"),
         _ => error.to_owned(),
+    }
+}
+
+/// Errors that usually mean the device flow is not enabled for the client.
+fn device_hint(error: &str) -> &'static str {
+    match error {
+        "unauthorized_client" | "invalid_client" | "device_flow_disabled" | "unsupported_grant_type" => {
+            "; check that the device flow is enabled for this client in the provider's app registration"
+        }
+        _ => "",
     }
 }
 

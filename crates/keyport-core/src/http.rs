@@ -58,10 +58,15 @@ pub struct ReqwestClient {
 impl ReqwestClient {
     /// A client with Keyport's settings.
     pub fn new() -> Result<Self, HttpError> {
+        Self::with_timeout(REQUEST_TIMEOUT)
+    }
+
+    /// A client whose requests give up after `timeout` (tests use short ones).
+    pub fn with_timeout(timeout: Duration) -> Result<Self, HttpError> {
         let inner = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(REQUEST_TIMEOUT)
+            .connect_timeout(Duration::from_secs(10).min(timeout))
+            .timeout(timeout)
             .user_agent(concat!("keyport/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|err| HttpError::Unreachable { host: "-".into(), detail: err.to_string() })?;

@@ -100,6 +100,7 @@ pub struct Keyport {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) browser: Arc<dyn BrowserOpener>,
     pub(crate) events: Events,
+    pub(crate) flights: Arc<crate::refresh::Flights>,
 }
 
 impl Keyport {
@@ -119,6 +120,7 @@ impl Keyport {
             clock,
             browser,
             events: Events::default(),
+            flights: Arc::default(),
         }
     }
 
@@ -194,7 +196,7 @@ impl Keyport {
         Ok(())
     }
 
-    fn client_secret(&self, provider: &Provider) -> Result<Option<Secret>, Error> {
+    pub(crate) fn client_secret(&self, provider: &Provider) -> Result<Option<Secret>, Error> {
         if !provider.has_client_secret {
             return Ok(None);
         }
@@ -226,6 +228,34 @@ impl Keyport {
         Ok(pending)
     }
 
+    /// Starts a new browser sign-in for an existing account: same provider and name, the
+    /// scopes it asked for plus `extra_scopes`. Finishing it replaces the account's tokens
+    /// only if the same identity signs in.
+    pub fn begin_reauth(
+        &self,
+        name: &str,
+        extra_scopes: &[String],
+        timeout: std::time::Duration,
+        open_browser: bool,
+    ) -> Result<PendingSignIn, Error> {
+        let account = self.account(name)?;
+        if account.kind == crate::account::AccountKind::Service {
+            return Err(Error::InvalidProvider {
+                reason: format!(
+                    "`{name}` is a service account: it has no sign-in; `keyport refresh {name}` mints a new token"
+                ),
+            });
+        }
+        let mut scopes = account.requested_scopes.clone();
+        for scope in extra_scopes {
+            if !scopes.contains(scope) {
+                scopes.push(scope.clone());
+            }
+        }
+        let request = SignInRequest { scopes, account_name: Some(account.name.clone()), timeout, open_browser };
+        self.begin_sign_in(&account.provider, request)
+    }
+
     /// Waits for the browser, exchanges the code and stores the account.
     pub async fn finish_sign_in(&self, pending: PendingSignIn) -> Result<Account, Error> {
         let signed = signin::complete(pending, self.http.as_ref(), self.clock.now()).await?;
@@ -253,7 +283,9 @@ impl Keyport {
         if let Some(taken) = existing.iter().find(|a| a.name == name)
             && !same_identity(taken)
         {
-            return Err(Error::AccountExists { name });
+            let id = &signed.identity;
+            let who = id.email.clone().or_else(|| id.sub.clone().map(|sub| format!("subject {sub}")));
+            return Err(Error::AccountExists { name, signed_in_as: Some(who.unwrap_or_else(|| "unknown".into())) });
         }
         // Secrets first: metadata never points at tokens that are not stored.
         self.secrets.set(&SecretKey::access_token(&namespace, &name), &signed.tokens.access_token)?;
@@ -312,15 +344,23 @@ impl Keyport {
     /// Deletes an account: its secrets first, then its metadata, so a crash in between
     /// leaves an account that asks for a sign-in rather than secrets nobody can see.
     pub fn remove_account(&self, name: &str) -> Result<Account, Error> {
+        let account = self.forget_account(name)?;
+        self.events.publish(AccountEvent::Removed { account: name.to_owned() });
+        Ok(account)
+    }
+
+    /// [`Self::remove_account`] without its event, for callers that publish their own
+    /// (`revoke.rs` publishes [`AccountEvent::Revoked`]).
+    pub(crate) fn forget_account(&self, name: &str) -> Result<Account, Error> {
         let account = self.account(name)?;
         let namespace = self.accounts.namespace()?;
         self.secrets.delete(&SecretKey::access_token(&namespace, name))?;
         self.secrets.delete(&SecretKey::refresh_token(&namespace, name))?;
+        self.secrets.delete(&SecretKey::account_client_secret(&namespace, name))?;
         self.accounts.update(|data| {
             data.accounts.retain(|a| a.name != name);
             Ok(())
         })?;
-        self.events.publish(AccountEvent::Removed { account: name.to_owned() });
         Ok(account)
     }
 }

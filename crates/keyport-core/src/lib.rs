@@ -9,6 +9,7 @@
 pub mod account;
 pub mod browser;
 pub mod clock;
+pub mod device;
 mod discovery;
 pub mod endpoint;
 mod error;
@@ -20,15 +21,22 @@ pub mod oauth;
 pub mod paths;
 pub mod provider;
 pub mod redirect;
+pub mod refresh;
+pub mod refresher;
+mod revoke;
 pub mod secret;
 pub mod secrets;
+mod service;
 pub mod signin;
 mod store;
 #[cfg(test)]
 mod testing;
 
+pub use crate::device::{DeviceRequest, PendingDeviceSignIn};
 pub use crate::error::Error;
 pub use crate::keyport::{Keyport, NewProvider, ProviderSpec, ProviderView};
+pub use crate::revoke::{RevokeMode, RevokeOutcome};
+pub use crate::service::ServiceAccountRequest;
 
 /// The result type of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

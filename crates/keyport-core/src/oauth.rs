@@ -73,13 +73,27 @@ pub(crate) fn client(provider: &Provider, secret: Option<&Secret>) -> Result<OAu
     Ok(client)
 }
 
-/// The status of the last HTTP response seen by an [`Exchange`], for classifying failures.
+/// The last HTTP response seen by an [`Exchange`], for classifying failures.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct LastResponse {
     pub status: Option<u16>,
+    /// `Retry-After`, as a delay from when the response arrived.
+    pub retry_after: Option<std::time::Duration>,
 }
 
-/// One conversation with a token endpoint through an [`HttpClient`].
+/// Reads `Retry-After` (RFC 9110 §10.2.3): delay-seconds or an HTTP date.
+pub(crate) fn retry_after(response: &Response, now: time::OffsetDateTime) -> Option<std::time::Duration> {
+    let value = response.headers().get(::http::header::RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(std::time::Duration::from_secs(secs));
+    }
+    let at = time::OffsetDateTime::parse(value, &time::format_description::well_known::Rfc2822).ok()?;
+    std::time::Duration::try_from(at - now).ok()
+}
+
+/// One conversation with a token endpoint through an [`HttpClient`]. Pass it to `oauth2`'s
+/// `request_async(&exchange)`: it is a named type rather than a closure so the compiler can see
+/// that the request futures are `Send`.
 #[derive(Debug)]
 pub(crate) struct Exchange<'a> {
     http: &'a dyn HttpClient,
@@ -93,20 +107,27 @@ impl<'a> Exchange<'a> {
         Self { http, last: Mutex::new(LastResponse::default()) }
     }
 
-    /// The function `oauth2` calls to send a request.
-    pub fn sender<'s>(&'s self) -> impl Fn(oauth2::HttpRequest) -> AdapterFuture<'s> + 's {
-        move |request| {
-            Box::pin(async move {
-                let response = self.http.send(request).await?;
-                self.last.lock().expect("lock").status = Some(response.status().as_u16());
-                Ok(response)
-            })
-        }
+    async fn send(&self, request: oauth2::HttpRequest) -> Result<Response, HttpError> {
+        let response = self.http.send(request).await?;
+        *self.last.lock().expect("lock") = LastResponse {
+            status: Some(response.status().as_u16()),
+            retry_after: retry_after(&response, time::OffsetDateTime::now_utc()),
+        };
+        Ok(response)
     }
 
     /// What the last response was.
     pub fn last(&self) -> LastResponse {
         *self.last.lock().expect("lock")
+    }
+}
+
+impl<'c> oauth2::AsyncHttpClient<'c> for Exchange<'_> {
+    type Error = HttpError;
+    type Future = AdapterFuture<'c>;
+
+    fn call(&'c self, request: oauth2::HttpRequest) -> Self::Future {
+        Box::pin(self.send(request))
     }
 }
 
@@ -226,7 +247,7 @@ mod tests {
         let response = client(&provider(), None)
             .unwrap()
             .exchange_code(AuthorizationCode::new("code".into()))
-            .request_async(&exchange.sender())
+            .request_async(&exchange)
             .await
             .map_err(|err| token_error(err, exchange.last()))?;
         Tokens::from_response(response, ScopeSeparator::Comma)

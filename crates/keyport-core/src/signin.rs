@@ -161,7 +161,7 @@ pub(crate) async fn complete(
         .exchange_code(AuthorizationCode::new(callback.code.expose().to_owned()))
         .set_pkce_verifier(verifier)
         .set_redirect_uri(Cow::Owned(RedirectUrl::from_url(redirect_uri)))
-        .request_async(&exchange.sender())
+        .request_async(&exchange)
         .await
         .map_err(|err| oauth::token_error(err, exchange.last()))?;
     let tokens = Tokens::from_response(response, provider.quirks.scope_separator)?;
@@ -385,6 +385,8 @@ pub(crate) fn account_record(
         token_type: signed.tokens.token_type.clone(),
         has_refresh_token: signed.tokens.refresh_token.is_some(),
         health: crate::account::Health::Ok,
+        client_id: None,
+        last_refreshed_at: None,
         created_at: created_at.unwrap_or(now),
         updated_at: now,
     }

@@ -244,6 +244,8 @@ pub struct Quirks {
     pub iss_parameter_required: bool,
     /// Where identity comes from.
     pub identity: IdentitySource,
+    /// How `keyport revoke` asks the provider to revoke an account's tokens.
+    pub revocation: RevocationMethod,
 }
 
 impl Default for Quirks {
@@ -257,8 +259,30 @@ impl Default for Quirks {
             unechoed_refresh_scopes: Vec::new(),
             iss_parameter_required: false,
             identity: IdentitySource::None,
+            revocation: RevocationMethod::Rfc7009,
         }
     }
+}
+
+/// How a provider revokes an account's tokens (`keyport revoke`). Read by `revoke.rs`, which
+/// never tests a provider's name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RevocationMethod {
+    /// RFC 7009 at `endpoints.revocation`: the refresh token, then the access token. The
+    /// default; a provider without a revocation URL resolves to [`Self::UserRevokes`].
+    Rfc7009,
+    /// GitHub OAuth apps: `DELETE {api}/applications/{client_id}/grant` with HTTP Basic client
+    /// authentication and the access token in a JSON body; deletes the whole grant.
+    GithubGrant {
+        /// The REST API base, `https://api.github.com`.
+        api: Url,
+    },
+    /// No revocation API (Microsoft): the user revokes Keyport's access on a web page, when one
+    /// is known; Keyport only forgets the tokens.
+    UserRevokes {
+        /// Where the user revokes access.
+        page: Option<Url>,
+    },
 }
 
 /// A provider ready to use.
@@ -347,6 +371,9 @@ impl ProviderConfig {
             },
         };
         provider.endpoints.check()?;
+        if provider.quirks.revocation == RevocationMethod::Rfc7009 && provider.endpoints.revocation.is_none() {
+            provider.quirks.revocation = RevocationMethod::UserRevokes { page: None };
+        }
         provider.name = name.to_owned();
         provider.client_id = self.client_id.clone();
         provider.has_client_secret = self.client_secret_in_keyring;

@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use super::{
-    ClientAuth, Endpoints, IdentitySource, IssuerRule, Provider, Quirks, RedirectHost, ScopeSeparator, SecretPolicy,
+    ClientAuth, Endpoints, IdentitySource, IssuerRule, Provider, Quirks, RedirectHost, RevocationMethod,
+    ScopeSeparator, SecretPolicy,
 };
 use crate::error::Error;
 
@@ -114,6 +115,14 @@ impl Preset {
                         // offline_access yields a refresh token but is never echoed in `scope`.
                         unechoed_refresh_scopes: vec!["offline_access".into()],
                         identity: IdentitySource::OpenId,
+                        // No revocation API: people revoke app access on their account page
+                        // (personal accounts on account.live.com, work and school on myaccount).
+                        revocation: RevocationMethod::UserRevokes {
+                            page: Some(url(match tenant {
+                                MicrosoftTenant::Consumers => "https://account.live.com/consent/Manage",
+                                _ => "https://myaccount.microsoft.com/",
+                            })),
+                        },
                         ..Quirks::default()
                     },
                 )
@@ -137,6 +146,8 @@ impl Preset {
                     // GitHub lists granted scopes comma-separated.
                     scope_separator: ScopeSeparator::Comma,
                     identity: IdentitySource::GitHubUser,
+                    // No RFC 7009: the REST API deletes the grant.
+                    revocation: RevocationMethod::GithubGrant { api: url("https://api.github.com") },
                     ..Quirks::default()
                 },
             ),

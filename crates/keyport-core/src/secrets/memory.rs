@@ -25,6 +25,11 @@ impl MemoryStore {
         *self.failing_writes.lock().expect("lock") = count;
     }
 
+    /// The value under a raw key (for assertions).
+    pub fn get_raw(&self, key: &str) -> Option<String> {
+        self.entries.lock().expect("lock").get(key).cloned()
+    }
+
     /// The keys currently stored, sorted (for assertions).
     pub fn keys(&self) -> Vec<String> {
         let mut keys: Vec<_> = self.entries.lock().expect("lock").keys().cloned().collect();

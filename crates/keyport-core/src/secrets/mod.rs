@@ -48,6 +48,11 @@ impl SecretKey {
         Self(format!("{namespace}/account/{account}/refresh_token"))
     }
 
+    /// A service account's client secret.
+    pub fn account_client_secret(namespace: &str, account: &str) -> Self {
+        Self(format!("{namespace}/account/{account}/client_secret"))
+    }
+
     /// A provider's client secret.
     pub fn client_secret(namespace: &str, provider: &str) -> Self {
         Self(format!("{namespace}/provider/{provider}/client_secret"))

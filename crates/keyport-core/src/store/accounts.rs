@@ -68,6 +68,11 @@ impl AccountsFile {
         })
     }
 
+    /// The lock that serializes token renewals of one account across processes.
+    pub fn renewal_lock_path(&self, account: &str) -> PathBuf {
+        self.path.with_file_name("locks").join(format!("{account}.lock"))
+    }
+
     /// The keyring namespace, creating the file if needed so the namespace is fixed before
     /// any secret is written under it.
     pub fn namespace(&self) -> Result<String, Error> {

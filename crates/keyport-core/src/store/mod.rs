@@ -54,18 +54,31 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
 /// Runs `action` while holding an exclusive advisory lock tied to `path` (a `.lock` file
 /// beside it), so two Keyport processes never interleave a read-modify-write.
 pub(crate) fn with_lock<T>(path: &Path, action: impl FnOnce() -> Result<T, Error>) -> Result<T, Error> {
-    let lock_path = path.with_extension("lock");
-    let io = |source| Error::Io { path: lock_path.clone(), source };
-    ensure_private_dir(lock_path.parent().expect("lock files have a parent")).map_err(io)?;
-    let mut options = OpenOptions::new();
-    options.read(true).write(true).create(true).truncate(false);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let file = options.open(&lock_path).map_err(io)?;
-    file.lock().map_err(io)?;
+    let lock = FileLock::acquire(&path.with_extension("lock"))?;
     let result = action();
-    drop(file); // closing the file releases the lock
+    drop(lock);
     result
+}
+
+/// An exclusive advisory lock on a file, held until dropped. Blocks while another process
+/// (or another `FileLock` in this one) holds it.
+#[derive(Debug)]
+pub(crate) struct FileLock {
+    _held: File,
+}
+
+impl FileLock {
+    pub fn acquire(lock_path: &Path) -> Result<Self, Error> {
+        let io = |source| Error::Io { path: lock_path.to_owned(), source };
+        ensure_private_dir(lock_path.parent().expect("lock files have a parent")).map_err(io)?;
+        let mut options = OpenOptions::new();
+        options.read(true).write(true).create(true).truncate(false);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let file = options.open(lock_path).map_err(io)?;
+        file.lock().map_err(io)?;
+        Ok(Self { _held: file })
+    }
 }
 
 #[cfg(test)]

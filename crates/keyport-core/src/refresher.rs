@@ -1,0 +1,227 @@
+//! The background refresher: renews every account's access token before it expires.
+//!
+//! Each wake-up reads the clock once and compares it with every account's absolute
+//! `expires_at`, so a laptop that slept through a renewal time renews right after resume (the
+//! longest sleep is [`RefreshPolicy::max_sleep`], because monotonic timers stop during
+//! suspend). Renewal time is `expires_at - margin - jitter`: the margin is a share of the
+//! token's lifetime with a floor, the jitter (stable per token) spreads accounts that were
+//! signed in together. Transient failures back off exponentially up to a cap, never sooner
+//! than the provider's `Retry-After`; permanent ones mark the account `needs_sign_in` and it is
+//! left alone until the user signs in again. Service accounts are not renewed in the
+//! background: their tokens are minted on demand.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::hash::{Hash, Hasher};
+use std::time::Duration;
+
+use time::OffsetDateTime;
+
+use crate::Keyport;
+use crate::account::{Account, AccountKind, Health};
+use crate::refresh::RenewError;
+
+/// When to renew and how to back off.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RefreshPolicy {
+    /// Renew when this share of the token's lifetime is left (0.2: a one-hour token at 48 min).
+    pub margin_share: f64,
+    /// ... but never with less than this left (capped at half the lifetime for short tokens).
+    pub margin_floor: Duration,
+    /// Largest random head start added to the margin.
+    pub max_jitter: Duration,
+    /// First delay after a transient failure; doubles each time.
+    pub backoff_base: Duration,
+    /// Longest delay between attempts.
+    pub backoff_cap: Duration,
+    /// Longest sleep between wake-ups, so renewals are at most this late after a suspend.
+    pub max_sleep: Duration,
+}
+
+impl Default for RefreshPolicy {
+    fn default() -> Self {
+        Self {
+            margin_share: 0.2,
+            margin_floor: Duration::from_secs(60),
+            max_jitter: Duration::from_secs(30),
+            backoff_base: Duration::from_secs(5),
+            backoff_cap: Duration::from_secs(300),
+            max_sleep: Duration::from_secs(60),
+        }
+    }
+}
+
+impl RefreshPolicy {
+    /// When `account` should be renewed, or `None` when the background refresher leaves it alone.
+    pub fn renew_at(&self, account: &Account) -> Option<OffsetDateTime> {
+        if account.kind == AccountKind::Service || !account.has_refresh_token || account.health != Health::Ok {
+            return None;
+        }
+        let expires_at = account.expires_at?;
+        let lifetime = (expires_at - account.token_issued_at).max(time::Duration::ZERO);
+        let share = lifetime * self.margin_share;
+        let floor = time::Duration::try_from(self.margin_floor).unwrap_or(time::Duration::MAX).min(lifetime / 2);
+        let margin = share.max(floor);
+        let jitter_cap = time::Duration::try_from(self.max_jitter).unwrap_or(time::Duration::ZERO).min(lifetime / 20);
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        (&account.name, account.token_issued_at.unix_timestamp_nanos()).hash(&mut hasher);
+        let fraction = (hasher.finish() % 1000) as f64 / 1000.0;
+        Some(expires_at - margin - jitter_cap * fraction)
+    }
+
+    /// The delay after `failures` consecutive transient failures.
+    pub fn backoff(&self, failures: u32, retry_after: Option<Duration>) -> Duration {
+        let exponential = self.backoff_base.saturating_mul(2u32.saturating_pow(failures.saturating_sub(1)));
+        exponential.min(self.backoff_cap).max(retry_after.unwrap_or(Duration::ZERO))
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Backoff {
+    failures: u32,
+    not_before: OffsetDateTime,
+}
+
+impl Keyport {
+    /// Runs the background refresher until `shutdown` completes.
+    pub async fn run_refresher(&self, policy: RefreshPolicy, shutdown: impl Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        let mut events = self.subscribe();
+        let mut backoff: HashMap<String, Backoff> = HashMap::new();
+        loop {
+            let now = self.clock.now();
+            let accounts = match self.accounts() {
+                Ok(accounts) => accounts,
+                Err(err) => {
+                    tracing::error!(%err, "the refresher cannot read the accounts");
+                    Vec::new()
+                }
+            };
+            backoff.retain(|name, _| accounts.iter().any(|a| &a.name == name));
+            let mut next = now + policy.max_sleep;
+            let mut due = Vec::new();
+            for account in &accounts {
+                let Some(mut at) = policy.renew_at(account) else { continue };
+                if let Some(b) = backoff.get(&account.name) {
+                    at = at.max(b.not_before);
+                }
+                if at <= now {
+                    due.push(account.name.clone());
+                } else {
+                    next = next.min(at);
+                }
+            }
+            if !due.is_empty() {
+                let mut renewals = tokio::task::JoinSet::new();
+                for name in due {
+                    let keyport = self.clone();
+                    renewals.spawn(async move {
+                        let result = keyport.renew(&name).await;
+                        (name, result)
+                    });
+                }
+                while let Some(joined) = renewals.join_next().await {
+                    let Ok((name, result)) = joined else { continue };
+                    match result {
+                        Ok(account) => {
+                            backoff.remove(&name);
+                            tracing::info!(account = %name, expires_at = ?account.expires_at, "renewed in the background");
+                        }
+                        Err(RenewError::NeedsSignIn { .. }) => {
+                            backoff.remove(&name);
+                        }
+                        Err(err) => {
+                            let failures = backoff.get(&name).map_or(0, |b| b.failures) + 1;
+                            let delay = policy.backoff(failures, err.retry_after());
+                            tracing::warn!(account = %name, %err, failures, retry_in = ?delay, "background renewal failed");
+                            let not_before = self.clock.now() + delay;
+                            backoff.insert(name, Backoff { failures, not_before });
+                        }
+                    }
+                }
+                continue; // read the clock again before deciding to sleep
+            }
+            let sleep = Duration::try_from(next - now).unwrap_or(Duration::ZERO);
+            tokio::select! {
+                _ = &mut shutdown => return,
+                _ = tokio::time::sleep(sleep) => {}
+                // A new or changed account may need an earlier wake-up.
+                _ = events.recv() => {}
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::account::Identity;
+    use time::macros::datetime;
+
+    fn account(issued: OffsetDateTime, lifetime_secs: i64) -> Account {
+        Account {
+            name: "a".into(),
+            provider: "p".into(),
+            kind: AccountKind::User,
+            identity: Identity::default(),
+            scopes: vec![],
+            requested_scopes: vec![],
+            expires_at: Some(issued + time::Duration::seconds(lifetime_secs)),
+            token_issued_at: issued,
+            token_type: "Bearer".into(),
+            has_refresh_token: true,
+            health: Health::Ok,
+            client_id: None,
+            last_refreshed_at: None,
+            created_at: issued,
+            updated_at: issued,
+        }
+    }
+
+    #[test]
+    fn renewal_time_is_a_share_of_the_lifetime_with_a_floor_and_bounded_jitter() {
+        let policy = RefreshPolicy::default();
+        let issued = datetime!(2026-01-01 12:00 UTC);
+        let hour = account(issued, 3600);
+        let at = policy.renew_at(&hour).unwrap();
+        // 20% of an hour = 12 min margin, plus up to 30 s of jitter.
+        assert!(at <= datetime!(2026-01-01 12:48 UTC) && at >= datetime!(2026-01-01 12:47:30 UTC), "{at}");
+        // A 2-minute token: the 60 s floor wins over 24 s.
+        let short = policy.renew_at(&account(issued, 120)).unwrap();
+        assert!(short <= datetime!(2026-01-01 12:01 UTC) && short >= datetime!(2026-01-01 12:00:54 UTC), "{short}");
+        // A 10-second token: the floor is capped at half the lifetime.
+        let tiny = policy.renew_at(&account(issued, 10)).unwrap();
+        assert!(tiny <= datetime!(2026-01-01 12:00:05 UTC) && tiny >= datetime!(2026-01-01 12:00:04 UTC), "{tiny}");
+    }
+
+    #[test]
+    fn jitter_differs_between_accounts_but_is_stable_per_token() {
+        let policy = RefreshPolicy::default();
+        let issued = datetime!(2026-01-01 12:00 UTC);
+        let times: std::collections::HashSet<_> = (0..20)
+            .map(|i| policy.renew_at(&Account { name: format!("acct{i}"), ..account(issued, 3600) }).unwrap())
+            .collect();
+        assert!(times.len() > 10, "accounts signed in together are spread out");
+        assert_eq!(policy.renew_at(&account(issued, 3600)), policy.renew_at(&account(issued, 3600)));
+    }
+
+    #[test]
+    fn accounts_that_cannot_be_renewed_are_left_alone() {
+        let policy = RefreshPolicy::default();
+        let issued = datetime!(2026-01-01 12:00 UTC);
+        assert!(policy.renew_at(&Account { has_refresh_token: false, ..account(issued, 60) }).is_none());
+        assert!(policy.renew_at(&Account { kind: AccountKind::Service, ..account(issued, 60) }).is_none());
+        assert!(policy.renew_at(&Account { expires_at: None, ..account(issued, 60) }).is_none());
+        let dead = Health::NeedsSignIn { reason: "invalid_grant".into(), since: issued };
+        assert!(policy.renew_at(&Account { health: dead, ..account(issued, 60) }).is_none());
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap_and_honours_retry_after() {
+        let policy = RefreshPolicy::default();
+        let secs = |n| policy.backoff(n, None).as_secs();
+        assert_eq!([secs(1), secs(2), secs(3), secs(4)], [5, 10, 20, 40]);
+        assert_eq!(secs(30), 300);
+        assert_eq!(policy.backoff(1, Some(Duration::from_secs(120))).as_secs(), 120);
+    }
+}

@@ -1,0 +1,90 @@
+//! Service accounts: the Client Credentials grant (RFC 6749 §4.4).
+//!
+//! There is no person and no refresh token: the client secret (kept in the keyring under the
+//! account) mints an access token on demand, and mints a new one when it expires
+//! (`Keyport::fresh_access_token` → `refresh.rs`).
+
+use oauth2::Scope;
+
+use crate::Keyport;
+use crate::account::{Account, AccountKind, Health, Identity, check_account_name};
+use crate::error::Error;
+use crate::events::AccountEvent;
+use crate::oauth::{self, Exchange, Tokens};
+use crate::refresh::expires_at;
+use crate::secret::Secret;
+use crate::secrets::SecretKey;
+
+/// A service account to add.
+#[derive(Debug)]
+pub struct ServiceAccountRequest {
+    /// The account's name (required: there is no identity to name it after).
+    pub name: String,
+    /// Scopes to request; the provider's defaults when empty.
+    pub scopes: Vec<String>,
+    /// The client id, when it is not the provider's.
+    pub client_id: Option<String>,
+    /// The client secret; stored in the keyring under the account.
+    pub client_secret: Secret,
+}
+
+impl Keyport {
+    /// Mints a first token with the client credentials and stores the account: secret and
+    /// token in the keyring first, then the record (`kind: "service"`).
+    pub async fn add_service_account(&self, provider: &str, request: ServiceAccountRequest) -> Result<Account, Error> {
+        check_account_name(&request.name)?;
+        if self.accounts()?.iter().any(|a| a.name == request.name) {
+            return Err(Error::AccountExists { name: request.name, signed_in_as: None });
+        }
+        let mut provider = self.providers.get(provider)?;
+        let client_id = request.client_id.clone().unwrap_or_else(|| provider.client_id.clone());
+        provider.client_id = client_id.clone();
+        let scopes = if request.scopes.is_empty() { provider.default_scopes.clone() } else { request.scopes.clone() };
+        // Identity scopes make no sense without a person.
+        let scopes: Vec<String> = scopes
+            .into_iter()
+            .filter(|s| !matches!(s.as_str(), "openid" | "profile" | "email" | "offline_access"))
+            .collect();
+        let exchange = Exchange::new(self.http.as_ref());
+        let response = oauth::client(&provider, Some(&request.client_secret))?
+            .exchange_client_credentials()
+            .add_scopes(scopes.iter().cloned().map(Scope::new))
+            .request_async(&exchange)
+            .await
+            .map_err(|err| oauth::token_error(err, exchange.last()))?;
+        let tokens = Tokens::from_response(response, provider.quirks.scope_separator)?;
+
+        let namespace = self.accounts.namespace()?;
+        let name = request.name;
+        self.secrets.set(&SecretKey::account_client_secret(&namespace, &name), &request.client_secret)?;
+        self.secrets.set(&SecretKey::access_token(&namespace, &name), &tokens.access_token)?;
+        let now = self.clock.now();
+        let record = Account {
+            name: name.clone(),
+            provider: provider.name.clone(),
+            kind: AccountKind::Service,
+            identity: Identity { sub: Some(client_id.clone()), email: None, name: None },
+            scopes: tokens.scope.clone().unwrap_or_else(|| scopes.clone()),
+            requested_scopes: scopes,
+            expires_at: tokens.expires_in.map(|lifetime| expires_at(now, lifetime)),
+            token_issued_at: now,
+            token_type: tokens.token_type.clone(),
+            has_refresh_token: false,
+            health: Health::Ok,
+            client_id: request.client_id,
+            last_refreshed_at: None,
+            created_at: now,
+            updated_at: now,
+        };
+        let account = self.accounts.update(|data| {
+            if data.accounts.iter().any(|a| a.name == name) {
+                return Err(Error::AccountExists { name: name.clone(), signed_in_as: None });
+            }
+            data.accounts.push(record.clone());
+            data.accounts.sort_by(|a, b| a.name.cmp(&b.name));
+            Ok(record)
+        })?;
+        self.events.publish(AccountEvent::Added { account: account.name.clone() });
+        Ok(account)
+    }
+}

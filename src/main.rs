@@ -429,13 +429,14 @@ fn add_device(args: AddArgs) -> Result<()> {
     let keyport = keyport(true)?;
     let request = keyport_core::DeviceRequest { scopes: split_scopes(&args.scopes), account_name: args.name };
     let account = runtime()?.block_on(async {
+        let interrupted = interrupt_signal();
         tokio::select! {
             result = async {
                 let pending = keyport.begin_device_sign_in(&args.provider, request).await?;
                 print::device_sign_in_started(&pending);
                 keyport.finish_device_sign_in(pending).await
             } => result,
-            _ = tokio::signal::ctrl_c() => Err(Error::SignInCancelled),
+            _ = interrupted => Err(Error::SignInCancelled),
         }
     })?;
     print::signed_in(&account.view(keyport.now()));
@@ -454,12 +455,14 @@ fn reauth(args: ReauthArgs) -> Result<()> {
 }
 
 fn wait_for_sign_in(keyport: &Keyport, pending: PendingSignIn, timeout_secs: u64) -> Result<()> {
-    print::sign_in_started(&pending, timeout_secs);
     let runtime = runtime()?;
     let account = runtime.block_on(async {
+        // Catch Ctrl-C before telling the user they may press it.
+        let interrupted = interrupt_signal();
+        print::sign_in_started(&pending, timeout_secs);
         tokio::select! {
             result = keyport.finish_sign_in(pending) => result,
-            _ = tokio::signal::ctrl_c() => Err(Error::SignInCancelled),
+            _ = interrupted => Err(Error::SignInCancelled),
         }
     })?;
     print::signed_in(&account.view(keyport.now()));
@@ -486,24 +489,45 @@ fn daemon(args: DaemonArgs) -> Result<()> {
             }
         };
         tokio::spawn(log_events);
+        let shutdown = shutdown_signal();
         eprintln!("keyport daemon: renewing tokens in the background (Ctrl-C to stop)");
-        keyport.run_refresher(policy, shutdown_signal()).await;
+        keyport.run_refresher(policy, shutdown).await;
         eprintln!("keyport daemon: stopped");
     });
     Ok(())
 }
 
-/// Completes on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
+/// Completes on Ctrl-C. The handler is installed when this is called, not when it is first
+/// polled, so no Ctrl-C pressed after the call is lost. Call it inside the runtime.
+fn interrupt_signal() -> impl std::future::Future<Output = ()> {
+    #[cfg(unix)]
+    {
+        let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+            .expect("installing the SIGINT handler");
+        async move {
+            interrupt.recv().await;
+        }
+    }
+    #[cfg(not(unix))]
+    async {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Completes on Ctrl-C or SIGTERM; installed when called, like [`interrupt_signal`].
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    let interrupted = interrupt_signal();
     #[cfg(unix)]
     {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
             .expect("installing the SIGTERM handler");
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
+        async move {
+            tokio::select! {
+                _ = interrupted => {}
+                _ = term.recv() => {}
+            }
         }
     }
     #[cfg(not(unix))]
-    let _ = tokio::signal::ctrl_c().await;
+    interrupted
 }

@@ -1,0 +1,44 @@
+//! The wire format of Keyport's local socket, defined in one place: JSON-RPC 2.0 messages
+//! ([`jsonrpc`]), the method names and their typed params and results ([`method`],
+//! [`types`]), the events pushed to subscribers ([`event`]), the stable error codes
+//! ([`code`]) and the line framing ([`frame`]).
+//!
+//! The protocol itself is documented for people, and for programs in any language, in
+//! `docs/socket.md`; the examples in that document are checked by this crate's tests.
+//!
+//! This crate holds data and framing only. It leaves out on purpose: the socket itself
+//! (binding, permissions, peer checks), the per-program access policy, and any behaviour;
+//! those belong to the daemon. It never depends on `keyport-core`: the daemon converts core
+//! values into these types.
+//!
+//! A client in Rust builds a [`Call`], sends it with [`frame::write_message`], and reads
+//! [`ServerMessage`]s with [`frame::read_message`]:
+//!
+//! ```
+//! use keyport_wire::{Call, Id, TokenGetParams};
+//!
+//! let request = Call::TokenGet(TokenGetParams { account: "alice@example.com".into(), min_valid_secs: None })
+//!     .into_request(Id::Number(1));
+//! assert_eq!(
+//!     serde_json::to_string(&request).unwrap(),
+//!     r#"{"jsonrpc":"2.0","id":1,"method":"token.get","params":{"account":"alice@example.com"}}"#
+//! );
+//! ```
+
+pub mod code;
+pub mod event;
+pub mod frame;
+pub mod jsonrpc;
+pub mod method;
+pub mod path;
+pub mod token;
+pub mod types;
+
+pub use code::ErrorCode;
+pub use event::{EVENT_METHOD, Event};
+pub use frame::{FrameError, MAX_MESSAGE_BYTES};
+pub use jsonrpc::{CallError, ErrorObject, Id, Notification, Request, Response, ServerMessage, Version};
+pub use method::{Call, Method};
+pub use path::{SOCKET_DIR, SOCKET_FILE, default_socket_path, socket_path_in};
+pub use token::AccessToken;
+pub use types::*;

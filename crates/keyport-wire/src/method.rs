@@ -1,0 +1,247 @@
+//! The methods: [`Method`] is the single list of their names, and [`Call`] is a request with
+//! its params typed, for clients to build and for the daemon to dispatch on.
+//!
+//! Each method's result type is named in its doc line; a client reads it with
+//! [`crate::Response::into_typed`]. Adding a method means a variant in both enums, a row in
+//! `docs/socket.md` with an example (the doc test checks every method has one), and never
+//! renaming an existing one. This module leaves out what methods do: that is the daemon.
+
+use std::fmt;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use crate::code::ErrorCode;
+use crate::jsonrpc::{ErrorObject, Id, Request, Version};
+use crate::types::{
+    AccountParams, NoParams, ReauthParams, RevokeParams, SigninCancelParams, SigninStartParams, TokenGetParams,
+};
+
+/// A method a client may call. The names are a public contract and never change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Method {
+    /// `accounts.list` → [`crate::AccountsListResult`].
+    AccountsList,
+    /// `accounts.status` → [`crate::AccountSummary`].
+    AccountsStatus,
+    /// `token.get` → [`crate::TokenGetResult`].
+    TokenGet,
+    /// `token.refresh` → [`crate::AccountSummary`] after the renewal.
+    TokenRefresh,
+    /// `signin.start` → [`crate::SigninStartResult`].
+    SigninStart,
+    /// `signin.cancel` → [`crate::Empty`].
+    SigninCancel,
+    /// `accounts.reauth` → [`crate::SigninStartResult`].
+    AccountsReauth,
+    /// `accounts.revoke` → [`crate::RevokeResult`].
+    AccountsRevoke,
+    /// `accounts.remove` → [`crate::RemoveResult`].
+    AccountsRemove,
+    /// `providers.list` → [`crate::ProvidersListResult`].
+    ProvidersList,
+    /// `events.subscribe` → [`crate::Empty`], then `event` notifications.
+    EventsSubscribe,
+}
+
+impl Method {
+    /// Every method, in the order of `docs/socket.md`.
+    pub const ALL: [Method; 11] = [
+        Self::AccountsList,
+        Self::AccountsStatus,
+        Self::TokenGet,
+        Self::TokenRefresh,
+        Self::SigninStart,
+        Self::SigninCancel,
+        Self::AccountsReauth,
+        Self::AccountsRevoke,
+        Self::AccountsRemove,
+        Self::ProvidersList,
+        Self::EventsSubscribe,
+    ];
+
+    /// The name sent as `method`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::AccountsList => "accounts.list",
+            Self::AccountsStatus => "accounts.status",
+            Self::TokenGet => "token.get",
+            Self::TokenRefresh => "token.refresh",
+            Self::SigninStart => "signin.start",
+            Self::SigninCancel => "signin.cancel",
+            Self::AccountsReauth => "accounts.reauth",
+            Self::AccountsRevoke => "accounts.revoke",
+            Self::AccountsRemove => "accounts.remove",
+            Self::ProvidersList => "providers.list",
+            Self::EventsSubscribe => "events.subscribe",
+        }
+    }
+
+    /// The method with that name.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|method| method.name() == name)
+    }
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A request with its params typed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Call {
+    /// `accounts.list`.
+    AccountsList,
+    /// `accounts.status`.
+    AccountsStatus(AccountParams),
+    /// `token.get`.
+    TokenGet(TokenGetParams),
+    /// `token.refresh`.
+    TokenRefresh(AccountParams),
+    /// `signin.start`.
+    SigninStart(SigninStartParams),
+    /// `signin.cancel`.
+    SigninCancel(SigninCancelParams),
+    /// `accounts.reauth`.
+    AccountsReauth(ReauthParams),
+    /// `accounts.revoke`.
+    AccountsRevoke(RevokeParams),
+    /// `accounts.remove`.
+    AccountsRemove(AccountParams),
+    /// `providers.list`.
+    ProvidersList,
+    /// `events.subscribe`.
+    EventsSubscribe,
+}
+
+impl Call {
+    /// The method called.
+    pub fn method(&self) -> Method {
+        match self {
+            Self::AccountsList => Method::AccountsList,
+            Self::AccountsStatus(_) => Method::AccountsStatus,
+            Self::TokenGet(_) => Method::TokenGet,
+            Self::TokenRefresh(_) => Method::TokenRefresh,
+            Self::SigninStart(_) => Method::SigninStart,
+            Self::SigninCancel(_) => Method::SigninCancel,
+            Self::AccountsReauth(_) => Method::AccountsReauth,
+            Self::AccountsRevoke(_) => Method::AccountsRevoke,
+            Self::AccountsRemove(_) => Method::AccountsRemove,
+            Self::ProvidersList => Method::ProvidersList,
+            Self::EventsSubscribe => Method::EventsSubscribe,
+        }
+    }
+
+    /// Types a request's params. `Err` is the error to answer with: -32601 for an unknown
+    /// method, -32602 for params of the wrong shape. Unknown params are ignored.
+    pub fn from_request(request: &Request) -> Result<Self, ErrorObject> {
+        let Some(method) = Method::from_name(&request.method) else {
+            return Err(ErrorObject::new(
+                ErrorCode::MethodNotFound,
+                format!("method not found: `{}`", excerpt(&request.method)),
+            ));
+        };
+        let params = request.params.as_ref();
+        Ok(match method {
+            Method::AccountsList => {
+                typed::<NoParams>(method, params)?;
+                Self::AccountsList
+            }
+            Method::AccountsStatus => Self::AccountsStatus(typed(method, params)?),
+            Method::TokenGet => Self::TokenGet(typed(method, params)?),
+            Method::TokenRefresh => Self::TokenRefresh(typed(method, params)?),
+            Method::SigninStart => Self::SigninStart(typed(method, params)?),
+            Method::SigninCancel => Self::SigninCancel(typed(method, params)?),
+            Method::AccountsReauth => Self::AccountsReauth(typed(method, params)?),
+            Method::AccountsRevoke => Self::AccountsRevoke(typed(method, params)?),
+            Method::AccountsRemove => Self::AccountsRemove(typed(method, params)?),
+            Method::ProvidersList => {
+                typed::<NoParams>(method, params)?;
+                Self::ProvidersList
+            }
+            Method::EventsSubscribe => {
+                typed::<NoParams>(method, params)?;
+                Self::EventsSubscribe
+            }
+        })
+    }
+
+    /// The request to send. Methods without params are sent without `params`.
+    pub fn into_request(self, id: Id) -> Request {
+        fn object(params: &impl Serialize) -> Option<Map<String, Value>> {
+            // Params types are plain structs: they always serialize to an object.
+            match serde_json::to_value(params) {
+                Ok(Value::Object(map)) => Some(map),
+                _ => None,
+            }
+        }
+        let method = self.method().name().to_owned();
+        let params = match &self {
+            Self::AccountsList | Self::ProvidersList | Self::EventsSubscribe => None,
+            Self::AccountsStatus(p) | Self::TokenRefresh(p) | Self::AccountsRemove(p) => object(p),
+            Self::TokenGet(p) => object(p),
+            Self::SigninStart(p) => object(p),
+            Self::SigninCancel(p) => object(p),
+            Self::AccountsReauth(p) => object(p),
+            Self::AccountsRevoke(p) => object(p),
+        };
+        Request { jsonrpc: Version, id, method, params }
+    }
+}
+
+fn typed<T: DeserializeOwned>(method: Method, params: Option<&Map<String, Value>>) -> Result<T, ErrorObject> {
+    let value = Value::Object(params.cloned().unwrap_or_default());
+    serde_json::from_value(value)
+        .map_err(|err| ErrorObject::new(ErrorCode::InvalidParams, format!("invalid params for `{method}`: {err}")))
+}
+
+/// At most 64 characters of a name the client sent, so an error never grows past the limit.
+fn excerpt(text: &str) -> String {
+    match text.char_indices().nth(64) {
+        Some((end, _)) => format!("{}...", &text[..end]),
+        None => text.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call(line: &str) -> Result<Call, i64> {
+        Call::from_request(&Request::parse(line.as_bytes()).unwrap()).map_err(|e| e.code)
+    }
+
+    #[test]
+    fn names_are_unique_and_round_trip() {
+        for method in Method::ALL {
+            assert_eq!(Method::from_name(method.name()), Some(method));
+        }
+        let names: std::collections::HashSet<_> = Method::ALL.iter().map(|m| m.name()).collect();
+        assert_eq!(names.len(), Method::ALL.len());
+    }
+
+    #[test]
+    fn unknown_methods_and_bad_params_have_their_codes() {
+        assert_eq!(call(r#"{"jsonrpc":"2.0","id":1,"method":"token.steal"}"#), Err(-32601));
+        assert_eq!(call(r#"{"jsonrpc":"2.0","id":1,"method":"token.get"}"#), Err(-32602));
+        assert_eq!(call(r#"{"jsonrpc":"2.0","id":1,"method":"token.get","params":{"account":5}}"#), Err(-32602));
+        assert_eq!(
+            call(r#"{"jsonrpc":"2.0","id":1,"method":"token.get","params":{"account":"a","min_valid_secs":-1}}"#),
+            Err(-32602)
+        );
+        assert_eq!(call(r#"{"jsonrpc":"2.0","id":1,"method":"accounts.list","params":{}}"#), Ok(Call::AccountsList));
+    }
+
+    #[test]
+    fn a_long_unknown_method_is_not_echoed_whole() {
+        let name = "x".repeat(10_000);
+        let line = format!(r#"{{"jsonrpc":"2.0","id":1,"method":"{name}"}}"#);
+        let error = Call::from_request(&Request::parse(line.as_bytes()).unwrap()).unwrap_err();
+        assert!(error.message.len() < 100, "{}", error.message);
+    }
+}

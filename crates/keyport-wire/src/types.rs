@@ -1,0 +1,323 @@
+//! Typed params and results of every method, and the objects they carry.
+//!
+//! [`AccountSummary`] and [`ProviderSummary`] mirror the account and provider objects of
+//! `docs/json.md` field for field, so `keyport status --json` and `accounts.status` print the
+//! same thing. Times are RFC 3339 strings in UTC (this crate has no time library on purpose;
+//! the daemon formats them).
+//!
+//! Compatibility: fields are only ever added. Every type here ignores unknown fields when
+//! reading, and optional params are left out when absent, so an older daemon and a newer
+//! client (or the reverse) still understand each other. Enumerations read values they do not
+//! know as `Unknown`, so a new status does not break an old client.
+
+use serde::{Deserialize, Serialize};
+
+use crate::token::AccessToken;
+
+/// The `min_valid_secs` that `token.get` uses when none is given, as `keyport token` does.
+pub const DEFAULT_MIN_VALID_SECS: u64 = 60;
+
+// ---- objects ---------------------------------------------------------------------------
+
+/// A person's account or a service account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountKind {
+    /// Signed in by a person.
+    User,
+    /// Client credentials; no person behind it.
+    Service,
+    /// A kind added after this version (read only).
+    #[serde(other, skip_serializing)]
+    Unknown,
+}
+
+/// The state of an account's token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountStatus {
+    /// The access token is good for a while.
+    Valid,
+    /// It expires soon (less than 5 minutes, or a quarter of a short lifetime, left).
+    Expiring,
+    /// It has expired (a refresh may still work).
+    Expired,
+    /// The grant is dead; the user must sign in again.
+    NeedsSignIn,
+    /// A status added after this version (read only).
+    #[serde(other, skip_serializing)]
+    Unknown,
+}
+
+/// Who the account is, as the provider told. Each field may be unknown (`null`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Identity {
+    /// Subject identifier at the provider.
+    pub sub: Option<String>,
+    /// Email address.
+    pub email: Option<String>,
+    /// Display name.
+    pub name: Option<String>,
+}
+
+/// The account object of `docs/json.md`. Never holds a token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountSummary {
+    /// The account's name in Keyport (unique).
+    pub name: String,
+    /// The provider's name.
+    pub provider: String,
+    /// `"user"` or `"service"`.
+    pub kind: AccountKind,
+    /// Who the account is.
+    pub identity: Identity,
+    /// Scopes granted.
+    pub scopes: Vec<String>,
+    /// When the access token expires (RFC 3339 UTC), or `null` when the provider gave no lifetime.
+    pub expires_at: Option<String>,
+    /// Seconds left until `expires_at` when the answer was made (0 once past), or `null`.
+    pub expires_in_secs: Option<i64>,
+    /// The token's state.
+    pub status: AccountStatus,
+    /// Whether a refresh token is stored in the keyring.
+    pub has_refresh_token: bool,
+    /// Usually `"Bearer"`.
+    pub token_type: String,
+    /// The provider's reason when `status` is `needs_sign_in`.
+    pub needs_sign_in_reason: Option<String>,
+    /// When the access token was last renewed (RFC 3339 UTC), or `null`.
+    pub last_refreshed_at: Option<String>,
+    /// When the account was added (RFC 3339 UTC).
+    pub created_at: String,
+    /// When its record last changed (RFC 3339 UTC).
+    pub updated_at: String,
+}
+
+/// A provider's endpoints; the optional ones are absent (not `null`) when unknown, as in
+/// `docs/json.md`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Endpoints {
+    /// Authorization endpoint.
+    pub authorization: String,
+    /// Token endpoint.
+    pub token: String,
+    /// RFC 7009 revocation endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revocation: Option<String>,
+    /// RFC 8628 device authorization endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_authorization: Option<String>,
+    /// Userinfo endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub userinfo: Option<String>,
+}
+
+/// The provider object of `docs/json.md`. Never holds the client secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProviderSummary {
+    /// The provider's name.
+    pub name: String,
+    /// `google`, `microsoft (TENANT)`, `github`, `gitlab (HOST)`, `issuer URL` or `manual`.
+    pub kind: String,
+    /// The OAuth client id.
+    pub client_id: String,
+    /// Whether a client secret is stored in the keyring.
+    pub has_client_secret: bool,
+    /// Its endpoints.
+    pub endpoints: Endpoints,
+    /// Scopes requested when a sign-in names none.
+    pub scopes: Vec<String>,
+    /// The redirect URI to register with the provider (a free port is added at each sign-in).
+    pub redirect_uri: String,
+}
+
+// ---- params ----------------------------------------------------------------------------
+
+/// Params of methods that take nothing (`accounts.list`, `providers.list`, `events.subscribe`):
+/// `{}` or no `params` at all. Serializes as `{}`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NoParams {}
+
+/// Params of methods about one account (`accounts.status`, `token.refresh`, `accounts.remove`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountParams {
+    /// The account's name.
+    pub account: String,
+}
+
+/// Params of `token.get`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenGetParams {
+    /// The account's name.
+    pub account: String,
+    /// Renew the token first if it expires within this many seconds
+    /// (default [`DEFAULT_MIN_VALID_SECS`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_valid_secs: Option<u64>,
+}
+
+/// Params of `signin.start`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SigninStartParams {
+    /// The provider to sign in with.
+    pub provider: String,
+    /// The new account's name; by default the identity's email (or subject).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    /// Scopes to ask for; by default the provider's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scopes: Option<Vec<String>>,
+    /// Whether the daemon opens the user's browser itself (default `false`: the caller shows
+    /// or opens `url`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub open_browser: Option<bool>,
+}
+
+/// Params of `accounts.reauth`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReauthParams {
+    /// The account to sign in again.
+    pub account: String,
+    /// Scopes to ask for in addition to the account's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scopes: Option<Vec<String>>,
+    /// As in [`SigninStartParams::open_browser`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub open_browser: Option<bool>,
+}
+
+/// Params of `signin.cancel`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SigninCancelParams {
+    /// The id `signin.start` or `accounts.reauth` returned.
+    pub signin_id: String,
+}
+
+/// Params of `accounts.revoke`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevokeParams {
+    /// The account to revoke.
+    pub account: String,
+    /// Remove the account from Keyport even if the provider cannot revoke (default `false`:
+    /// the account is kept and the error returned).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local: Option<bool>,
+}
+
+// ---- results ---------------------------------------------------------------------------
+
+/// A result with nothing to say (`events.subscribe`, `signin.cancel`): `{}`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Empty {}
+
+/// Result of `accounts.list`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountsListResult {
+    /// Every account, sorted by name.
+    pub accounts: Vec<AccountSummary>,
+}
+
+/// Result of `providers.list`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProvidersListResult {
+    /// Every provider, sorted by name.
+    pub providers: Vec<ProviderSummary>,
+}
+
+/// Result of `token.get`. The one result that carries a token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenGetResult {
+    /// The access token (its `Debug` prints `[redacted]`).
+    pub access_token: AccessToken,
+    /// Usually `"Bearer"`.
+    pub token_type: String,
+    /// When it expires (RFC 3339 UTC), or `null` when the provider gave no lifetime.
+    pub expires_at: Option<String>,
+    /// Seconds left until `expires_at` (0 once past), or `null`.
+    pub expires_in_secs: Option<i64>,
+    /// The scopes it carries.
+    pub scopes: Vec<String>,
+}
+
+/// Result of `signin.start` and `accounts.reauth`. The outcome comes later as a
+/// `signin_finished` or `signin_failed` event with the same `signin_id`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SigninStartResult {
+    /// Names this sign-in in events and in `signin.cancel`. Opaque; not a secret.
+    pub signin_id: String,
+    /// The authorization URL to open in the user's browser.
+    pub url: String,
+    /// Whether the daemon opened the browser (only when asked to, and it worked).
+    pub browser_opened: bool,
+}
+
+/// What `accounts.revoke` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RevokeOutcome {
+    /// The provider revoked the tokens (or said they were already gone).
+    Revoked,
+    /// The provider has no revocation API: Keyport forgot the tokens; the user revokes the
+    /// grant at `page`.
+    RevokeAtPage,
+    /// The provider could not revoke and `local` was set: removed from Keyport only.
+    RemovedLocally,
+    /// An outcome added after this version (read only).
+    #[serde(other, skip_serializing)]
+    Unknown,
+}
+
+/// Result of `accounts.revoke`. In every outcome the account is gone from Keyport.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevokeResult {
+    /// What happened.
+    pub outcome: RevokeOutcome,
+    /// The account as it was.
+    pub account: AccountSummary,
+    /// For `revoke_at_page`: where the user revokes access, when known.
+    pub page: Option<String>,
+    /// For `removed_locally`: why the provider did not revoke.
+    pub reason: Option<String>,
+}
+
+/// Result of `accounts.remove`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoveResult {
+    /// The account as it was.
+    pub account: AccountSummary,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_added_later_read_as_unknown() {
+        assert_eq!(serde_json::from_str::<AccountStatus>(r#""frozen""#).unwrap(), AccountStatus::Unknown);
+        assert_eq!(serde_json::from_str::<AccountKind>(r#""robot""#).unwrap(), AccountKind::Unknown);
+        assert_eq!(serde_json::from_str::<RevokeOutcome>(r#""later""#).unwrap(), RevokeOutcome::Unknown);
+        assert_eq!(serde_json::to_string(&AccountStatus::NeedsSignIn).unwrap(), r#""needs_sign_in""#);
+    }
+
+    #[test]
+    fn optional_params_are_left_out_and_unknown_ones_ignored() {
+        let params: TokenGetParams = serde_json::from_str(r#"{"account":"a","from_the_future":1}"#).unwrap();
+        assert_eq!(params, TokenGetParams { account: "a".into(), min_valid_secs: None });
+        assert_eq!(serde_json::to_string(&params).unwrap(), r#"{"account":"a"}"#);
+        assert_eq!(serde_json::to_string(&NoParams {}).unwrap(), "{}");
+    }
+
+    #[test]
+    fn a_token_result_debug_hides_the_token() {
+        let result = TokenGetResult {
+            access_token: AccessToken::new("gho_hunter2"),
+            token_type: "Bearer".into(),
+            expires_at: None,
+            expires_in_secs: None,
+            scopes: vec![],
+        };
+        let shown = format!("{result:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("access_token: [redacted]"), "{shown}");
+    }
+}

@@ -5,6 +5,7 @@
 //! stdout, progress and errors to stderr; `--json` output is the documented format of
 //! `docs/json.md`.
 
+mod client;
 mod print;
 
 use std::io::{IsTerminal, Read};
@@ -14,7 +15,6 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
-use keyport_core::RevokeMode;
 use keyport_core::browser::{BrowserOpener, NoBrowser, SystemBrowser};
 use keyport_core::clock::SystemClock;
 use keyport_core::http::ReqwestClient;
@@ -23,8 +23,13 @@ use keyport_core::provider::{DEFAULT_REDIRECT_PATH, Endpoints, MicrosoftTenant, 
 use keyport_core::refresher::RefreshPolicy;
 use keyport_core::secret::Secret;
 use keyport_core::secrets::{KeyringStore, OpenOnUse, SecretStore};
-use keyport_core::signin::{self, PendingSignIn, SignInRequest};
+use keyport_core::signin;
 use keyport_core::{Error, Keyport, NewProvider, ProviderSpec, ProviderView, ServiceAccountRequest, endpoint};
+use keyport_service::access::{AccessRules, Decision, NoPrompter, Program};
+use keyport_service::{Service, ServiceConfig};
+use keyport_wire::{self as wire, Call, ErrorCode, Event};
+
+use crate::client::{Client, ClientError};
 
 #[derive(Debug, Parser)]
 #[command(name = "keyport", version, about = "Keyport: OAuth 2.0 accounts on your desktop, tokens in your keyring")]
@@ -75,8 +80,29 @@ enum Command {
     },
     /// Sign in again for an existing account (after "needs sign-in", or to add scopes).
     Reauth(ReauthArgs),
-    /// Run Keyport in the foreground without a window: renews tokens in the background.
+    /// Run Keyport's service in the foreground without a window: serves the socket for other
+    /// programs and renews tokens in the background. Other commands start one when needed.
     Daemon(DaemonArgs),
+    /// Let a program read an account's tokens (through the socket or `keyport token`).
+    Allow {
+        /// The program: a name found in PATH, or a path.
+        program: String,
+        /// The account.
+        account: String,
+    },
+    /// Stop a program from reading an account's tokens.
+    Deny {
+        /// The program: a name found in PATH, or a path.
+        program: String,
+        /// The account.
+        account: String,
+    },
+    /// List which programs may (or may not) read which accounts.
+    Apps {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Delete an account and its tokens from the keyring.
     Remove {
         /// Account name.
@@ -238,10 +264,30 @@ fn main() -> ExitCode {
     match run(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            let cancelled = matches!(err.downcast_ref::<Error>(), Some(Error::SignInCancelled));
             eprintln!("keyport: {}", print::error_chain(&err));
-            if cancelled { ExitCode::from(130) } else { ExitCode::FAILURE }
+            ExitCode::from(exit_code(&err))
         }
+    }
+}
+
+/// Exit codes, as documented in the README: 1 failure, 2 usage (clap), 3 needs sign-in,
+/// 4 access denied, 5 provider unreachable (try again), 6 no such account, 130 cancelled.
+fn exit_code(err: &anyhow::Error) -> u8 {
+    if let Some(ClientError::Rpc(error)) = err.downcast_ref::<ClientError>() {
+        return match error.known_code() {
+            Some(ErrorCode::NeedsSignIn) => 3,
+            Some(ErrorCode::AccessDenied) => 4,
+            Some(ErrorCode::ProviderUnreachable) => 5,
+            Some(ErrorCode::NoSuchAccount) => 6,
+            Some(ErrorCode::SigninCancelled) => 130,
+            _ => 1,
+        };
+    }
+    match err.downcast_ref::<Error>() {
+        Some(Error::SignInCancelled) => 130,
+        Some(Error::NeedsSignIn { .. }) => 3,
+        Some(Error::AccountNotFound { .. }) => 6,
+        _ => 1,
     }
 }
 
@@ -289,17 +335,17 @@ fn run(command: Command) -> Result<()> {
         }
         Command::Add(args) => add(args),
         Command::List { json } => {
-            let views = keyport(true)?.account_views()?;
+            let result: wire::AccountsListResult = Client::connect_or_start()?.call(Call::AccountsList)?;
             if json {
-                print::json(&views)
+                print::json(&result.accounts)
             } else {
-                print::accounts(&views);
+                print::accounts(&result.accounts);
                 Ok(())
             }
         }
         Command::Status { account, json } => {
-            let keyport = keyport(true)?;
-            let view = keyport.account(&account)?.view(keyport.now());
+            let view: wire::AccountSummary =
+                Client::connect_or_start()?.call(Call::AccountsStatus(wire::AccountParams { account }))?;
             if json {
                 print::json(&view)
             } else {
@@ -308,15 +354,13 @@ fn run(command: Command) -> Result<()> {
             }
         }
         Command::Token { account, min_valid } => {
-            let keyport = keyport(true)?;
-            let (_, token) =
-                runtime()?.block_on(keyport.fresh_access_token(&account, Duration::from_secs(min_valid)))?;
-            print::token(&token)
+            let params = wire::TokenGetParams { account, min_valid_secs: Some(min_valid) };
+            let result: wire::TokenGetResult = Client::connect_or_start()?.call(Call::TokenGet(params))?;
+            print::token(result.access_token.secret())
         }
         Command::Refresh { account, json } => {
-            let keyport = keyport(true)?;
-            let account = runtime()?.block_on(keyport.refresh(&account))?;
-            let view = account.view(keyport.now());
+            let view: wire::AccountSummary =
+                Client::connect_or_start()?.call(Call::TokenRefresh(wire::AccountParams { account }))?;
             if json {
                 print::json(&view)
             } else {
@@ -327,17 +371,43 @@ fn run(command: Command) -> Result<()> {
         Command::Reauth(args) => reauth(args),
         Command::Daemon(args) => daemon(args),
         Command::Remove { account } => {
-            keyport(true)?.remove_account(&account)?;
+            let _: wire::RemoveResult = Client::connect_or_start()?
+                .call(Call::AccountsRemove(wire::AccountParams { account: account.clone() }))?;
             eprintln!("Removed account {account} and its tokens.");
             Ok(())
         }
         Command::Revoke { account, local } => {
-            let mode = if local { RevokeMode::RemoveLocallyAnyway } else { RevokeMode::AtProvider };
-            let outcome = runtime()?.block_on(keyport(true)?.revoke(&account, mode))?;
-            print::revoked(&outcome);
+            let params = wire::RevokeParams { account, local: Some(local) };
+            let result: wire::RevokeResult = Client::connect_or_start()?.call(Call::AccountsRevoke(params))?;
+            print::revoked(&result);
             Ok(())
         }
+        Command::Allow { program, account } => set_rule(&program, &account, Decision::Allow),
+        Command::Deny { program, account } => set_rule(&program, &account, Decision::Deny),
+        Command::Apps { json } => {
+            let rules = access_rules()?.list()?;
+            if json {
+                print::json(&rules)
+            } else {
+                print::rules(&rules);
+                Ok(())
+            }
+        }
     }
+}
+
+fn access_rules() -> Result<AccessRules> {
+    Ok(AccessRules::new(Paths::from_env()?.config_dir.join("access.toml")))
+}
+
+fn set_rule(program: &str, account: &str, decision: Decision) -> Result<()> {
+    let program = Program::resolve(program)?;
+    access_rules()?.set(program.clone(), account, decision)?;
+    match decision {
+        Decision::Allow => eprintln!("{program} may now read the tokens of {account}."),
+        Decision::Deny => eprintln!("{program} may no longer read the tokens of {account}."),
+    }
+    Ok(())
 }
 
 fn provider_add(args: Box<ProviderAddArgs>) -> Result<()> {
@@ -407,21 +477,19 @@ fn add(args: AddArgs) -> Result<()> {
             client_secret: read_client_secret()?,
         };
         let account = runtime()?.block_on(keyport.add_service_account(&args.provider, request))?;
-        print::signed_in(&account.view(keyport.now()));
+        print::signed_in(&keyport_service::account_summary(account.view(keyport.now())));
         return Ok(());
     }
     if args.device {
         return add_device(args);
     }
-    let keyport = keyport(args.no_browser)?;
-    let request = SignInRequest {
-        scopes: split_scopes(&args.scopes),
-        account_name: args.name,
-        timeout: Duration::from_secs(args.timeout),
-        open_browser: !args.no_browser,
+    let params = wire::SigninStartParams {
+        provider: args.provider,
+        account: args.name,
+        scopes: Some(split_scopes(&args.scopes)).filter(|s| !s.is_empty()),
+        open_browser: Some(false),
     };
-    let pending = keyport.begin_sign_in(&args.provider, request)?;
-    wait_for_sign_in(&keyport, pending, args.timeout)
+    sign_in_over_socket(Call::SigninStart(params), args.no_browser, args.timeout)
 }
 
 /// `keyport add --device`: show the code, wait for approval on the other device (or Ctrl-C).
@@ -439,61 +507,87 @@ fn add_device(args: AddArgs) -> Result<()> {
             _ = interrupted => Err(Error::SignInCancelled),
         }
     })?;
-    print::signed_in(&account.view(keyport.now()));
+    print::signed_in(&keyport_service::account_summary(account.view(keyport.now())));
     Ok(())
 }
 
 fn reauth(args: ReauthArgs) -> Result<()> {
-    let keyport = keyport(args.no_browser)?;
-    let pending = keyport.begin_reauth(
-        &args.account,
-        &split_scopes(&args.scopes),
-        Duration::from_secs(args.timeout),
-        !args.no_browser,
-    )?;
-    wait_for_sign_in(&keyport, pending, args.timeout)
+    let params = wire::ReauthParams {
+        account: args.account,
+        scopes: Some(split_scopes(&args.scopes)).filter(|s| !s.is_empty()),
+        open_browser: Some(false),
+    };
+    sign_in_over_socket(Call::AccountsReauth(params), args.no_browser, args.timeout)
 }
 
-fn wait_for_sign_in(keyport: &Keyport, pending: PendingSignIn, timeout_secs: u64) -> Result<()> {
-    let runtime = runtime()?;
-    let account = runtime.block_on(async {
-        // Catch Ctrl-C before telling the user they may press it.
-        let interrupted = interrupt_signal();
-        print::sign_in_started(&pending, timeout_secs);
-        tokio::select! {
-            result = keyport.finish_sign_in(pending) => result,
-            _ = interrupted => Err(Error::SignInCancelled),
+/// Starts a sign-in in the service, opens the browser here (with this terminal's
+/// `$BROWSER`), and waits for the outcome; Ctrl-C or the timeout cancels it in the service.
+fn sign_in_over_socket(call: Call, no_browser: bool, timeout_secs: u64) -> Result<()> {
+    let mut client = Client::connect_or_start()?;
+    let interrupted = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    signal_hook::flag::register(signal_hook::consts::SIGINT, interrupted.clone())
+        .context("installing the Ctrl-C handler")?;
+    let started: wire::SigninStartResult = client.call(call)?;
+    let url = url::Url::parse(&started.url).context("the service sent an unreadable URL")?;
+    let browser = (!no_browser).then(|| SystemBrowser::from_env().open(&url));
+    print::sign_in_started(&url, browser.as_ref(), timeout_secs);
+    let deadline = std::time::Instant::now() + Duration::from_secs(timeout_secs);
+    let cancel = |client: &mut Client, error: Error| -> Result<()> {
+        let _ = client
+            .call::<wire::Empty>(Call::SigninCancel(wire::SigninCancelParams { signin_id: started.signin_id.clone() }));
+        Err(error.into())
+    };
+    loop {
+        if interrupted.load(std::sync::atomic::Ordering::Relaxed) {
+            return cancel(&mut client, Error::SignInCancelled);
         }
-    })?;
-    print::signed_in(&account.view(keyport.now()));
-    Ok(())
+        if std::time::Instant::now() >= deadline {
+            return cancel(&mut client, Error::SignInTimedOut { secs: timeout_secs });
+        }
+        match client.next_event(Duration::from_millis(100))? {
+            Some(Event::SigninFinished { signin_id, account }) if signin_id == started.signin_id => {
+                let view: wire::AccountSummary = client.call(Call::AccountsStatus(wire::AccountParams { account }))?;
+                print::signed_in(&view);
+                return Ok(());
+            }
+            Some(Event::SigninFailed { signin_id, code, message, .. }) if signin_id == started.signin_id => {
+                return Err(ClientError::Rpc(wire::ErrorObject { code, message, data: None }).into());
+            }
+            _ => {}
+        }
+    }
 }
 
 fn daemon(args: DaemonArgs) -> Result<()> {
+    let paths = Paths::from_env()?;
     let keyport = keyport(true)?;
-    let policy = RefreshPolicy {
+    let socket = keyport_wire::default_socket_path().ok_or(ClientError::NoRuntimeDir)?;
+    let mut config = ServiceConfig::new(socket, paths.config_dir.join("access.toml"), paths.accounts_file());
+    config.refresh = RefreshPolicy {
         margin_share: f64::from(args.refresh_margin) / 100.0,
         margin_floor: Duration::from_secs(args.refresh_floor),
         ..RefreshPolicy::default()
     };
+    let service = Service::new(keyport, config, Arc::new(NoPrompter));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .context("starting the async runtime")?;
     runtime.block_on(async {
-        let mut events = keyport.subscribe();
-        let log_events = async move {
+        let mut events = service.subscribe();
+        tokio::spawn(async move {
             while let Ok(event) = events.recv().await {
                 print::event(&event);
             }
-        };
-        tokio::spawn(log_events);
+        });
         let shutdown = shutdown_signal();
-        eprintln!("keyport daemon: renewing tokens in the background (Ctrl-C to stop)");
-        keyport.run_refresher(policy, shutdown).await;
+        let listening = keyport_service::bind(&service)?;
+        eprintln!("keyport daemon: serving {} (Ctrl-C to stop)", listening.socket().display());
+        let result = keyport_service::run(service, listening, shutdown).await;
         eprintln!("keyport daemon: stopped");
-    });
+        result
+    })?;
     Ok(())
 }
 

@@ -4,9 +4,8 @@ use std::io::Write;
 
 use anyhow::Result;
 use keyport_core::ProviderView;
-use keyport_core::account::{AccountView, Status};
-use keyport_core::secret::Secret;
-use keyport_core::signin::PendingSignIn;
+use keyport_core::browser::BrowserError;
+use keyport_wire::{AccountKind, AccountStatus as Status, AccountSummary as AccountView, RevokeOutcome, RevokeResult};
 
 /// Prints `value` as pretty JSON on stdout.
 pub fn json<T: serde::Serialize>(value: &T) -> Result<()> {
@@ -17,9 +16,9 @@ pub fn json<T: serde::Serialize>(value: &T) -> Result<()> {
 }
 
 /// Prints only the token and a newline: the output is meant for `$(...)` and password commands.
-pub fn token(token: &Secret) -> Result<()> {
+pub fn token(token: &str) -> Result<()> {
     let mut out = std::io::stdout().lock();
-    writeln!(out, "{}", token.expose())?;
+    writeln!(out, "{token}")?;
     out.flush()?;
     Ok(())
 }
@@ -41,10 +40,14 @@ fn identity(view: &AccountView) -> String {
 
 /// "in 59m", "2h 5m ago", "no expiry".
 pub fn time_left(view: &AccountView) -> String {
-    let Some(expires_at) = view.expires_at else { return "no expiry".into() };
+    let Some(expires_at) = view.expires_at.as_deref().and_then(parse_time) else { return "no expiry".into() };
     let secs = (expires_at - time::OffsetDateTime::now_utc()).whole_seconds();
     let span = human_span(secs.unsigned_abs());
     if secs > 0 { format!("in {span}") } else { format!("{span} ago") }
+}
+
+fn parse_time(text: &str) -> Option<time::OffsetDateTime> {
+    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()
 }
 
 fn human_span(secs: u64) -> String {
@@ -63,6 +66,7 @@ fn status_word(status: Status) -> &'static str {
         Status::Expiring => "expiring",
         Status::Expired => "expired",
         Status::NeedsSignIn => "NEEDS SIGN-IN",
+        Status::Unknown => "?",
     }
 }
 
@@ -110,7 +114,7 @@ pub fn status(v: &AccountView) {
     let or_dash = |value: &Option<String>| value.clone().unwrap_or_else(|| "-".into());
     println!("Account:        {}", v.name);
     println!("Provider:       {}", v.provider);
-    println!("Kind:           {}", if v.kind == keyport_core::account::AccountKind::User { "user" } else { "service" });
+    println!("Kind:           {}", if v.kind == AccountKind::Service { "service" } else { "user" });
     println!("Name:           {}", or_dash(&v.identity.name));
     println!("Email:          {}", or_dash(&v.identity.email));
     println!("Subject:        {}", or_dash(&v.identity.sub));
@@ -119,18 +123,17 @@ pub fn status(v: &AccountView) {
     if let Some(reason) = &v.needs_sign_in_reason {
         println!("Why:            {reason} (run `keyport reauth {}` to sign in again)", v.name);
     }
-    match v.expires_at {
-        Some(at) => println!("Expires:        {} ({})", rfc3339(at), time_left(v)),
+    match &v.expires_at {
+        Some(at) => println!("Expires:        {at} ({})", time_left(v)),
         None => println!("Expires:        never said by the provider"),
+    }
+    if let Some(at) = &v.last_refreshed_at {
+        println!("Last renewed:   {at}");
     }
     println!("Refresh token:  {}", if v.has_refresh_token { "stored in the keyring" } else { "none" });
     println!("Token type:     {}", v.token_type);
-    println!("Added:          {}", rfc3339(v.created_at));
-    println!("Updated:        {}", rfc3339(v.updated_at));
-}
-
-fn rfc3339(at: time::OffsetDateTime) -> String {
-    at.format(&time::format_description::well_known::Rfc3339).unwrap_or_else(|_| at.to_string())
+    println!("Added:          {}", v.created_at);
+    println!("Updated:        {}", v.updated_at);
 }
 
 /// The provider table.
@@ -175,16 +178,17 @@ pub fn provider_added(v: &ProviderView) {
 }
 
 /// Before waiting for the browser.
-pub fn sign_in_started(pending: &PendingSignIn, timeout_secs: u64) {
-    match pending.browser_outcome() {
+pub fn sign_in_started(url: &url::Url, browser: Option<&Result<(), BrowserError>>, timeout_secs: u64) {
+    match browser {
         Some(Ok(())) => eprintln!("Opened your browser to sign in. If it did not open, visit:"),
         Some(Err(err)) => eprintln!("{err}. Visit:"),
         None => eprintln!("Open this URL in a browser to sign in:"),
     }
-    eprintln!("\n  {}\n", pending.url());
+    eprintln!("\n  {url}\n");
+    let redirect =
+        url.query_pairs().find(|(k, _)| k == "redirect_uri").map(|(_, v)| v.into_owned()).unwrap_or_default();
     eprintln!(
-        "Waiting for the provider to redirect to {} (Ctrl-C to cancel; gives up in {}).",
-        pending.redirect_uri(),
+        "Waiting for the provider to redirect to {redirect} (Ctrl-C to cancel; gives up in {}).",
         human_span(timeout_secs)
     );
 }
@@ -194,13 +198,13 @@ pub fn refreshed(v: &AccountView) {
     println!("Renewed {} ({}): the access token now expires {}.", v.name, v.provider, time_left(v));
 }
 
-/// One account event, as the daemon logs it.
-pub fn event(event: &keyport_core::events::AccountEvent) {
-    use keyport_core::events::AccountEvent as E;
+/// One event, as the daemon logs it.
+pub fn event(event: &keyport_wire::Event) {
+    use keyport_wire::Event as E;
     let line = match event {
         E::Added { account } => format!("{account}: connected"),
         E::Refreshed { account, expires_at } => match expires_at {
-            Some(at) => format!("{account}: token renewed, expires {}", rfc3339(*at)),
+            Some(at) => format!("{account}: token renewed, expires {at}"),
             None => format!("{account}: token renewed"),
         },
         E::NeedsSignIn { account, reason } => {
@@ -209,6 +213,10 @@ pub fn event(event: &keyport_core::events::AccountEvent) {
         E::Revoked { account } => format!("{account}: revoked"),
         E::Removed { account } => format!("{account}: removed"),
         E::Error { account, message } => format!("{account}: {message}"),
+        E::SigninFinished { account, .. } => format!("{account}: signed in"),
+        E::SigninFailed { message, .. } => format!("a sign-in failed: {message}"),
+        E::Missed { count } => format!("{count} events were not logged"),
+        _ => return,
     };
     eprintln!("keyport daemon: {line}");
 }
@@ -266,31 +274,49 @@ pub fn signed_in(v: &AccountView) {
 }
 
 /// After `revoke`: what the provider did, and that the account is gone.
-pub fn revoked(outcome: &keyport_core::RevokeOutcome) {
-    use keyport_core::RevokeOutcome;
-    let account = outcome.account();
-    let (name, provider) = (&account.name, &account.provider);
-    match outcome {
-        RevokeOutcome::Revoked { .. } => println!("Revoked {name} at {provider} and removed it."),
-        RevokeOutcome::RevokeAtPage { page: Some(page), .. } => {
+pub fn revoked(result: &RevokeResult) {
+    let (name, provider) = (&result.account.name, &result.account.provider);
+    match (&result.outcome, &result.page) {
+        (RevokeOutcome::RevokeAtPage, Some(page)) => {
             println!("Provider {provider} has no revocation API: revoke Keyport's access at {page}");
             println!("Removed {name} and its tokens from Keyport.");
         }
-        RevokeOutcome::RevokeAtPage { page: None, .. } => {
+        (RevokeOutcome::RevokeAtPage, None) => {
             println!(
                 "Provider {provider} has no revocation endpoint: revoke Keyport's access in your account \
                  settings there."
             );
             println!("Removed {name} and its tokens from Keyport.");
         }
-        RevokeOutcome::RemovedLocally { reason, .. } => {
+        (RevokeOutcome::RemovedLocally, _) => {
+            let reason = result.reason.as_deref().unwrap_or("no reason given");
             eprintln!(
                 "keyport: warning: {provider} did not revoke the tokens of {name} ({reason}); they may stay \
                  valid until they expire."
             );
             println!("Removed {name} and its tokens from Keyport only (not revoked at {provider}).");
         }
+        _ => println!("Revoked {name} at {provider} and removed it."),
     }
+}
+
+/// The access rules table (`keyport apps`).
+pub fn rules(rules: &[keyport_service::access::Rule]) {
+    if rules.is_empty() {
+        println!("No program has been allowed or denied yet. `keyport allow PROGRAM ACCOUNT` allows one.");
+        return;
+    }
+    let rows: Vec<[String; 4]> = rules
+        .iter()
+        .map(|r| {
+            let decision = match r.decision {
+                keyport_service::access::Decision::Allow => "allow",
+                keyport_service::access::Decision::Deny => "deny",
+            };
+            [r.program.to_string(), r.account.clone(), decision.to_owned(), r.decided_at.date().to_string()]
+        })
+        .collect();
+    table(&["PROGRAM", "ACCOUNT", "DECISION", "SINCE"], &rows);
 }
 
 #[cfg(test)]

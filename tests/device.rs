@@ -102,6 +102,7 @@ fn device_sign_in_approved_on_another_device_connects_the_account() {
     assert_eq!(account["kind"], "user");
     assert_eq!(account["has_refresh_token"], true, "offline_access gives a refresh token without prompt");
     assert!(account["scopes"].as_array().unwrap().iter().any(|s| s == "offline_access"), "{account}");
+    profile.allow_me("d");
     let token = profile.ok(&["token", "d"]);
     let introspection = server.introspect(token.trim());
     assert_eq!(introspection["active"], true, "{introspection}");

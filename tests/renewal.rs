@@ -14,6 +14,7 @@ fn signed_in(server_args: &[&str]) -> (OidcServer, Profile) {
     let profile = Profile::new();
     profile.add_local_provider(&server);
     profile.ok(&["add", "local", "--name", "a"]);
+    profile.allow_me("a");
     (server, profile)
 }
 
@@ -79,6 +80,7 @@ fn daemon_renews_tokens_in_the_background() {
     let (server, profile) = signed_in(&["--access-ttl", "6"]);
     let first_expiry = status(&profile)["expires_at"].as_str().unwrap().to_owned();
     let first_access = access_token(&profile);
+    profile.stop_daemon(); // the one the commands above started
     let mut daemon = profile.keyport().arg("daemon").stderr(Stdio::piped()).spawn().unwrap();
     let stderr = BufReader::new(daemon.stderr.take().unwrap());
     let (lines_tx, lines) = std::sync::mpsc::channel();
@@ -181,6 +183,7 @@ fn service_account_is_minted_and_minted_again() {
     assert!(profile.keyring_lookup("account/robot/client_secret").is_some());
     assert!(!std::fs::read_to_string(profile.accounts_file()).unwrap().contains("keyport-service-secret"));
 
+    profile.allow_me("robot");
     let first = profile.ok(&["token", "robot", "--min-valid", "0"]);
     let introspection = server.introspect(first.trim());
     assert_eq!(introspection["active"], true);
@@ -208,9 +211,17 @@ fn service_account_is_minted_and_minted_again() {
 fn a_process_killed_at_any_step_of_a_renewal_leaves_a_usable_or_clearly_dead_account() {
     for step in keyport_core::refresh::CRASH_POINTS {
         let (server, profile) = signed_in(&[]);
+        // The service renews: start one that will crash at `step`.
+        profile.stop_daemon();
         let output = profile.keyport().args(["refresh", "a"]).env("KEYPORT_TEST_CRASH_AT", step).output().unwrap();
-        assert!(!output.status.success(), "{step}: the process was killed");
-        assert!(String::from_utf8_lossy(&output.stderr).contains(step), "{step}");
+        assert!(!output.status.success(), "{step}: the service was killed mid-request");
+        let log = std::fs::read_to_string(profile.root().join("run/keyport/daemon.log")).unwrap();
+        assert!(log.contains(&format!("KEYPORT_TEST_CRASH_AT={step}")), "{step}: {log}");
+        let killed = Instant::now();
+        while profile.daemon_pid().is_some() {
+            assert!(killed.elapsed() < Duration::from_secs(10), "{step}: the service is gone");
+            std::thread::sleep(Duration::from_millis(20));
+        }
         // The store is never corrupt.
         let account = status(&profile);
         match step {

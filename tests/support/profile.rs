@@ -74,6 +74,33 @@ impl Profile {
         command
     }
 
+    /// Lets this test process read `account`'s tokens: `keyport token` run by a test is
+    /// judged by the access rules as the test binary (the CLI's parent).
+    pub fn allow_me(&self, account: &str) {
+        let me = std::env::current_exe().expect("the test binary");
+        self.ok(&["allow", me.to_str().expect("a UTF-8 path"), account]);
+    }
+
+    /// The pid of the service this profile's commands started, if one runs.
+    pub fn daemon_pid(&self) -> Option<u32> {
+        let text = std::fs::read_to_string(self.dir.path().join("run/keyport/keyport.lock")).ok()?;
+        let pid: u32 = text.trim().parse().ok()?;
+        alive(pid).then_some(pid)
+    }
+
+    /// Stops the profile's service, if one runs, and waits until it is gone.
+    pub fn stop_daemon(&self) {
+        let Some(pid) = self.daemon_pid() else { return };
+        let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status();
+        for _ in 0..100 {
+            if !alive(pid) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+    }
+
     /// Runs `keyport ARGS` and returns its output, whatever its status.
     pub fn run(&self, args: &[&str]) -> Output {
         self.keyport().args(args).output().expect("running keyport")
@@ -160,4 +187,18 @@ impl Profile {
         }
         files
     }
+}
+
+impl Drop for Profile {
+    fn drop(&mut self) {
+        self.stop_daemon();
+    }
+}
+
+/// Whether `pid` runs (a zombie, dead but not yet reaped by its new parent, does not).
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| stat.rsplit_once(')').map(|(_, rest)| !rest.trim_start().starts_with('Z')))
+        .unwrap_or(false)
 }

@@ -38,5 +38,11 @@ pub use crate::keyport::{Keyport, NewProvider, ProviderSpec, ProviderView};
 pub use crate::revoke::{RevokeMode, RevokeOutcome};
 pub use crate::service::ServiceAccountRequest;
 
+/// Whole-file atomic writes (temporary file, fsync, rename, mode 0600) for front ends'
+/// own small files, so they keep the same guarantees as Keyport's.
+pub mod files {
+    pub use crate::store::{read_optional, write_atomic};
+}
+
 /// The result type of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -16,7 +16,7 @@ use crate::error::Error;
 use crate::paths::ensure_private_dir;
 
 /// Reads a whole file, or `None` when it does not exist.
-pub(crate) fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, Error> {
+pub fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, Error> {
     match std::fs::read(path) {
         Ok(bytes) => Ok(Some(bytes)),
         Err(err) if err.kind() == ErrorKind::NotFound => Ok(None),
@@ -27,7 +27,7 @@ pub(crate) fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, Error> {
 /// Replaces `path` with `bytes` so that a crash leaves either the old or the new file, never
 /// a mix: write a temporary file (mode 0600) beside it, fsync it, rename it over the target,
 /// fsync the directory.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     let dir = path.parent().expect("store files have a parent directory");
     let io = |source| Error::Io { path: path.to_owned(), source };
     ensure_private_dir(dir).map_err(io)?;

@@ -1,0 +1,100 @@
+//! Core values to wire values. The wire crate never sees the core; this is the one place
+//! that knows both.
+
+use keyport_core::account::{AccountKind, AccountView, Status};
+use keyport_core::events::AccountEvent;
+use keyport_core::refresh::RenewError;
+use keyport_core::{Error, ProviderView};
+use keyport_wire::{self as wire, ErrorCode, ErrorObject};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+pub(crate) fn rfc3339(at: OffsetDateTime) -> String {
+    at.format(&Rfc3339).expect("UTC times format as RFC 3339")
+}
+
+/// The wire form of an account view (the JSON of docs/json.md).
+pub fn account(view: AccountView) -> wire::AccountSummary {
+    wire::AccountSummary {
+        name: view.name,
+        provider: view.provider,
+        kind: match view.kind {
+            AccountKind::User => wire::AccountKind::User,
+            AccountKind::Service => wire::AccountKind::Service,
+        },
+        identity: wire::Identity { sub: view.identity.sub, email: view.identity.email, name: view.identity.name },
+        scopes: view.scopes,
+        expires_at: view.expires_at.map(rfc3339),
+        expires_in_secs: view.expires_in_secs,
+        status: match view.status {
+            Status::Valid => wire::AccountStatus::Valid,
+            Status::Expiring => wire::AccountStatus::Expiring,
+            Status::Expired => wire::AccountStatus::Expired,
+            Status::NeedsSignIn => wire::AccountStatus::NeedsSignIn,
+        },
+        has_refresh_token: view.has_refresh_token,
+        token_type: view.token_type,
+        needs_sign_in_reason: view.needs_sign_in_reason,
+        last_refreshed_at: view.last_refreshed_at.map(rfc3339),
+        created_at: rfc3339(view.created_at),
+        updated_at: rfc3339(view.updated_at),
+    }
+}
+
+pub(crate) fn provider(view: ProviderView) -> wire::ProviderSummary {
+    let e = view.endpoints;
+    wire::ProviderSummary {
+        name: view.name,
+        kind: view.kind,
+        client_id: view.client_id,
+        has_client_secret: view.has_client_secret,
+        endpoints: wire::Endpoints {
+            authorization: e.authorization.to_string(),
+            token: e.token.to_string(),
+            revocation: e.revocation.map(|u| u.to_string()),
+            device_authorization: e.device_authorization.map(|u| u.to_string()),
+            userinfo: e.userinfo.map(|u| u.to_string()),
+        },
+        scopes: view.scopes,
+        redirect_uri: view.redirect_uri,
+    }
+}
+
+pub(crate) fn event(event: AccountEvent) -> wire::Event {
+    match event {
+        AccountEvent::Added { account } => wire::Event::Added { account },
+        AccountEvent::Refreshed { account, expires_at } => {
+            wire::Event::Refreshed { account, expires_at: expires_at.map(rfc3339) }
+        }
+        AccountEvent::NeedsSignIn { account, reason } => wire::Event::NeedsSignIn { account, reason },
+        AccountEvent::Revoked { account } => wire::Event::Revoked { account },
+        AccountEvent::Removed { account } => wire::Event::Removed { account },
+        AccountEvent::Error { account, message } => wire::Event::Error { account, message },
+    }
+}
+
+/// A core error as a JSON-RPC error with a stable code. Messages come from the core's
+/// `Display`, which never holds a secret.
+pub(crate) fn error(err: &Error) -> ErrorObject {
+    let code = match err {
+        Error::AccountNotFound { .. } => ErrorCode::NoSuchAccount,
+        Error::ProviderNotFound { .. } => ErrorCode::NoSuchProvider,
+        Error::AccountExists { .. } => ErrorCode::AccountExists,
+        Error::NeedsSignIn { .. } | Error::TokenMissing { .. } => ErrorCode::NeedsSignIn,
+        Error::Renew(RenewError::NeedsSignIn { .. } | RenewError::NoRefreshToken { .. }) => ErrorCode::NeedsSignIn,
+        Error::Renew(RenewError::Transient { .. }) | Error::Http(_) => ErrorCode::ProviderUnreachable,
+        Error::Secrets(_) => ErrorCode::KeyringUnavailable,
+        Error::SignInCancelled => ErrorCode::SigninCancelled,
+        Error::SignInTimedOut { .. }
+        | Error::AuthorizationDenied { .. }
+        | Error::IssuerMismatch { .. }
+        | Error::IdTokenInvalid { .. }
+        | Error::RedirectListener { .. } => ErrorCode::SigninFailed,
+        Error::TokenRefused { .. } | Error::BadTokenResponse { .. } => ErrorCode::ProviderRefused,
+        Error::InvalidName { .. } | Error::InvalidProvider { .. } | Error::GrantRefused { .. } => {
+            ErrorCode::InvalidParams
+        }
+        _ => ErrorCode::InternalError,
+    };
+    ErrorObject::new(code, err.to_string())
+}

@@ -1,0 +1,82 @@
+//! Keyport's service: the one owner of the accounts at run time. It runs the background
+//! refresher and serves the local socket (`docs/socket.md`) with per-program access rules.
+//! `keyport daemon` hosts it headless; the desktop app hosts the same service with a
+//! prompter that asks the user.
+//!
+//! Layout: [`Service`] (state and caches), `server.rs` (socket, connections), `methods.rs`
+//! (one function per method), [`access`] (who may read what), [`instance`] (one service per
+//! user, private runtime directory), `convert.rs` (core values to wire values).
+
+pub mod access;
+mod convert;
+mod error;
+pub mod instance;
+mod methods;
+mod server;
+mod service;
+
+use std::os::unix::fs::PermissionsExt;
+use std::sync::Arc;
+
+pub use crate::convert::account as account_summary;
+pub use crate::error::ServiceError;
+pub use crate::server::serve;
+pub use crate::service::{Service, ServiceConfig};
+
+/// The socket, bound and owned by this instance.
+#[derive(Debug)]
+pub struct Listening {
+    _instance: instance::InstanceLock,
+    listener: tokio::net::UnixListener,
+    socket: std::path::PathBuf,
+}
+
+impl Listening {
+    /// The socket's path.
+    pub fn socket(&self) -> &std::path::Path {
+        &self.socket
+    }
+}
+
+/// Takes the instance lock (refusing when another service runs) and binds the socket, mode
+/// 0600 in a 0700 directory. Call inside a tokio runtime.
+pub fn bind(service: &Service) -> Result<Listening, ServiceError> {
+    let socket = service.config.socket.clone();
+    let instance = instance::acquire(&socket)?;
+    let listener = tokio::net::UnixListener::bind(&socket)
+        .map_err(|source| ServiceError::Socket { path: socket.clone(), source })?;
+    std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o600))
+        .map_err(|source| ServiceError::Socket { path: socket.clone(), source })?;
+    Ok(Listening { _instance: instance, listener, socket })
+}
+
+/// Runs the refresher, the event forwarding and the server on `listening` until `shutdown`
+/// completes, then removes the socket.
+pub async fn run(
+    service: Arc<Service>,
+    listening: Listening,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<(), ServiceError> {
+    let Listening { _instance, listener, socket } = listening;
+    tracing::info!(socket = %socket.display(), "serving");
+    let forward = tokio::spawn(service.clone().forward_core_events());
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let refresher_service = service.clone();
+    let mut refresher_stopped = stopped.clone();
+    let refresher = tokio::spawn(async move {
+        let policy = refresher_service.config.refresh.clone();
+        refresher_service
+            .keyport()
+            .run_refresher(policy, async move {
+                let _ = refresher_stopped.wait_for(|stop| *stop).await;
+            })
+            .await;
+    });
+    serve(service, listener, shutdown).await;
+    let _ = stop.send(true);
+    let _ = refresher.await;
+    forward.abort();
+    let _ = std::fs::remove_file(&socket);
+    drop(stopped);
+    Ok(())
+}

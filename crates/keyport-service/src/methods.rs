@@ -1,0 +1,232 @@
+//! The socket's methods: one function per method, each a call or two into the core.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use keyport_core::signin::SignInRequest;
+use keyport_core::{RevokeMode, RevokeOutcome};
+use keyport_wire::{
+    self as wire, AccessToken, Call, ErrorCode, ErrorObject, Event, Request, Response, SigninStartResult,
+};
+use serde_json::Value;
+
+use crate::access::{Decision, PromptAnswer};
+use crate::convert;
+use crate::server::Peer;
+use crate::service::Service;
+
+type Answer = Result<Value, ErrorObject>;
+
+/// Answers one request.
+pub(crate) async fn answer(service: &Arc<Service>, peer: &Peer, request: Request) -> Response {
+    let id = request.id.clone();
+    let call = match Call::from_request(&request) {
+        Ok(call) => call,
+        Err(error) => return Response::error(Some(id), error),
+    };
+    let outcome = dispatch(service, peer, call).await;
+    match outcome {
+        Ok(value) => Response { id: Some(id), outcome: Ok(value) },
+        Err(error) => Response::error(Some(id), error),
+    }
+}
+
+fn to_value(value: &impl serde::Serialize) -> Answer {
+    serde_json::to_value(value).map_err(|err| ErrorObject::new(ErrorCode::InternalError, err.to_string()))
+}
+
+fn core(err: keyport_core::Error) -> ErrorObject {
+    convert::error(&err)
+}
+
+async fn dispatch(service: &Arc<Service>, peer: &Peer, call: Call) -> Answer {
+    let keyport = service.keyport();
+    match call {
+        Call::AccountsList => {
+            let accounts = blocking(service, |k| k.account_views()).await?;
+            to_value(&wire::AccountsListResult { accounts: accounts.into_iter().map(convert::account).collect() })
+        }
+        Call::AccountsStatus(params) => {
+            let account = keyport.account(&params.account).map_err(core)?;
+            to_value(&convert::account(account.view(keyport.now())))
+        }
+        Call::TokenGet(params) => {
+            check_access(service, peer, &params.account).await?;
+            let min_valid = Duration::from_secs(params.min_valid_secs.unwrap_or(wire::DEFAULT_MIN_VALID_SECS));
+            let (account, token) = service.token(&params.account, min_valid).await.map_err(core)?;
+            let now = keyport.now();
+            to_value(&wire::TokenGetResult {
+                access_token: AccessToken::new(token.expose()),
+                token_type: account.token_type.clone(),
+                expires_at: account.expires_at.map(convert::rfc3339),
+                expires_in_secs: account.expires_at.map(|at| (at - now).whole_seconds().max(0)),
+                scopes: account.scopes.clone(),
+            })
+        }
+        Call::TokenRefresh(params) => {
+            check_access(service, peer, &params.account).await?;
+            let account = keyport.refresh(&params.account).await.map_err(core)?;
+            to_value(&convert::account(account.view(keyport.now())))
+        }
+        Call::SigninStart(params) => {
+            let request = SignInRequest {
+                scopes: keyport_core::provider::split_scopes(&params.scopes.unwrap_or_default()),
+                account_name: params.account.clone(),
+                open_browser: params.open_browser.unwrap_or(true),
+                ..SignInRequest::default()
+            };
+            let pending = keyport.begin_sign_in(&params.provider, request).map_err(core)?;
+            start_signin(service, peer, pending, params.account)
+        }
+        Call::AccountsReauth(params) => {
+            let scopes = keyport_core::provider::split_scopes(&params.scopes.unwrap_or_default());
+            let pending = keyport
+                .begin_reauth(
+                    &params.account,
+                    &scopes,
+                    keyport_core::signin::DEFAULT_TIMEOUT,
+                    params.open_browser.unwrap_or(true),
+                )
+                .map_err(core)?;
+            start_signin(service, peer, pending, Some(params.account))
+        }
+        Call::SigninCancel(params) => {
+            let handle = service.signins.lock().expect("signins").remove(&params.signin_id);
+            match handle {
+                Some(handle) => {
+                    handle.abort();
+                    service.publish(Event::SigninFailed {
+                        signin_id: params.signin_id,
+                        account: None,
+                        code: ErrorCode::SigninCancelled.code(),
+                        message: "the sign-in was cancelled".into(),
+                    });
+                    to_value(&wire::Empty {})
+                }
+                None => Err(ErrorObject::new(
+                    ErrorCode::NoSuchSignin,
+                    format!("no sign-in `{}` is under way", params.signin_id),
+                )),
+            }
+        }
+        Call::AccountsRevoke(params) => {
+            let before = keyport.account(&params.account).map_err(core)?.view(keyport.now());
+            let mode =
+                if params.local.unwrap_or(false) { RevokeMode::RemoveLocallyAnyway } else { RevokeMode::AtProvider };
+            let outcome = keyport.revoke(&params.account, mode).await.map_err(core)?;
+            let _ = service.rules().forget_account(&params.account);
+            let (outcome, page, reason) = match outcome {
+                RevokeOutcome::Revoked { .. } => (wire::RevokeOutcome::Revoked, None, None),
+                RevokeOutcome::RevokeAtPage { page, .. } => {
+                    (wire::RevokeOutcome::RevokeAtPage, page.map(|p| p.to_string()), None)
+                }
+                RevokeOutcome::RemovedLocally { reason, .. } => {
+                    (wire::RevokeOutcome::RemovedLocally, None, Some(reason))
+                }
+            };
+            to_value(&wire::RevokeResult { outcome, account: convert::account(before), page, reason })
+        }
+        Call::AccountsRemove(params) => {
+            let name = params.account.clone();
+            let removed = blocking(service, move |k| k.remove_account(&name)).await?;
+            let _ = service.rules().forget_account(&params.account);
+            to_value(&wire::RemoveResult { account: convert::account(removed.view(keyport.now())) })
+        }
+        Call::ProvidersList => {
+            let providers = keyport.providers().map_err(core)?;
+            to_value(&wire::ProvidersListResult {
+                providers: providers.iter().map(|p| convert::provider(keyport_core::ProviderView::from(p))).collect(),
+            })
+        }
+        Call::EventsSubscribe => {
+            peer.subscribed.store(true, std::sync::atomic::Ordering::Relaxed);
+            to_value(&wire::Empty {})
+        }
+        other => {
+            Err(ErrorObject::new(ErrorCode::MethodNotFound, format!("`{}` is not served here", other.method().name())))
+        }
+    }
+}
+
+/// Runs a core call that touches the keyring on the blocking pool.
+async fn blocking<T: Send + 'static>(
+    service: &Arc<Service>,
+    call: impl FnOnce(&keyport_core::Keyport) -> Result<T, keyport_core::Error> + Send + 'static,
+) -> Result<T, ErrorObject> {
+    let keyport = service.keyport().clone();
+    tokio::task::spawn_blocking(move || call(&keyport))
+        .await
+        .map_err(|err| ErrorObject::new(ErrorCode::InternalError, err.to_string()))?
+        .map_err(core)
+}
+
+fn start_signin(
+    service: &Arc<Service>,
+    peer: &Peer,
+    pending: keyport_core::signin::PendingSignIn,
+    account: Option<String>,
+) -> Answer {
+    let signin_id = random_id();
+    let result = SigninStartResult {
+        signin_id: signin_id.clone(),
+        url: pending.url().to_string(),
+        browser_opened: matches!(pending.browser_outcome(), Some(Ok(()))),
+    };
+    peer.signins.lock().expect("signins").push(signin_id.clone());
+    let task_service = service.clone();
+    let id = signin_id.clone();
+    let task = tokio::spawn(async move {
+        let event = match task_service.keyport().finish_sign_in(pending).await {
+            Ok(account) => Event::SigninFinished { signin_id: id.clone(), account: account.name },
+            Err(err) => {
+                let error = convert::error(&err);
+                Event::SigninFailed { signin_id: id.clone(), account, code: error.code, message: error.message }
+            }
+        };
+        task_service.signins.lock().expect("signins").remove(&id);
+        task_service.publish(event);
+    });
+    service.signins.lock().expect("signins").insert(signin_id, task.abort_handle());
+    to_value(&result)
+}
+
+fn random_id() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher
+        .write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());
+    format!("{:016x}", hasher.finish())
+}
+
+/// The per-app check in front of every token: a rule, or the host's prompter.
+async fn check_access(service: &Arc<Service>, peer: &Peer, account: &str) -> Result<(), ErrorObject> {
+    let program = peer
+        .program(service)
+        .await
+        .map_err(|reason| ErrorObject::new(ErrorCode::AccessDenied, format!("access denied: {reason}")))?;
+    // A missing account is reported as such, not as a policy question.
+    if !service.accounts().map_err(core)?.contains_key(account) {
+        return Err(core(keyport_core::Error::AccountNotFound { name: account.to_owned() }));
+    }
+    match service
+        .rules()
+        .decision(&program, account)
+        .map_err(|err| ErrorObject::new(ErrorCode::InternalError, err.to_string()))?
+    {
+        Some(Decision::Allow) => return Ok(()),
+        Some(Decision::Deny) => return Err(ErrorObject::access_denied(&program.to_string(), account)),
+        None => {}
+    }
+    match service.prompter.ask(&program, account).await {
+        PromptAnswer::AllowOnce => Ok(()),
+        PromptAnswer::AllowAlways => {
+            let _ = service.rules().set(program, account, Decision::Allow);
+            Ok(())
+        }
+        PromptAnswer::Deny => {
+            let _ = service.rules().set(program.clone(), account, Decision::Deny);
+            Err(ErrorObject::access_denied(&program.to_string(), account))
+        }
+        PromptAnswer::NoOneToAsk => Err(ErrorObject::access_denied(&program.to_string(), account)),
+    }
+}

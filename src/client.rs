@@ -1,0 +1,159 @@
+//! The CLI's side of the socket: a small blocking JSON-RPC client (no async runtime, so
+//! `keyport token` starts fast), and starting a headless service when none is running.
+
+use std::collections::VecDeque;
+use std::io::{BufReader, ErrorKind};
+use std::os::unix::net::UnixStream;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use keyport_wire::{Call, ErrorObject, Event, Id, Response, ServerMessage, frame};
+use serde::de::DeserializeOwned;
+
+/// How long to wait for a freshly started service to accept connections.
+const START_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why a call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The service answered with an error.
+    #[error("{}", .0.message)]
+    Rpc(ErrorObject),
+    /// The socket failed.
+    #[error("the Keyport service at {path}: {detail}")]
+    Socket { path: String, detail: String },
+    /// `XDG_RUNTIME_DIR` is not set.
+    #[error("XDG_RUNTIME_DIR is not set: Keyport's socket lives in the per-user runtime directory")]
+    NoRuntimeDir,
+}
+
+/// A connection to the service.
+#[derive(Debug)]
+pub struct Client {
+    path: PathBuf,
+    writer: UnixStream,
+    reader: BufReader<UnixStream>,
+    next_id: i64,
+    /// Notifications that arrived while waiting for a response.
+    events: VecDeque<Event>,
+}
+
+impl Client {
+    /// Connects to the service, starting a headless one (`keyport daemon`) when none runs.
+    pub fn connect_or_start() -> Result<Self, ClientError> {
+        let path = keyport_wire::default_socket_path().ok_or(ClientError::NoRuntimeDir)?;
+        match Self::connect(&path) {
+            Ok(client) => return Ok(client),
+            Err(err) if matches!(err.kind(), ErrorKind::NotFound | ErrorKind::ConnectionRefused) => {}
+            Err(err) => return Err(socket_error(&path, &err)),
+        }
+        start_service(&path)?;
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            match Self::connect(&path) {
+                Ok(client) => return Ok(client),
+                Err(err) if Instant::now() >= deadline => return Err(socket_error(&path, &err)),
+                Err(_) => std::thread::sleep(Duration::from_millis(10)),
+            }
+        }
+    }
+
+    fn connect(path: &Path) -> std::io::Result<Self> {
+        let writer = UnixStream::connect(path)?;
+        let reader = BufReader::new(writer.try_clone()?);
+        Ok(Self { path: path.to_owned(), writer, reader, next_id: 1, events: VecDeque::new() })
+    }
+
+    /// Sends `call` and waits for its result.
+    pub fn call<T: DeserializeOwned>(&mut self, call: Call) -> Result<T, ClientError> {
+        let id = self.next_id;
+        self.next_id += 1;
+        let request = call.into_request(Id::Number(id));
+        frame::write_message(&mut self.writer, &request).map_err(|err| self.error(err))?;
+        loop {
+            match self.read()? {
+                ServerMessage::Response(response) if response.id == Some(Id::Number(id)) || response.id.is_none() => {
+                    return typed(response);
+                }
+                ServerMessage::Response(_) => {}
+                ServerMessage::Notification(notification) => {
+                    if let Some(Ok(event)) = Event::from_notification(&notification) {
+                        self.events.push_back(event);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The next event, waiting at most `timeout` (`Ok(None)` when none came).
+    pub fn next_event(&mut self, timeout: Duration) -> Result<Option<Event>, ClientError> {
+        if let Some(event) = self.events.pop_front() {
+            return Ok(Some(event));
+        }
+        self.writer.set_read_timeout(Some(timeout.max(Duration::from_millis(1)))).map_err(|err| self.error(err))?;
+        let message = self.read();
+        self.writer.set_read_timeout(None).map_err(|err| self.error(err))?;
+        match message {
+            Ok(ServerMessage::Notification(notification)) => {
+                Ok(Event::from_notification(&notification).and_then(Result::ok))
+            }
+            Ok(ServerMessage::Response(_)) => Ok(None),
+            Err(ClientError::Socket { detail, .. })
+                if detail.contains("timed out") || detail.contains("temporarily") =>
+            {
+                Ok(None)
+            }
+            Err(err) => Err(err),
+        }
+    }
+
+    fn read(&mut self) -> Result<ServerMessage, ClientError> {
+        match frame::read_message(&mut self.reader) {
+            Ok(Some(line)) => ServerMessage::parse(&line).map_err(|err| self.error(err)),
+            Ok(None) => Err(self.error("the service closed the connection")),
+            Err(err) => Err(self.error(err)),
+        }
+    }
+
+    fn error(&self, err: impl std::fmt::Display) -> ClientError {
+        ClientError::Socket { path: self.path.display().to_string(), detail: err.to_string() }
+    }
+}
+
+fn typed<T: DeserializeOwned>(response: Response) -> Result<T, ClientError> {
+    match response.outcome {
+        Ok(value) => serde_json::from_value(value)
+            .map_err(|err| ClientError::Socket { path: String::new(), detail: format!("unexpected answer: {err}") }),
+        Err(error) => Err(ClientError::Rpc(error)),
+    }
+}
+
+fn socket_error(path: &Path, err: &std::io::Error) -> ClientError {
+    ClientError::Socket { path: path.display().to_string(), detail: err.to_string() }
+}
+
+/// Starts `keyport daemon` in the background, detached from this terminal (its own process
+/// group, so Ctrl-C here does not stop it), logging to `daemon.log` beside the socket.
+fn start_service(socket: &Path) -> Result<(), ClientError> {
+    let dir = socket.parent().expect("the socket has a directory");
+    keyport_service::instance::private_dir(dir)
+        .map_err(|err| ClientError::Socket { path: socket.display().to_string(), detail: err.to_string() })?;
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("daemon.log"))
+        .map_err(|err| socket_error(socket, &err))?;
+    let exe = std::env::current_exe().map_err(|err| socket_error(socket, &err))?;
+    tracing::debug!(exe = %exe.display(), "starting the Keyport service");
+    Command::new(exe)
+        .arg("daemon")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .process_group(0)
+        .spawn()
+        .map_err(|err| socket_error(socket, &err))?;
+    Ok(())
+}

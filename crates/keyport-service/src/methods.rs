@@ -160,12 +160,18 @@ async fn blocking<T: Send + 'static>(
         .map_err(core)
 }
 
+/// Sign-ins that may wait for a browser at once: each holds a loopback port and a task.
+const MAX_SIGNINS: usize = 16;
+
 fn start_signin(
     service: &Arc<Service>,
     peer: &Peer,
     pending: keyport_core::signin::PendingSignIn,
     account: Option<String>,
 ) -> Answer {
+    if service.signins.lock().expect("signins").len() >= MAX_SIGNINS {
+        return Err(ErrorObject::new(ErrorCode::Busy, "too many sign-ins are waiting for a browser; finish or cancel one"));
+    }
     let signin_id = random_id();
     let result = SigninStartResult {
         signin_id: signin_id.clone(),

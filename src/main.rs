@@ -6,6 +6,7 @@
 //! `docs/json.md`.
 
 mod client;
+mod helpers;
 mod print;
 
 use std::io::{IsTerminal, Read};
@@ -116,6 +117,10 @@ enum Command {
         #[arg(long)]
         local: bool,
     },
+    /// git credential helper: hands git a fresh token for HTTPS remotes (docs/clients.md).
+    GitCredential(helpers::GitCredentialArgs),
+    /// Print the SASL XOAUTH2 string (base64) that IMAP and SMTP clients send.
+    Xoauth2(helpers::Xoauth2Args),
 }
 
 #[derive(Debug, Subcommand)]
@@ -354,8 +359,10 @@ fn run(command: Command) -> Result<()> {
             }
         }
         Command::Token { account, min_valid } => {
-            let params = wire::TokenGetParams { account, min_valid_secs: Some(min_valid) };
-            let result: wire::TokenGetResult = Client::connect_or_start()?.call(Call::TokenGet(params))?;
+            let params = wire::TokenGetParams { account: account.clone(), min_valid_secs: Some(min_valid) };
+            let result: wire::TokenGetResult = Client::connect_or_start()?
+                .call(Call::TokenGet(params))
+                .map_err(|err| helpers::through_shell(err, &account))?;
             print::token(result.access_token.secret())
         }
         Command::Refresh { account, json } => {
@@ -382,6 +389,8 @@ fn run(command: Command) -> Result<()> {
             print::revoked(&result);
             Ok(())
         }
+        Command::GitCredential(args) => helpers::git_credential(args),
+        Command::Xoauth2(args) => helpers::xoauth2(args),
         Command::Allow { program, account } => set_rule(&program, &account, Decision::Allow),
         Command::Deny { program, account } => set_rule(&program, &account, Decision::Deny),
         Command::Apps { json } => {
@@ -560,7 +569,9 @@ fn sign_in_over_socket(call: Call, no_browser: bool, timeout_secs: u64) -> Resul
 
 fn daemon(args: DaemonArgs) -> Result<()> {
     let paths = Paths::from_env()?;
-    let keyport = keyport(true)?;
+    // The real browser (`$BROWSER`, else xdg-open), for socket clients that ask the daemon to
+    // open it (`open_browser: true`); `NoBrowser` would report every URL as opened.
+    let keyport = keyport(false)?;
     let socket = keyport_wire::default_socket_path().ok_or(ClientError::NoRuntimeDir)?;
     let mut config = ServiceConfig::new(socket, paths.config_dir.join("access.toml"), paths.accounts_file());
     config.refresh = RefreshPolicy {

@@ -1,11 +1,13 @@
 //! Keyport's end-to-end tests: one test binary, helpers in `support/`.
 //!
 //! They need `node` with `tests/oidc/node_modules`, `dbus-daemon`, `gnome-keyring-daemon`,
-//! `secret-tool` and `curl`; `tests/setup` installs them and `tests/run` runs everything.
+//! `secret-tool`, `curl` and `git`; `tests/setup` installs them and `tests/run` runs everything.
 
 mod device;
+mod helpers;
 mod keyring_store;
 mod renewal;
 mod revoke;
 mod signin;
+mod socket;
 mod support;

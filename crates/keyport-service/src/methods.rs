@@ -31,6 +31,52 @@ pub(crate) async fn answer(service: &Arc<Service>, peer: &Peer, request: Request
     }
 }
 
+/// A success line, serialized straight from `result` (no `serde_json::Value` in between).
+#[derive(serde::Serialize)]
+struct Success<'a, T> {
+    jsonrpc: wire::Version,
+    id: &'a wire::Id,
+    result: &'a T,
+}
+
+/// Answers a `token.get` at once, as an encoded line, when its token is in memory and a rule
+/// allows the program: no task, no `serde_json::Value`. `None` for everything else, which
+/// [`answer`] then handles on a task of its own. With `service::RECHECK` this took the daemon
+/// from 17 to 8.5 µs of CPU per cached request, and one client from 34,000 to 60,000 requests a
+/// second (`cargo bench --bench socket`, 2 cores).
+pub(crate) fn answer_now(service: &Service, peer: &Peer, request: &Request) -> Option<Vec<u8>> {
+    if request.method != wire::Method::TokenGet.name() {
+        return None;
+    }
+    let Ok(Call::TokenGet(params)) = Call::from_request(request) else { return None };
+    let Ok(program) = peer.program_now(service) else { return None };
+    // The rules file is compared on every request (a `stat()`, 5% of the daemon's CPU under
+    // load), unlike the accounts': `keyport deny` takes effect at once.
+    if !matches!(service.rules().decision(program, &params.account), Ok(Some(Decision::Allow))) {
+        return None;
+    }
+    let min_valid = Duration::from_secs(params.min_valid_secs.unwrap_or(wire::DEFAULT_MIN_VALID_SECS));
+    let result =
+        service.cached_token(&params.account, min_valid, |account, token| token_result(service, account, token))?;
+    keyport_wire::frame::encode_message(&Success { jsonrpc: wire::Version, id: &request.id, result: &result }).ok()
+}
+
+/// The result of `token.get`.
+fn token_result(
+    service: &Service,
+    account: &keyport_core::account::Account,
+    token: &keyport_core::secret::Secret,
+) -> wire::TokenGetResult {
+    let now = service.keyport().now();
+    wire::TokenGetResult {
+        access_token: AccessToken::new(token.expose()),
+        token_type: account.token_type.clone(),
+        expires_at: account.expires_at.map(convert::rfc3339),
+        expires_in_secs: account.expires_at.map(|at| (at - now).whole_seconds().max(0)),
+        scopes: account.scopes.clone(),
+    }
+}
+
 fn to_value(value: &impl serde::Serialize) -> Answer {
     serde_json::to_value(value).map_err(|err| ErrorObject::new(ErrorCode::InternalError, err.to_string()))
 }
@@ -54,25 +100,21 @@ async fn dispatch(service: &Arc<Service>, peer: &Peer, call: Call) -> Answer {
             check_access(service, peer, &params.account).await?;
             let min_valid = Duration::from_secs(params.min_valid_secs.unwrap_or(wire::DEFAULT_MIN_VALID_SECS));
             let (account, token) = service.token(&params.account, min_valid).await.map_err(core)?;
-            let now = keyport.now();
-            to_value(&wire::TokenGetResult {
-                access_token: AccessToken::new(token.expose()),
-                token_type: account.token_type.clone(),
-                expires_at: account.expires_at.map(convert::rfc3339),
-                expires_in_secs: account.expires_at.map(|at| (at - now).whole_seconds().max(0)),
-                scopes: account.scopes.clone(),
-            })
+            to_value(&token_result(service, &account, &token))
         }
         Call::TokenRefresh(params) => {
             check_access(service, peer, &params.account).await?;
-            let account = keyport.refresh(&params.account).await.map_err(core)?;
+            let account = keyport.refresh(&params.account).await;
+            // Before answering: the core's event reaches the caches a moment later.
+            service.invalidate(&params.account);
+            let account = account.map_err(core)?;
             to_value(&convert::account(account.view(keyport.now())))
         }
         Call::SigninStart(params) => {
             let request = SignInRequest {
                 scopes: keyport_core::provider::split_scopes(&params.scopes.unwrap_or_default()),
                 account_name: params.account.clone(),
-                open_browser: params.open_browser.unwrap_or(true),
+                open_browser: params.open_browser.unwrap_or(false),
                 ..SignInRequest::default()
             };
             let pending = keyport.begin_sign_in(&params.provider, request).map_err(core)?;
@@ -85,7 +127,7 @@ async fn dispatch(service: &Arc<Service>, peer: &Peer, call: Call) -> Answer {
                     &params.account,
                     &scopes,
                     keyport_core::signin::DEFAULT_TIMEOUT,
-                    params.open_browser.unwrap_or(true),
+                    params.open_browser.unwrap_or(false),
                 )
                 .map_err(core)?;
             start_signin(service, peer, pending, Some(params.account))
@@ -113,7 +155,9 @@ async fn dispatch(service: &Arc<Service>, peer: &Peer, call: Call) -> Answer {
             let before = keyport.account(&params.account).map_err(core)?.view(keyport.now());
             let mode =
                 if params.local.unwrap_or(false) { RevokeMode::RemoveLocallyAnyway } else { RevokeMode::AtProvider };
-            let outcome = keyport.revoke(&params.account, mode).await.map_err(core)?;
+            let outcome = keyport.revoke(&params.account, mode).await;
+            service.invalidate(&params.account);
+            let outcome = outcome.map_err(core)?;
             let _ = service.rules().forget_account(&params.account);
             let (outcome, page, reason) = match outcome {
                 RevokeOutcome::Revoked { .. } => (wire::RevokeOutcome::Revoked, None, None),
@@ -128,7 +172,9 @@ async fn dispatch(service: &Arc<Service>, peer: &Peer, call: Call) -> Answer {
         }
         Call::AccountsRemove(params) => {
             let name = params.account.clone();
-            let removed = blocking(service, move |k| k.remove_account(&name)).await?;
+            let removed = blocking(service, move |k| k.remove_account(&name)).await;
+            service.invalidate(&params.account);
+            let removed = removed?;
             let _ = service.rules().forget_account(&params.account);
             to_value(&wire::RemoveResult { account: convert::account(removed.view(keyport.now())) })
         }
@@ -170,7 +216,10 @@ fn start_signin(
     account: Option<String>,
 ) -> Answer {
     if service.signins.lock().expect("signins").len() >= MAX_SIGNINS {
-        return Err(ErrorObject::new(ErrorCode::Busy, "too many sign-ins are waiting for a browser; finish or cancel one"));
+        return Err(ErrorObject::new(
+            ErrorCode::Busy,
+            "too many sign-ins are waiting for a browser; finish or cancel one",
+        ));
     }
     let signin_id = random_id();
     let result = SigninStartResult {
@@ -183,7 +232,10 @@ fn start_signin(
     let id = signin_id.clone();
     let task = tokio::spawn(async move {
         let event = match task_service.keyport().finish_sign_in(pending).await {
-            Ok(account) => Event::SigninFinished { signin_id: id.clone(), account: account.name },
+            Ok(account) => {
+                task_service.invalidate(&account.name);
+                Event::SigninFinished { signin_id: id.clone(), account: account.name }
+            }
             Err(err) => {
                 let error = convert::error(&err);
                 Event::SigninFailed { signin_id: id.clone(), account, code: error.code, message: error.message }
@@ -211,7 +263,10 @@ async fn check_access(service: &Arc<Service>, peer: &Peer, account: &str) -> Res
         .await
         .map_err(|reason| ErrorObject::new(ErrorCode::AccessDenied, format!("access denied: {reason}")))?;
     // A missing account is reported as such, not as a policy question.
-    if !service.accounts().map_err(core)?.contains_key(account) {
+    // (The snapshot may be up to `RECHECK` old: a miss looks at the file again.)
+    if !service.accounts().map_err(core)?.contains_key(account)
+        && !service.accounts_now().map_err(core)?.contains_key(account)
+    {
         return Err(core(keyport_core::Error::AccountNotFound { name: account.to_owned() }));
     }
     match service

@@ -38,13 +38,21 @@ pub(crate) struct Peer {
 
 impl Peer {
     pub async fn program(&self, service: &Service) -> Result<Program, String> {
-        self.program
-            .get_or_init(|| async {
-                let pid = self.pid.ok_or_else(|| "the peer's process id is unknown".to_owned())?;
-                access::identify(pid, &service.config.cli_paths).map_err(|err| err.to_string())
-            })
-            .await
-            .clone()
+        self.program_now(service).clone()
+    }
+
+    /// [`Self::program`] without cloning it (identifying reads `/proc`, which does not block).
+    pub fn program_now(&self, service: &Service) -> &Result<Program, String> {
+        if let Some(program) = self.program.get() {
+            return program;
+        }
+        let identified = self
+            .pid
+            .ok_or_else(|| "the peer's process id is unknown".to_owned())
+            .and_then(|pid| access::identify(pid, &service.config.cli_paths).map_err(|err| err.to_string()));
+        // Another request of this connection may have set it meanwhile: same answer.
+        let _ = self.program.set(identified);
+        self.program.get().expect("just set")
     }
 }
 
@@ -136,6 +144,11 @@ async fn connection(service: Arc<Service>, stream: UnixStream, pid: Option<u32>)
                 continue;
             }
         };
+        // A cached token is answered here, without a task (see `methods::answer_now`).
+        if let Some(line) = methods::answer_now(&service, &peer, &request) {
+            let _ = outbox.send(line).await;
+            continue;
+        }
         let service = service.clone();
         let peer = peer.clone();
         requests.spawn(async move {

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use keyport_core::Keyport;
 use keyport_core::account::{Account, Health};
@@ -59,6 +59,14 @@ impl ServiceConfig {
     }
 }
 
+/// How long the accounts snapshot is trusted without a `stat()` of `accounts.json`. The stats
+/// were 16% of the daemon's CPU under load (three per cached `token.get`, two of them of
+/// `accounts.json`: `perf` during `cargo bench --bench socket`). Changes made in this process
+/// are seen at once ([`Service::invalidate`]); changes by other processes (`keyport add
+/// --client-credentials`, `--device`) within this time; and anything not answered from memory
+/// (a missing account, an uncached token) looks at the file again first.
+pub(crate) const RECHECK: Duration = Duration::from_millis(50);
+
 /// A cached access token, valid while the account's `token_issued_at` is unchanged.
 #[derive(Debug)]
 struct Cached {
@@ -66,10 +74,11 @@ struct Cached {
     token: Arc<Secret>,
 }
 
-/// Accounts as last read, with the file's modification time.
+/// Accounts as last read, with the file's modification time and when it was last compared.
 #[derive(Debug, Default)]
 struct Snapshot {
     modified: Option<SystemTime>,
+    checked: Option<Instant>,
     accounts: Arc<HashMap<String, Account>>,
 }
 
@@ -127,10 +136,11 @@ impl Service {
         loop {
             match events.recv().await {
                 Ok(event) => {
-                    self.tokens.lock().expect("token cache").remove(event.account());
+                    self.invalidate(event.account());
                     self.publish(convert::event(event));
                 }
                 Err(broadcast::error::RecvError::Lagged(count)) => {
+                    self.snapshot.lock().expect("snapshot").checked = None;
                     self.tokens.lock().expect("token cache").clear();
                     self.publish(Event::Missed { count });
                 }
@@ -139,16 +149,66 @@ impl Service {
         }
     }
 
-    /// The accounts, re-read only when `accounts.json` changed on disk.
+    /// Forgets what is cached about `account` (its token) and makes the next look at the
+    /// accounts compare the file again. Called for every core event, and by methods that
+    /// changed an account before they answer.
+    pub(crate) fn invalidate(&self, account: &str) {
+        self.snapshot.lock().expect("snapshot").checked = None;
+        self.tokens.lock().expect("token cache").remove(account);
+    }
+
+    /// The accounts, re-read only when `accounts.json` changed on disk; the file is compared at
+    /// most every [`RECHECK`].
     pub(crate) fn accounts(&self) -> Result<Arc<HashMap<String, Account>>, keyport_core::Error> {
-        let modified = std::fs::metadata(&self.config.accounts_file).and_then(|m| m.modified()).ok();
+        self.accounts_within(RECHECK)
+    }
+
+    /// [`Self::accounts`], comparing the file now.
+    pub(crate) fn accounts_now(&self) -> Result<Arc<HashMap<String, Account>>, keyport_core::Error> {
+        self.accounts_within(Duration::ZERO)
+    }
+
+    fn accounts_within(&self, age: Duration) -> Result<Arc<HashMap<String, Account>>, keyport_core::Error> {
         let mut snapshot = self.snapshot.lock().expect("snapshot");
+        if snapshot.checked.is_some_and(|at| at.elapsed() < age) {
+            return Ok(snapshot.accounts.clone());
+        }
+        let modified = std::fs::metadata(&self.config.accounts_file).and_then(|m| m.modified()).ok();
         if snapshot.modified != modified || modified.is_none() {
             let accounts = self.keyport.accounts()?;
             snapshot.accounts = Arc::new(accounts.into_iter().map(|a| (a.name.clone(), a)).collect());
             snapshot.modified = modified;
         }
+        snapshot.checked = Some(Instant::now());
         Ok(snapshot.accounts.clone())
+    }
+
+    /// Whether the account's token, expiring at `expires_at`, stays valid for `min_valid`.
+    fn fresh_enough(&self, account: &Account, min_valid: Duration) -> bool {
+        account.expires_at.is_none_or(|at| {
+            at - self.keyport.now() >= time::Duration::try_from(min_valid).unwrap_or(time::Duration::MAX)
+        })
+    }
+
+    /// `answer(account, token)` when the cached token is current and valid for `min_valid`;
+    /// `None` when the account, the keyring or the provider must be asked. Never blocks on
+    /// anything but a short lock, so the server answers with it without a task of its own.
+    pub(crate) fn cached_token<T>(
+        &self,
+        name: &str,
+        min_valid: Duration,
+        answer: impl FnOnce(&Account, &Arc<Secret>) -> T,
+    ) -> Option<T> {
+        let accounts = self.accounts().ok()?;
+        let account = accounts.get(name)?;
+        if matches!(account.health, Health::NeedsSignIn { .. }) || !self.fresh_enough(account, min_valid) {
+            return None;
+        }
+        let token = {
+            let tokens = self.tokens.lock().expect("token cache");
+            tokens.get(name).filter(|cached| cached.issued_at == account.token_issued_at)?.token.clone()
+        };
+        Some(answer(account, &token))
     }
 
     /// The account's access token, from memory when the cached one is current and valid for
@@ -159,23 +219,19 @@ impl Service {
         name: &str,
         min_valid: Duration,
     ) -> Result<(Account, Arc<Secret>), keyport_core::Error> {
+        if let Some(hit) = self.cached_token(name, min_valid, |account, token| (account.clone(), token.clone())) {
+            return Ok(hit);
+        }
+        // Not from memory: look at the file now, not at a snapshot up to RECHECK old.
         let account = self
-            .accounts()?
+            .accounts_now()?
             .get(name)
             .cloned()
             .ok_or_else(|| keyport_core::Error::AccountNotFound { name: name.to_owned() })?;
         if let Health::NeedsSignIn { reason, .. } = &account.health {
             return Err(keyport_core::Error::NeedsSignIn { name: name.to_owned(), reason: reason.clone() });
         }
-        let fresh_enough = account.expires_at.is_none_or(|at| {
-            at - self.keyport.now() >= time::Duration::try_from(min_valid).unwrap_or(time::Duration::MAX)
-        });
-        if fresh_enough
-            && let Some(cached) = self.tokens.lock().expect("token cache").get(name)
-            && cached.issued_at == account.token_issued_at
-        {
-            return Ok((account, cached.token.clone()));
-        }
+        let fresh_enough = self.fresh_enough(&account, min_valid);
         let keyport = self.keyport.clone();
         let owned = name.to_owned();
         let (account, token) = if fresh_enough {

@@ -1,0 +1,523 @@
+//! Keyport's socket benchmark: `cargo bench --bench socket`.
+//!
+//! Prints figures; it asserts nothing and is never run as a test. Everything is set up here,
+//! isolated like the end-to-end tests: a temporary XDG profile, a private D-Bus with an
+//! unlocked gnome-keyring (`tests/support/keyring_session.rs`), the real `oidc-provider`
+//! (`tests/oidc/server.mjs`) and the real `keyport` binary, whose service (`keyport daemon`)
+//! is started by the first command as it would be on a desktop. Then:
+//!
+//! 1. 100 service accounts (`robot1`..`robot100`, client credentials) and one user account
+//!    (`a`, signed in through the headless login driver, with a refresh token); this bench
+//!    binary is allowed to read all of them (`keyport allow`), as raw socket clients are judged
+//!    by their executable and `keyport token` by its parent's.
+//! 2. The daemon's memory once idle with those 101 accounts loaded (VmRSS, VmHWM).
+//! 3. Cached `token.get` over the socket: 1 client, then 64 concurrent clients, each a thread
+//!    with its own persistent connection sending one request at a time for [`MEASURE`] after
+//!    [`WARM_UP`]: requests per second, latency p50 / p99 / max, daemon CPU per request.
+//! 4. `keyport token robot1` as a whole process (spawn to exit), [`PROCESS_RUNS`] runs, and
+//!    `keyport --version` the same way, the cost of starting the binary at all.
+//! 5. 100 concurrent `token.get` for `a` with a `min_valid_secs` longer than its token has
+//!    left (but shorter than a new one's lifetime): the wall time, and how many renewals the
+//!    daemon made (its `refreshed` events, and the distinct tokens returned): it must be one.
+//!
+//! The whole run takes about 40 s on 2 cores. The figures in the README come from here.
+
+#[path = "../tests/support/keyring_session.rs"]
+mod keyring_session;
+#[path = "../tests/support/oidc.rs"]
+mod oidc;
+#[path = "../tests/support/profile.rs"]
+mod profile;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+use crate::oidc::OidcServer;
+use crate::profile::Profile;
+
+/// Service accounts created.
+const ACCOUNTS: usize = 100;
+/// Per socket measurement: time before counting, then time counted.
+const WARM_UP: Duration = Duration::from_secs(1);
+const MEASURE: Duration = Duration::from_secs(5);
+/// Concurrent clients in the throughput measurement.
+const CLIENTS: usize = 64;
+/// `keyport token` runs measured (after [`PROCESS_WARM_UP`] unmeasured ones).
+const PROCESS_RUNS: usize = 200;
+const PROCESS_WARM_UP: usize = 20;
+/// Concurrent requests for the expiring token.
+const EXPIRING_REQUESTS: usize = 100;
+/// The test server's access token lifetime (its default, given explicitly).
+const ACCESS_TTL_SECS: u64 = 3600;
+
+fn main() {
+    let started = Instant::now();
+    print_machine();
+
+    let server = OidcServer::start_with(&["--access-ttl", &ACCESS_TTL_SECS.to_string()]);
+    let profile = Profile::new();
+    let setup = Setup::new(&server, &profile);
+    eprintln!(
+        "setup: {} accounts in {:.1} s; the service is process {}",
+        ACCOUNTS + 1,
+        started.elapsed().as_secs_f64(),
+        setup.daemon
+    );
+
+    let mut table = Table::default();
+
+    // Idle memory: every account loaded and its token cached, then a second of quiet.
+    for n in 1..=ACCOUNTS {
+        setup.token_get(&format!("robot{n}"));
+    }
+    setup.token_get("a");
+    std::thread::sleep(Duration::from_secs(1));
+    let idle = memory(setup.daemon);
+    table.row(
+        &format!("daemon memory, idle, {} accounts", ACCOUNTS + 1),
+        &format!("VmRSS {:.1} MiB, VmHWM {:.1} MiB", mib(idle.rss_kib), mib(idle.hwm_kib)),
+        "VmRSS <= 15 MiB",
+        mib(idle.rss_kib) <= 15.0,
+    );
+
+    for clients in [1, CLIENTS] {
+        eprintln!("measuring token.get with {clients} client(s)");
+        let run = throughput(&setup, clients);
+        table.row(
+            &format!("token.get (cached), {clients} client{}", if clients == 1 { "" } else { "s" }),
+            &format!(
+                "{:>7.0} req/s  p50 {}  p99 {}  max {}  (CPU/req: daemon {:.1} µs, clients {:.1} µs)",
+                run.per_second,
+                micros(run.p50),
+                micros(run.p99),
+                micros(run.max),
+                run.daemon_cpu_per_request.as_secs_f64() * 1e6,
+                run.client_cpu_per_request.as_secs_f64() * 1e6
+            ),
+            if clients == 1 { "" } else { ">= 50000 req/s, p99 < 1 ms" },
+            clients == 1 || (run.per_second >= 50_000.0 && run.p99 < Duration::from_millis(1)),
+        );
+        if clients > 1 {
+            // Little's law: each client has one request out at a time, so the mean time
+            // from one send to the next is clients / rate, whatever the server does.
+            table.notes.push(format!(
+                "{clients} clients in a closed loop at {:.0} req/s: mean send-to-send time {} (Little's law); \
+                 a p99 under 1 ms needs well over {} req/s",
+                run.per_second,
+                micros(Duration::from_secs_f64(clients as f64 / run.per_second.max(1.0))),
+                clients * 1000
+            ));
+        }
+    }
+
+    eprintln!("measuring keyport processes");
+    let baseline = process_runs(&setup, &["--version"]);
+    table.row(
+        &format!("`keyport --version`, whole process, {PROCESS_RUNS} runs"),
+        &format!("median {}  p90 {}  p99 {}", micros(baseline.p50), micros(baseline.p90), micros(baseline.p99)),
+        "",
+        true,
+    );
+    let process = process_runs(&setup, &["token", "robot1"]);
+    table.row(
+        &format!("`keyport token robot1`, whole process, {PROCESS_RUNS} runs"),
+        &format!("median {}  p90 {}  p99 {}", micros(process.p50), micros(process.p90), micros(process.p99)),
+        "median < 2 ms",
+        process.p50 < Duration::from_millis(2),
+    );
+
+    let expiring = expiring(&setup);
+    table.row(
+        &format!("{EXPIRING_REQUESTS} concurrent token.get, expiring token"),
+        &format!(
+            "wall {}  renewals {} (refreshed events), distinct tokens {}",
+            micros(expiring.wall),
+            expiring.refreshed_events,
+            expiring.distinct_tokens
+        ),
+        "exactly 1 renewal",
+        expiring.refreshed_events == 1 && expiring.distinct_tokens == 1,
+    );
+
+    let after = memory(setup.daemon);
+    table.row(
+        "daemon memory, after the runs above",
+        &format!("VmRSS {:.1} MiB, VmHWM {:.1} MiB", mib(after.rss_kib), mib(after.hwm_kib)),
+        "",
+        true,
+    );
+
+    table.print();
+    println!("total bench time: {:.1} s", started.elapsed().as_secs_f64());
+    drop(setup);
+    drop(profile);
+    drop(server);
+}
+
+/// What the measurements need from the setup.
+struct Setup<'a> {
+    profile: &'a Profile,
+    socket: PathBuf,
+    daemon: u32,
+}
+
+impl<'a> Setup<'a> {
+    fn new(server: &OidcServer, profile: &'a Profile) -> Self {
+        profile.ok(&["provider", "add", "svc", "--issuer", &server.issuer, "--client-id", "keyport-service"]);
+        profile.add_local_provider(server);
+        // A user account with a refresh token; this also starts the service.
+        profile.ok(&["add", "local", "--name", "a"]);
+        // Service accounts, a few at a time (each is a process, a token request and keyring
+        // writes; they take the accounts file's lock in turn).
+        let next = std::sync::atomic::AtomicUsize::new(1);
+        std::thread::scope(|scope| {
+            for _ in 0..4 {
+                scope.spawn(|| {
+                    loop {
+                        let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        if n > ACCOUNTS {
+                            return;
+                        }
+                        add_robot(profile, n);
+                    }
+                });
+            }
+        });
+        // Rules are read-modify-write without a lock across processes: one at a time.
+        let me = std::env::current_exe().expect("the bench binary");
+        let me = me.to_str().expect("a UTF-8 path");
+        for n in 1..=ACCOUNTS {
+            profile.ok(&["allow", me, &format!("robot{n}")]);
+        }
+        profile.allow_me("a");
+        let daemon = profile.daemon_pid().expect("the service runs");
+        Self { profile, socket: profile.root().join("run/keyport/keyport.sock"), daemon }
+    }
+
+    fn connect(&self) -> UnixStream {
+        let stream = UnixStream::connect(&self.socket).expect("connecting to the socket");
+        stream.set_read_timeout(Some(Duration::from_secs(30))).expect("a read timeout");
+        stream
+    }
+
+    /// One `token.get` on a new connection; panics on an error answer.
+    fn token_get(&self, account: &str) -> String {
+        let mut stream = self.connect();
+        let response = call(&mut stream, &token_request(account, None));
+        response["result"]["access_token"]
+            .as_str()
+            .unwrap_or_else(|| panic!("token.get {account}: {response}"))
+            .to_owned()
+    }
+}
+
+fn add_robot(profile: &Profile, n: usize) {
+    let mut child = profile
+        .keyport()
+        .args(["add", "svc", "--client-credentials", "--name", &format!("robot{n}")])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("running keyport add");
+    child.stdin.take().expect("piped stdin").write_all(b"keyport-service-secret\n").expect("the client secret");
+    let output = child.wait_with_output().expect("keyport add");
+    assert!(output.status.success(), "keyport add robot{n}: {}", String::from_utf8_lossy(&output.stderr));
+}
+
+fn token_request(account: &str, min_valid_secs: Option<u64>) -> String {
+    let mut params = serde_json::json!({ "account": account });
+    if let Some(secs) = min_valid_secs {
+        params["min_valid_secs"] = secs.into();
+    }
+    serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "token.get", "params": params}).to_string() + "\n"
+}
+
+/// Sends one line and reads one response line.
+fn call(stream: &mut UnixStream, request: &str) -> serde_json::Value {
+    stream.write_all(request.as_bytes()).expect("sending a request");
+    let mut line = String::new();
+    BufReader::new(&*stream).read_line(&mut line).expect("reading a response");
+    serde_json::from_str(&line).unwrap_or_else(|err| panic!("{err}: {line:?}"))
+}
+
+/// Reads one `\n`-terminated line into `buf` (cleared first) with as few reads as possible.
+/// The connection carries one request at a time, so nothing follows the line.
+fn read_line(stream: &mut UnixStream, buf: &mut Vec<u8>) {
+    buf.clear();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = stream.read(&mut chunk).expect("reading a response");
+        assert!(n > 0, "the service closed the connection");
+        buf.extend_from_slice(&chunk[..n]);
+        if buf.last() == Some(&b'\n') {
+            return;
+        }
+    }
+}
+
+struct Throughput {
+    per_second: f64,
+    p50: Duration,
+    p99: Duration,
+    max: Duration,
+    daemon_cpu_per_request: Duration,
+    client_cpu_per_request: Duration,
+}
+
+/// `clients` threads, each on its own connection asking for a (cached) token in a loop.
+fn throughput(setup: &Setup, clients: usize) -> Throughput {
+    let begin = Instant::now() + Duration::from_millis(100);
+    let measure_from = begin + WARM_UP;
+    let measure_until = measure_from + MEASURE;
+    let mut cpu_at_start = (Duration::ZERO, Duration::ZERO);
+    let latencies: Vec<Vec<u32>> = std::thread::scope(|scope| {
+        let threads: Vec<_> = (0..clients)
+            .map(|i| {
+                let mut stream = setup.connect();
+                let request = token_request(&format!("robot{}", i % ACCOUNTS + 1), None);
+                scope.spawn(move || {
+                    let mut buf = Vec::with_capacity(1024);
+                    let mut samples = Vec::with_capacity(1 << 16);
+                    let expected = b"{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"access_token\":";
+                    std::thread::sleep(begin.saturating_duration_since(Instant::now()));
+                    loop {
+                        let sent = Instant::now();
+                        if sent >= measure_until {
+                            return samples;
+                        }
+                        stream.write_all(request.as_bytes()).expect("sending a request");
+                        read_line(&mut stream, &mut buf);
+                        let took = sent.elapsed();
+                        assert!(buf.starts_with(expected), "unexpected answer: {}", String::from_utf8_lossy(&buf));
+                        if sent >= measure_from {
+                            samples.push(u32::try_from(took.as_nanos()).unwrap_or(u32::MAX));
+                        }
+                    }
+                })
+            })
+            .collect();
+        std::thread::sleep(measure_from.saturating_duration_since(Instant::now()));
+        cpu_at_start = (cpu_time(setup.daemon), cpu_time(std::process::id()));
+        threads.into_iter().map(|t| t.join().expect("a client thread")).collect()
+    });
+    let daemon_cpu = cpu_time(setup.daemon).saturating_sub(cpu_at_start.0);
+    let client_cpu = cpu_time(std::process::id()).saturating_sub(cpu_at_start.1);
+    let mut all: Vec<u32> = latencies.into_iter().flatten().collect();
+    all.sort_unstable();
+    let count = all.len().max(1);
+    Throughput {
+        per_second: all.len() as f64 / MEASURE.as_secs_f64(),
+        p50: nanos(percentile(&all, 0.50)),
+        p99: nanos(percentile(&all, 0.99)),
+        max: nanos(all.last().copied().unwrap_or_default()),
+        daemon_cpu_per_request: daemon_cpu / u32::try_from(count).unwrap_or(u32::MAX),
+        client_cpu_per_request: client_cpu / u32::try_from(count).unwrap_or(u32::MAX),
+    }
+}
+
+struct ProcessRuns {
+    p50: Duration,
+    p90: Duration,
+    p99: Duration,
+}
+
+/// `keyport ARGS` (`token robot1`), spawned and waited for, over and over. `--version`, which
+/// only starts and exits, is the floor the socket round trip adds to.
+fn process_runs(setup: &Setup, args: &[&str]) -> ProcessRuns {
+    let mut times = Vec::with_capacity(PROCESS_RUNS);
+    for run in 0..PROCESS_WARM_UP + PROCESS_RUNS {
+        let mut command = setup.profile.keyport();
+        command.args(args).stdin(Stdio::null()).stderr(Stdio::piped());
+        let started = Instant::now();
+        let output = command.output().expect("running keyport token");
+        let took = started.elapsed();
+        assert!(
+            output.status.success() && output.stdout.len() > 10,
+            "keyport {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        if run >= PROCESS_WARM_UP {
+            times.push(took);
+        }
+    }
+    times.sort_unstable();
+    let at = |share: f64| times[((times.len() - 1) as f64 * share).round() as usize];
+    ProcessRuns { p50: at(0.50), p90: at(0.90), p99: at(0.99) }
+}
+
+struct Expiring {
+    wall: Duration,
+    refreshed_events: usize,
+    distinct_tokens: usize,
+}
+
+/// Many clients at once ask for account `a`'s token valid longer than it is: one renewal.
+fn expiring(setup: &Setup) -> Expiring {
+    // `min_valid_secs` between what is left of the current token and a new token's lifetime.
+    let min_valid = ACCESS_TTL_SECS - 5;
+    let mut status = setup.connect();
+    loop {
+        let account = call(
+            &mut status,
+            "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"accounts.status\",\"params\":{\"account\":\"a\"}}\n",
+        );
+        let left = account["result"]["expires_in_secs"].as_u64().expect("the token's lifetime");
+        if left + 1 < min_valid {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+
+    let mut events = setup.connect();
+    let subscribed = call(&mut events, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"events.subscribe\"}\n");
+    assert!(subscribed.get("result").is_some(), "events.subscribe: {subscribed}");
+
+    let request = token_request("a", Some(min_valid));
+    let streams: Vec<UnixStream> = (0..EXPIRING_REQUESTS).map(|_| setup.connect()).collect();
+    let barrier = Arc::new(Barrier::new(EXPIRING_REQUESTS + 1));
+    let threads: Vec<_> = streams
+        .into_iter()
+        .map(|mut stream| {
+            let barrier = barrier.clone();
+            let request = request.clone();
+            std::thread::spawn(move || {
+                barrier.wait();
+                let response = call(&mut stream, &request);
+                (Instant::now(), response)
+            })
+        })
+        .collect();
+    barrier.wait();
+    let released = Instant::now();
+    let mut tokens = std::collections::BTreeSet::new();
+    let mut last = released;
+    for thread in threads {
+        let (done, response) = thread.join().expect("a request thread");
+        let token = response["result"]["access_token"].as_str().unwrap_or_else(|| panic!("token.get a: {response}"));
+        tokens.insert(token.to_owned());
+        last = last.max(done);
+    }
+
+    // Renewal events come before the answers that wait on them; allow for stragglers anyway.
+    events.set_read_timeout(Some(Duration::from_millis(500))).expect("a read timeout");
+    let mut reader = BufReader::new(events);
+    let mut refreshed = 0;
+    let mut line = String::new();
+    while reader.read_line(&mut line).is_ok_and(|n| n > 0) {
+        let event: serde_json::Value = serde_json::from_str(&line).expect("an event");
+        if event["params"]["event"] == "refreshed" && event["params"]["account"] == "a" {
+            refreshed += 1;
+        }
+        line.clear();
+    }
+    Expiring { wall: last - released, refreshed_events: refreshed, distinct_tokens: tokens.len() }
+}
+
+struct Memory {
+    rss_kib: u64,
+    hwm_kib: u64,
+}
+
+fn memory(pid: u32) -> Memory {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("the daemon's status");
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix(name))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|kib| kib.parse().ok())
+            .unwrap_or(0)
+    };
+    Memory { rss_kib: field("VmRSS:"), hwm_kib: field("VmHWM:") }
+}
+
+/// The process's user + system CPU time (`/proc/PID/stat` fields 14 and 15, in clock ticks,
+/// assumed 100 per second as on every Linux this runs on).
+fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> =
+        stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
+    // The fields after the name start at field 3 (state): utime (14) and stime (15) are the
+    // 12th and 13th of them.
+    let field = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+    let ticks = field(11) + field(12);
+    Duration::from_millis(ticks * 10)
+}
+
+fn print_machine() {
+    let cpus = std::thread::available_parallelism().map_or(0, usize::from);
+    let model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines().find_map(|line| {
+                line.strip_prefix("model name").map(|rest| rest.trim_start_matches([' ', '\t', ':']).to_owned())
+            })
+        })
+        .unwrap_or_else(|| "unknown".into());
+    let kernel = Command::new("uname").arg("-r").output().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
+    println!("Keyport socket benchmark");
+    println!("command: cargo bench --bench socket");
+    println!("machine: {cpus} CPUs ({model}), Linux {}", kernel.unwrap_or_default());
+    println!();
+}
+
+#[derive(Default)]
+struct Table {
+    rows: Vec<[String; 4]>,
+    notes: Vec<String>,
+}
+
+impl Table {
+    fn row(&mut self, what: &str, figures: &str, target: &str, met: bool) {
+        let verdict = match (target.is_empty(), met) {
+            (true, _) => String::new(),
+            (false, true) => "met".into(),
+            (false, false) => "MISSED".into(),
+        };
+        self.rows.push([what.to_owned(), figures.to_owned(), target.to_owned(), verdict]);
+    }
+
+    fn print(&self) {
+        let width = |i: usize| self.rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0);
+        let (w0, w1) = (width(0), width(1));
+        println!();
+        for [what, figures, target, verdict] in &self.rows {
+            let target = if target.is_empty() { String::new() } else { format!("  [target: {target}: {verdict}]") };
+            println!("{what:<w0$}  {figures:<w1$}{target}");
+        }
+        println!();
+        for note in &self.notes {
+            println!("note: {note}");
+        }
+    }
+}
+
+fn percentile(sorted: &[u32], share: f64) -> u32 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    sorted[((sorted.len() - 1) as f64 * share).round() as usize]
+}
+
+fn nanos(n: u32) -> Duration {
+    Duration::from_nanos(u64::from(n))
+}
+
+fn micros(d: Duration) -> String {
+    if d >= Duration::from_millis(10) {
+        format!("{:.0} ms", d.as_secs_f64() * 1e3)
+    } else if d >= Duration::from_millis(1) {
+        format!("{:.2} ms", d.as_secs_f64() * 1e3)
+    } else {
+        format!("{:.0} µs", d.as_secs_f64() * 1e6)
+    }
+}
+
+fn mib(kib: u64) -> f64 {
+    kib as f64 / 1024.0
+}

@@ -11,7 +11,7 @@
 //!    binary is allowed to read all of them (`keyport allow`), as raw socket clients are judged
 //!    by their executable and `keyport token` by its parent's.
 //! 2. The daemon's memory once idle with those 101 accounts loaded (VmRSS, VmHWM).
-//! 3. Cached `token.get` over the socket: 1 client, then 64 concurrent clients, each a thread
+//! 3. Cached `token.get` over the socket: 1 client, then 64 concurrent clients (connections driven by one client thread)
 //!    with its own persistent connection sending one request at a time for [`MEASURE`] after
 //!    [`WARM_UP`]: requests per second, latency p50 / p99 / max, daemon CPU per request.
 //! 4. `keyport token robot1` as a whole process (spawn to exit), [`PROCESS_RUNS`] runs, and
@@ -269,8 +269,91 @@ struct Throughput {
     client_cpu_per_request: Duration,
 }
 
-/// `clients` threads, each on its own connection asking for a (cached) token in a loop.
+/// `clients` connections, each asking for a (cached) token in a loop, all driven by ONE client
+/// thread (a tokio current-thread runtime, the way `wrk` drives many connections), so that on
+/// this 2-core machine the load generator leaves the CPU to the service: 64 OS threads spent
+/// as much CPU per request as the service itself.
 fn throughput(setup: &Setup, clients: usize) -> Throughput {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+    let begin = Instant::now() + Duration::from_millis(100);
+    let measure_from = begin + WARM_UP;
+    let measure_until = measure_from + MEASURE;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+    let client_cpu_start = std::sync::Mutex::new(None);
+    let mut cpu_at_start = Duration::ZERO;
+    let latencies: Vec<Vec<u32>> = std::thread::scope(|scope| {
+        let client = scope.spawn(|| {
+            runtime.block_on(async {
+                let mut tasks = Vec::new();
+                for i in 0..clients {
+                    let stream = tokio::net::UnixStream::connect(&setup.socket).await.expect("connecting");
+                    let request = token_request(&format!("robot{}", i % ACCOUNTS + 1), None);
+                    tasks.push(tokio::spawn(async move {
+                        let (read, mut write) = stream.into_split();
+                        let mut read = tokio::io::BufReader::new(read);
+                        let mut buf = Vec::with_capacity(1024);
+                        let mut samples = Vec::with_capacity(1 << 16);
+                        let expected = b"{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"access_token\":";
+                        tokio::time::sleep(begin.saturating_duration_since(Instant::now())).await;
+                        loop {
+                            let sent = Instant::now();
+                            if sent >= measure_until {
+                                return samples;
+                            }
+                            write.write_all(request.as_bytes()).await.expect("sending a request");
+                            buf.clear();
+                            read.read_until(b'\n', &mut buf).await.expect("reading an answer");
+                            let took = sent.elapsed();
+                            assert!(buf.starts_with(expected), "unexpected answer: {}", String::from_utf8_lossy(&buf));
+                            if sent >= measure_from {
+                                samples.push(u32::try_from(took.as_nanos()).unwrap_or(u32::MAX));
+                            }
+                        }
+                    }));
+                }
+                tokio::time::sleep(measure_from.saturating_duration_since(Instant::now())).await;
+                *client_cpu_start.lock().unwrap() = Some(thread_cpu_time());
+                let mut all = Vec::new();
+                for task in tasks {
+                    all.push(task.await.expect("a client task"));
+                }
+                let start = client_cpu_start.lock().unwrap().take().unwrap_or_default();
+                *client_cpu_start.lock().unwrap() = Some(thread_cpu_time().saturating_sub(start));
+                all
+            })
+        });
+        std::thread::sleep(measure_from.saturating_duration_since(Instant::now()));
+        cpu_at_start = cpu_time(setup.daemon);
+        client.join().expect("the client thread")
+    });
+    let daemon_cpu = cpu_time(setup.daemon).saturating_sub(cpu_at_start);
+    let client_cpu = client_cpu_start.lock().unwrap().unwrap_or_default();
+    let mut all: Vec<u32> = latencies.into_iter().flatten().collect();
+    all.sort_unstable();
+    let count = all.len().max(1);
+    Throughput {
+        per_second: all.len() as f64 / MEASURE.as_secs_f64(),
+        p50: nanos(percentile(&all, 0.50)),
+        p99: nanos(percentile(&all, 0.99)),
+        max: nanos(all.last().copied().unwrap_or_default()),
+        daemon_cpu_per_request: daemon_cpu / u32::try_from(count).unwrap_or(u32::MAX),
+        client_cpu_per_request: client_cpu / u32::try_from(count).unwrap_or(u32::MAX),
+    }
+}
+
+/// CPU time of the calling thread, from `/proc/thread-self/stat` (utime + stime, in ticks).
+fn thread_cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap_or_default();
+    let fields: Vec<&str> =
+        stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
+    let ticks: u64 = fields.get(11).and_then(|u| u.parse::<u64>().ok()).unwrap_or(0)
+        + fields.get(12).and_then(|s| s.parse::<u64>().ok()).unwrap_or(0);
+    Duration::from_millis(ticks * 10)
+}
+
+/// The old thread-per-client generator, kept for comparison.
+#[allow(dead_code)]
+fn throughput_threads(setup: &Setup, clients: usize) -> Throughput {
     let begin = Instant::now() + Duration::from_millis(100);
     let measure_from = begin + WARM_UP;
     let measure_until = measure_from + MEASURE;

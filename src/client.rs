@@ -54,7 +54,13 @@ impl Client {
         loop {
             match Self::connect(&path) {
                 Ok(client) => return Ok(client),
-                Err(err) if Instant::now() >= deadline => return Err(socket_error(&path, &err)),
+                Err(err) if Instant::now() >= deadline => {
+                    let log = path.with_file_name("daemon.log");
+                    return Err(ClientError::Socket {
+                        path: path.display().to_string(),
+                        detail: format!("the service did not start ({err}); see {}", log.display()),
+                    });
+                }
                 Err(_) => std::thread::sleep(Duration::from_millis(10)),
             }
         }

@@ -29,7 +29,7 @@ mod oidc;
 #[path = "../tests/support/profile.rs"]
 mod profile;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -245,21 +245,6 @@ fn call(stream: &mut UnixStream, request: &str) -> serde_json::Value {
     serde_json::from_str(&line).unwrap_or_else(|err| panic!("{err}: {line:?}"))
 }
 
-/// Reads one `\n`-terminated line into `buf` (cleared first) with as few reads as possible.
-/// The connection carries one request at a time, so nothing follows the line.
-fn read_line(stream: &mut UnixStream, buf: &mut Vec<u8>) {
-    buf.clear();
-    let mut chunk = [0u8; 4096];
-    loop {
-        let n = stream.read(&mut chunk).expect("reading a response");
-        assert!(n > 0, "the service closed the connection");
-        buf.extend_from_slice(&chunk[..n]);
-        if buf.last() == Some(&b'\n') {
-            return;
-        }
-    }
-}
-
 struct Throughput {
     per_second: f64,
     p50: Duration,
@@ -349,58 +334,6 @@ fn thread_cpu_time() -> Duration {
     let ticks: u64 = fields.get(11).and_then(|u| u.parse::<u64>().ok()).unwrap_or(0)
         + fields.get(12).and_then(|s| s.parse::<u64>().ok()).unwrap_or(0);
     Duration::from_millis(ticks * 10)
-}
-
-/// The old thread-per-client generator, kept for comparison.
-#[allow(dead_code)]
-fn throughput_threads(setup: &Setup, clients: usize) -> Throughput {
-    let begin = Instant::now() + Duration::from_millis(100);
-    let measure_from = begin + WARM_UP;
-    let measure_until = measure_from + MEASURE;
-    let mut cpu_at_start = (Duration::ZERO, Duration::ZERO);
-    let latencies: Vec<Vec<u32>> = std::thread::scope(|scope| {
-        let threads: Vec<_> = (0..clients)
-            .map(|i| {
-                let mut stream = setup.connect();
-                let request = token_request(&format!("robot{}", i % ACCOUNTS + 1), None);
-                scope.spawn(move || {
-                    let mut buf = Vec::with_capacity(1024);
-                    let mut samples = Vec::with_capacity(1 << 16);
-                    let expected = b"{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"access_token\":";
-                    std::thread::sleep(begin.saturating_duration_since(Instant::now()));
-                    loop {
-                        let sent = Instant::now();
-                        if sent >= measure_until {
-                            return samples;
-                        }
-                        stream.write_all(request.as_bytes()).expect("sending a request");
-                        read_line(&mut stream, &mut buf);
-                        let took = sent.elapsed();
-                        assert!(buf.starts_with(expected), "unexpected answer: {}", String::from_utf8_lossy(&buf));
-                        if sent >= measure_from {
-                            samples.push(u32::try_from(took.as_nanos()).unwrap_or(u32::MAX));
-                        }
-                    }
-                })
-            })
-            .collect();
-        std::thread::sleep(measure_from.saturating_duration_since(Instant::now()));
-        cpu_at_start = (cpu_time(setup.daemon), cpu_time(std::process::id()));
-        threads.into_iter().map(|t| t.join().expect("a client thread")).collect()
-    });
-    let daemon_cpu = cpu_time(setup.daemon).saturating_sub(cpu_at_start.0);
-    let client_cpu = cpu_time(std::process::id()).saturating_sub(cpu_at_start.1);
-    let mut all: Vec<u32> = latencies.into_iter().flatten().collect();
-    all.sort_unstable();
-    let count = all.len().max(1);
-    Throughput {
-        per_second: all.len() as f64 / MEASURE.as_secs_f64(),
-        p50: nanos(percentile(&all, 0.50)),
-        p99: nanos(percentile(&all, 0.99)),
-        max: nanos(all.last().copied().unwrap_or_default()),
-        daemon_cpu_per_request: daemon_cpu / u32::try_from(count).unwrap_or(u32::MAX),
-        client_cpu_per_request: client_cpu / u32::try_from(count).unwrap_or(u32::MAX),
-    }
 }
 
 struct ProcessRuns {

@@ -196,6 +196,13 @@ struct ReauthArgs {
     /// Extra scopes to ask for, on top of the account's (repeatable; space-separated values).
     #[arg(long = "scope", value_name = "SCOPES")]
     scopes: Vec<String>,
+    #[command(flatten)]
+    browser: BrowserArgs,
+}
+
+/// How a browser sign-in waits.
+#[derive(Debug, Args)]
+struct BrowserArgs {
     /// Do not open a browser; print the URL to open elsewhere.
     #[arg(long)]
     no_browser: bool,
@@ -224,12 +231,8 @@ struct AddArgs {
     /// Scopes to request (repeatable; each value may hold several, space-separated).
     #[arg(long = "scope", value_name = "SCOPES")]
     scopes: Vec<String>,
-    /// Do not open a browser; print the URL to open elsewhere.
-    #[arg(long)]
-    no_browser: bool,
-    /// Seconds to wait for the sign-in to complete.
-    #[arg(long, default_value_t = signin::DEFAULT_TIMEOUT.as_secs(), value_name = "SECS")]
-    timeout: u64,
+    #[command(flatten)]
+    browser: BrowserArgs,
     /// A service account: the Client Credentials grant, client secret read from stdin.
     #[arg(long, requires = "name", conflicts_with_all = ["no_browser", "implicit", "password"])]
     client_credentials: bool,
@@ -498,7 +501,7 @@ fn add(args: AddArgs) -> Result<()> {
         scopes: Some(split_scopes(&args.scopes)).filter(|s| !s.is_empty()),
         open_browser: Some(false),
     };
-    sign_in_over_socket(Call::SigninStart(params), args.no_browser, args.timeout)
+    sign_in_over_socket(Call::SigninStart(params), &args.browser)
 }
 
 /// `keyport add --device`: show the code, wait for approval on the other device (or Ctrl-C).
@@ -526,12 +529,13 @@ fn reauth(args: ReauthArgs) -> Result<()> {
         scopes: Some(split_scopes(&args.scopes)).filter(|s| !s.is_empty()),
         open_browser: Some(false),
     };
-    sign_in_over_socket(Call::AccountsReauth(params), args.no_browser, args.timeout)
+    sign_in_over_socket(Call::AccountsReauth(params), &args.browser)
 }
 
 /// Starts a sign-in in the service, opens the browser here (with this terminal's
 /// `$BROWSER`), and waits for the outcome; Ctrl-C or the timeout cancels it in the service.
-fn sign_in_over_socket(call: Call, no_browser: bool, timeout_secs: u64) -> Result<()> {
+fn sign_in_over_socket(call: Call, options: &BrowserArgs) -> Result<()> {
+    let (no_browser, timeout_secs) = (options.no_browser, options.timeout);
     let mut client = Client::connect_or_start()?;
     let interrupted = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     signal_hook::flag::register(signal_hook::consts::SIGINT, interrupted.clone())

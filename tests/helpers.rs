@@ -283,16 +283,7 @@ fn xoauth2_is_the_base64_of_user_and_bearer_token() {
 fn xoauth2_without_a_known_email_asks_for_user() {
     let server = OidcServer::start();
     let profile = Profile::new();
-    profile.ok(&["provider", "add", "svc", "--issuer", &server.issuer, "--client-id", "keyport-service"]);
-    let mut child = profile
-        .keyport()
-        .args(["add", "svc", "--client-credentials", "--name", "robot"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    writeln!(child.stdin.take().unwrap(), "keyport-service-secret").unwrap();
-    assert!(child.wait().unwrap().success());
+    profile.add_service_account(&server, "robot");
     profile.allow_me("robot");
     let message = profile.fails(&["xoauth2", "robot"]);
     assert!(message.contains("pass --user EMAIL"), "{message}");

@@ -2,7 +2,7 @@
 //! background renewal by the daemon, rotation, `token --min-valid`, re-authentication after a
 //! dead grant, service accounts, and a process killed at each step of a renewal.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -164,18 +164,7 @@ fn reauth_can_add_scopes_and_refuses_another_identity() {
 fn service_account_is_minted_and_minted_again() {
     let server = OidcServer::start_with(&["--access-ttl", "2"]);
     let profile = Profile::new();
-    profile.ok(&["provider", "add", "svc", "--issuer", &server.issuer, "--client-id", "keyport-service"]);
-    let mut child = profile
-        .keyport()
-        .args(["add", "svc", "--client-credentials", "--name", "robot"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    writeln!(child.stdin.take().unwrap(), "keyport-service-secret").unwrap();
-    let output = child.wait_with_output().unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    profile.add_service_account(&server, "robot");
     let account = profile.json(&["status", "robot", "--json"]);
     assert_eq!(account["kind"], "service");
     assert_eq!(account["has_refresh_token"], false);
@@ -194,15 +183,7 @@ fn service_account_is_minted_and_minted_again() {
     assert_ne!(second, first, "a new token was minted");
     assert_eq!(server.introspect(second.trim())["active"], true);
     // Wrong secrets are refused up front.
-    let mut child = profile
-        .keyport()
-        .args(["add", "svc", "--client-credentials", "--name", "robot2"])
-        .stdin(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    writeln!(child.stdin.take().unwrap(), "wrong").unwrap();
-    let output = child.wait_with_output().unwrap();
+    let output = profile.run_with_stdin(&["add", "svc", "--client-credentials", "--name", "robot2"], "wrong");
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("invalid_client"));
 }

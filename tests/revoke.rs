@@ -63,19 +63,9 @@ fn revoke_ends_a_public_clients_tokens_at_the_provider_and_removes_the_account()
 
 #[test]
 fn revoke_authenticates_a_confidential_client() {
-    use std::io::Write;
     let server = OidcServer::start();
     let profile = Profile::new();
-    let mut child = profile
-        .keyport()
-        .args(["provider", "add", "conf", "--issuer", &server.issuer])
-        .args(["--client-id", oidc::CONFIDENTIAL_CLIENT, "--client-secret-stdin"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    writeln!(child.stdin.take().unwrap(), "{}", oidc::CONFIDENTIAL_SECRET).unwrap();
-    assert!(child.wait_with_output().unwrap().status.success());
+    profile.add_confidential_provider(&server);
     profile.ok(&["add", "conf", "--name", "conf-alice"]);
     assert_revoked_and_gone(
         &server,

@@ -203,27 +203,9 @@ fn plain_http_to_a_non_loopback_host_is_refused() {
 
 #[test]
 fn confidential_client_secret_lives_only_in_the_keyring() {
-    use std::io::Write;
     let server = OidcServer::start();
     let profile = Profile::new();
-    let mut child = profile
-        .keyport()
-        .args([
-            "provider",
-            "add",
-            "conf",
-            "--issuer",
-            &server.issuer,
-            "--client-id",
-            oidc::CONFIDENTIAL_CLIENT,
-            "--client-secret-stdin",
-        ])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    writeln!(child.stdin.take().unwrap(), "{}", oidc::CONFIDENTIAL_SECRET).unwrap();
-    assert!(child.wait_with_output().unwrap().status.success());
+    profile.add_confidential_provider(&server);
     assert_eq!(profile.keyring_lookup("provider/conf/client_secret").as_deref(), Some(oidc::CONFIDENTIAL_SECRET));
     let toml = std::fs::read_to_string(profile.providers_file()).unwrap();
     assert!(!toml.contains(oidc::CONFIDENTIAL_SECRET), "{toml}");

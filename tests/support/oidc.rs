@@ -16,6 +16,8 @@ pub const NATIVE_CLIENT: &str = "keyport-native";
 /// The confidential client and its secret.
 pub const CONFIDENTIAL_CLIENT: &str = "keyport-confidential";
 pub const CONFIDENTIAL_SECRET: &str = "keyport-confidential-secret";
+/// The client-credentials client and its secret.
+pub const SERVICE_CLIENT: (&str, &str) = ("keyport-service", "keyport-service-secret");
 /// The client allowed to introspect any token.
 pub const INTROSPECTOR: (&str, &str) = ("keyport-introspector", "keyport-introspector-secret");
 

@@ -143,6 +143,38 @@ impl Profile {
             .collect()
     }
 
+    /// Runs `keyport ARGS` with `input` on its standard input (a client secret, say).
+    pub fn run_with_stdin(&self, args: &[&str], input: &str) -> Output {
+        use std::io::Write;
+        let mut child = self
+            .keyport()
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("running keyport");
+        writeln!(child.stdin.take().expect("piped stdin"), "{input}").expect("writing to keyport");
+        child.wait_with_output().expect("waiting for keyport")
+    }
+
+    /// Adds the test server as provider `conf` with the confidential client, its secret given
+    /// on standard input.
+    pub fn add_confidential_provider(&self, server: &oidc::OidcServer) {
+        let args = ["provider", "add", "conf", "--issuer", &server.issuer, "--client-id", oidc::CONFIDENTIAL_CLIENT];
+        let output = self.run_with_stdin(&[&args[..], &["--client-secret-stdin"]].concat(), oidc::CONFIDENTIAL_SECRET);
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    }
+
+    /// Adds provider `svc` (the server's client-credentials client) and service account
+    /// `name` with the right secret.
+    pub fn add_service_account(&self, server: &oidc::OidcServer, name: &str) {
+        self.ok(&["provider", "add", "svc", "--issuer", &server.issuer, "--client-id", oidc::SERVICE_CLIENT.0]);
+        let output =
+            self.run_with_stdin(&["add", "svc", "--client-credentials", "--name", name], oidc::SERVICE_CLIENT.1);
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    }
+
     /// Adds the test server as provider `local` with the public native client.
     pub fn add_local_provider(&self, server: &oidc::OidcServer) {
         self.ok(&["provider", "add", "local", "--issuer", &server.issuer, "--client-id", oidc::NATIVE_CLIENT]);

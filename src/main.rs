@@ -584,8 +584,12 @@ fn daemon(args: DaemonArgs) -> Result<()> {
         ..RefreshPolicy::default()
     };
     let service = Service::new(keyport, config, Arc::new(NoPrompter));
+    // One async worker: the service's work is short and I/O bound (keyring calls go to the
+    // blocking pool), and a second worker competing with the clients for the two cores of the
+    // benchmark machine doubled p99 with 64 clients (1.03 ms vs 0.62-0.73 ms, `cargo bench
+    // --bench socket`) and costs memory.
     let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(1)
         .enable_all()
         .build()
         .context("starting the async runtime")?;

@@ -9,7 +9,10 @@ use keyport_wire::{self as wire, ErrorCode, ErrorObject};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+/// RFC 3339 in UTC, to the second (`2026-11-25T11:02:03Z`): what docs/json.md shows, and all
+/// the precision an expiry needs.
 pub(crate) fn rfc3339(at: OffsetDateTime) -> String {
+    let at = at.to_offset(time::UtcOffset::UTC).replace_nanosecond(0).expect("0 is a valid nanosecond");
     at.format(&Rfc3339).expect("UTC times format as RFC 3339")
 }
 

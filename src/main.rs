@@ -47,7 +47,7 @@ enum Command {
     /// Manage providers (where accounts sign in).
     #[command(subcommand)]
     Provider(ProviderCommand),
-    /// Connect an account: sign in through the browser.
+    /// Connect an account: browser sign-in, or --device, or --client-credentials.
     Add(AddArgs),
     /// List accounts.
     List {
@@ -81,8 +81,9 @@ enum Command {
     },
     /// Sign in again for an existing account (after "needs sign-in", or to add scopes).
     Reauth(ReauthArgs),
-    /// Run Keyport's service in the foreground without a window: serves the socket for other
-    /// programs and renews tokens in the background. Other commands start one when needed.
+    /// Run Keyport's service in the foreground (the socket for other programs, background renewal).
+    ///
+    /// Other commands start one in the background when none is running.
     Daemon(DaemonArgs),
     /// Let a program read an account's tokens (through the socket or `keyport token`).
     Allow {

@@ -330,12 +330,7 @@ fn run(command: Command) -> Result<()> {
         Command::Provider(ProviderCommand::List { json }) => {
             let providers = keyport(true)?.providers()?;
             let views: Vec<ProviderView> = providers.iter().map(ProviderView::from).collect();
-            if json {
-                print::json(&views)
-            } else {
-                print::providers(&views);
-                Ok(())
-            }
+            print::either(json, views.as_slice(), print::providers)
         }
         Command::Provider(ProviderCommand::Remove { name }) => {
             keyport(true)?.remove_provider(&name)?;
@@ -345,22 +340,12 @@ fn run(command: Command) -> Result<()> {
         Command::Add(args) => add(args),
         Command::List { json } => {
             let result: wire::AccountsListResult = Client::connect_or_start()?.call(Call::AccountsList)?;
-            if json {
-                print::json(&result.accounts)
-            } else {
-                print::accounts(&result.accounts);
-                Ok(())
-            }
+            print::either(json, result.accounts.as_slice(), print::accounts)
         }
         Command::Status { account, json } => {
             let view: wire::AccountSummary =
                 Client::connect_or_start()?.call(Call::AccountsStatus(wire::AccountParams { account }))?;
-            if json {
-                print::json(&view)
-            } else {
-                print::status(&view);
-                Ok(())
-            }
+            print::either(json, &view, print::status)
         }
         Command::Token { account, min_valid } => {
             let params = wire::TokenGetParams { account: account.clone(), min_valid_secs: Some(min_valid) };
@@ -372,12 +357,7 @@ fn run(command: Command) -> Result<()> {
         Command::Refresh { account, json } => {
             let view: wire::AccountSummary =
                 Client::connect_or_start()?.call(Call::TokenRefresh(wire::AccountParams { account }))?;
-            if json {
-                print::json(&view)
-            } else {
-                print::refreshed(&view);
-                Ok(())
-            }
+            print::either(json, &view, print::refreshed)
         }
         Command::Reauth(args) => reauth(args),
         Command::Daemon(args) => daemon(args),
@@ -399,12 +379,7 @@ fn run(command: Command) -> Result<()> {
         Command::Deny { program, account } => set_rule(&program, &account, Decision::Deny),
         Command::Apps { json } => {
             let rules = access_rules()?.list()?;
-            if json {
-                print::json(&rules)
-            } else {
-                print::rules(&rules);
-                Ok(())
-            }
+            print::either(json, rules.as_slice(), print::rules)
         }
     }
 }

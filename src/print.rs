@@ -15,6 +15,16 @@ pub fn json<T: serde::Serialize>(value: &T) -> Result<()> {
     Ok(())
 }
 
+/// Prints `value` as JSON when `json`, else for people with `human`.
+pub fn either<T: serde::Serialize + ?Sized>(json: bool, value: &T, human: impl FnOnce(&T)) -> Result<()> {
+    if json {
+        self::json(&value)
+    } else {
+        human(value);
+        Ok(())
+    }
+}
+
 /// Prints only the token and a newline: the output is meant for `$(...)` and password commands.
 pub fn token(token: &str) -> Result<()> {
     let mut out = std::io::stdout().lock();

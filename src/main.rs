@@ -415,10 +415,8 @@ fn provider_add(args: Box<ProviderAddArgs>) -> Result<()> {
         _ => bail!("give exactly one of --preset, --issuer, or --auth-url with --token-url"),
     };
     let client_secret = if args.client_secret_stdin { Some(read_client_secret()?) } else { None };
-    // Microsoft's app registration accepts `http://localhost` for desktop apps; the others
-    // take RFC 8252's 127.0.0.1.
     let default_host = match spec {
-        ProviderSpec::Preset { preset: Preset::Microsoft, .. } => RedirectHost::Localhost,
+        ProviderSpec::Preset { preset, .. } => preset.default_redirect_host(),
         _ => RedirectHost::Ipv4,
     };
     let new = NewProvider {

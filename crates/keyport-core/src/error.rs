@@ -95,6 +95,9 @@ pub enum Error {
     #[error("the token endpoint sent an unusable response: {reason}")]
     BadTokenResponse { reason: String },
     /// An HTTP request failed.
+    /// No browser could be started.
+    #[error(transparent)]
+    Browser(#[from] crate::browser::BrowserError),
     #[error(transparent)]
     Http(#[from] HttpError),
     /// The provider did not revoke the account's tokens; the account and its tokens are kept.

@@ -129,6 +129,13 @@ impl Keyport {
         self.events.subscribe()
     }
 
+    /// Opens `url` (a provider's page: https, or http to a loopback host) in the user's
+    /// browser, as sign-in does.
+    pub fn open_url(&self, url: &Url) -> Result<(), Error> {
+        crate::endpoint::check(url)?;
+        Ok(self.browser.open(url)?)
+    }
+
     /// The current time by Keyport's clock.
     pub fn now(&self) -> OffsetDateTime {
         self.clock.now()

@@ -55,6 +55,7 @@ impl Program {
 
 /// What the user decided for a program and an account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum Decision {
     /// The program may read the account's tokens.
@@ -157,6 +158,17 @@ impl AccessRules {
         };
         rules.insert((program, account.to_owned()), rule);
         self.write(&rules)
+    }
+
+    /// Forgets the decision for `program` reading `account`: it is asked again next time.
+    /// Returns whether there was one.
+    pub fn forget(&self, program: &Program, account: &str) -> Result<bool, ServiceError> {
+        let mut rules = self.with_rules(Clone::clone)?;
+        let had = rules.remove(&(program.clone(), account.to_owned())).is_some();
+        if had {
+            self.write(&rules)?;
+        }
+        Ok(had)
     }
 
     /// Forgets every rule about `account` (when the account is removed).

@@ -8,10 +8,12 @@
 //! user, private runtime directory), `convert.rs` (core values to wire values).
 
 pub mod access;
+pub mod app;
 mod convert;
 mod error;
 pub mod instance;
 mod methods;
+pub mod prompts;
 mod server;
 mod service;
 
@@ -57,8 +59,20 @@ pub async fn run(
     listening: Listening,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<(), ServiceError> {
-    let Listening { _instance, listener, socket } = listening;
-    tracing::info!(socket = %socket.display(), "serving");
+    run_with(service, Some(listening), shutdown).await
+}
+
+/// [`run`] without a socket: the refresher and the events only. The desktop app runs this
+/// when another Keyport (a `keyport daemon`) already serves the socket.
+pub async fn run_without_socket(service: Arc<Service>, shutdown: impl std::future::Future<Output = ()>) {
+    let _ = run_with(service, None, shutdown).await;
+}
+
+async fn run_with(
+    service: Arc<Service>,
+    listening: Option<Listening>,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<(), ServiceError> {
     let forward = tokio::spawn(service.clone().forward_core_events());
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let refresher_service = service.clone();
@@ -72,11 +86,26 @@ pub async fn run(
             })
             .await;
     });
-    serve(service, listener, shutdown).await;
+    match listening {
+        Some(Listening { _instance, listener, socket }) => {
+            tracing::info!(socket = %socket.display(), "serving");
+            serve(service, listener, shutdown).await;
+            let _ = std::fs::remove_file(&socket);
+        }
+        None => shutdown.await,
+    }
     let _ = stop.send(true);
     let _ = refresher.await;
     forward.abort();
-    let _ = std::fs::remove_file(&socket);
     drop(stopped);
     Ok(())
+}
+
+/// An id for a sign-in or a question: unique in this process, not guessable from outside.
+pub(crate) fn random_id() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher
+        .write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());
+    format!("{:016x}", hasher.finish())
 }

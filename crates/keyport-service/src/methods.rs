@@ -105,11 +105,7 @@ async fn dispatch(service: &Arc<Service>, peer: &Peer, call: Call) -> Answer {
         Call::TokenRefresh(params) => {
             // Not behind the access rules: renewing hands out no token (`token.get` does), like
             // the other account actions a user runs from any shell (`revoke`, `remove`).
-            let account = keyport.refresh(&params.account).await;
-            // Before answering: the core's event reaches the caches a moment later.
-            service.invalidate(&params.account);
-            let account = account.map_err(core)?;
-            to_value(&convert::account(account.view(keyport.now())))
+            to_value(&service.refresh_account(&params.account).await?)
         }
         Call::SigninStart(params) => {
             let request = SignInRequest {
@@ -134,50 +130,14 @@ async fn dispatch(service: &Arc<Service>, peer: &Peer, call: Call) -> Answer {
             start_signin(service, peer, pending, Some(params.account))
         }
         Call::SigninCancel(params) => {
-            let handle = service.signins.lock().expect("signins").remove(&params.signin_id);
-            match handle {
-                Some(handle) => {
-                    handle.abort();
-                    service.publish(Event::SigninFailed {
-                        signin_id: params.signin_id,
-                        account: None,
-                        code: ErrorCode::SigninCancelled.code(),
-                        message: "the sign-in was cancelled".into(),
-                    });
-                    to_value(&wire::Empty {})
-                }
-                None => Err(ErrorObject::new(
-                    ErrorCode::NoSuchSignin,
-                    format!("no sign-in `{}` is under way", params.signin_id),
-                )),
-            }
+            service.cancel_sign_in(&params.signin_id)?;
+            to_value(&wire::Empty {})
         }
         Call::AccountsRevoke(params) => {
-            let before = keyport.account(&params.account).map_err(core)?.view(keyport.now());
-            let mode =
-                if params.local.unwrap_or(false) { RevokeMode::RemoveLocallyAnyway } else { RevokeMode::AtProvider };
-            let outcome = keyport.revoke(&params.account, mode).await;
-            service.invalidate(&params.account);
-            let outcome = outcome.map_err(core)?;
-            let _ = service.rules().forget_account(&params.account);
-            let (outcome, page, reason) = match outcome {
-                RevokeOutcome::Revoked { .. } => (wire::RevokeOutcome::Revoked, None, None),
-                RevokeOutcome::RevokeAtPage { page, .. } => {
-                    (wire::RevokeOutcome::RevokeAtPage, page.map(|p| p.to_string()), None)
-                }
-                RevokeOutcome::RemovedLocally { reason, .. } => {
-                    (wire::RevokeOutcome::RemovedLocally, None, Some(reason))
-                }
-            };
-            to_value(&wire::RevokeResult { outcome, account: convert::account(before), page, reason })
+            to_value(&service.revoke_account(&params.account, params.local.unwrap_or(false)).await?)
         }
         Call::AccountsRemove(params) => {
-            let name = params.account.clone();
-            let removed = blocking(service, move |k| k.remove_account(&name)).await;
-            service.invalidate(&params.account);
-            let removed = removed?;
-            let _ = service.rules().forget_account(&params.account);
-            to_value(&wire::RemoveResult { account: convert::account(removed.view(keyport.now())) })
+            to_value(&wire::RemoveResult { account: service.remove_account(&params.account).await? })
         }
         Call::ProvidersList => {
             let providers = keyport.providers().map_err(core)?;
@@ -207,7 +167,8 @@ async fn blocking<T: Send + 'static>(
         .map_err(core)
 }
 
-/// Sign-ins that may wait for a browser at once: each holds a loopback port and a task.
+/// Sign-ins that may wait for a browser (or a device) at once: each holds a task, and a browser
+/// sign-in a loopback port.
 const MAX_SIGNINS: usize = 16;
 
 fn start_signin(
@@ -216,45 +177,129 @@ fn start_signin(
     pending: keyport_core::signin::PendingSignIn,
     account: Option<String>,
 ) -> Answer {
-    if service.signins.lock().expect("signins").len() >= MAX_SIGNINS {
-        return Err(ErrorObject::new(
-            ErrorCode::Busy,
-            "too many sign-ins are waiting for a browser; finish or cancel one",
-        ));
-    }
-    let signin_id = random_id();
-    let result = SigninStartResult {
-        signin_id: signin_id.clone(),
-        url: pending.url().to_string(),
-        browser_opened: matches!(pending.browser_outcome(), Some(Ok(()))),
-    };
+    let signin_id = crate::random_id();
+    // Before the task starts: its outcome event is routed to this connection.
     peer.signins.lock().expect("signins").push(signin_id.clone());
-    let task_service = service.clone();
-    let id = signin_id.clone();
-    let task = tokio::spawn(async move {
-        let event = match task_service.keyport().finish_sign_in(pending).await {
-            Ok(account) => {
-                task_service.invalidate(&account.name);
-                Event::SigninFinished { signin_id: id.clone(), account: account.name }
-            }
-            Err(err) => {
-                let error = convert::error(&err);
-                Event::SigninFailed { signin_id: id.clone(), account, code: error.code, message: error.message }
-            }
-        };
-        task_service.signins.lock().expect("signins").remove(&id);
-        task_service.publish(event);
-    });
-    service.signins.lock().expect("signins").insert(signin_id, task.abort_handle());
-    to_value(&result)
+    let result = service.track_sign_in(pending, account, signin_id.clone());
+    if result.is_err() {
+        peer.signins.lock().expect("signins").retain(|id| *id != signin_id);
+    }
+    to_value(&result?)
 }
 
-fn random_id() -> String {
-    use std::hash::{BuildHasher, Hasher};
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher
-        .write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());
-    format!("{:016x}", hasher.finish())
+/// The account actions, shared by the socket's methods and the desktop app (`app.rs`).
+impl Service {
+    /// Renews the account's access token now.
+    pub(crate) async fn refresh_account(&self, name: &str) -> Result<wire::AccountSummary, ErrorObject> {
+        let keyport = self.keyport();
+        let account = keyport.refresh(name).await;
+        // Before answering: the core's event reaches the caches a moment later.
+        self.invalidate(name);
+        let account = account.map_err(|err| core(self.note_error(name, err)))?;
+        Ok(convert::account(account.view(keyport.now())))
+    }
+
+    /// Has the provider revoke the account's tokens, then removes it and its access rules.
+    pub(crate) async fn revoke_account(&self, name: &str, local: bool) -> Result<wire::RevokeResult, ErrorObject> {
+        let keyport = self.keyport();
+        let before = keyport.account(name).map_err(core)?.view(keyport.now());
+        let mode = if local { RevokeMode::RemoveLocallyAnyway } else { RevokeMode::AtProvider };
+        let outcome = keyport.revoke(name, mode).await;
+        self.invalidate(name);
+        let outcome = outcome.map_err(|err| core(self.note_error(name, err)))?;
+        let _ = self.rules().forget_account(name);
+        let (outcome, page, reason) = match outcome {
+            RevokeOutcome::Revoked { .. } => (wire::RevokeOutcome::Revoked, None, None),
+            RevokeOutcome::RevokeAtPage { page, .. } => {
+                (wire::RevokeOutcome::RevokeAtPage, page.map(|p| p.to_string()), None)
+            }
+            RevokeOutcome::RemovedLocally { reason, .. } => (wire::RevokeOutcome::RemovedLocally, None, Some(reason)),
+        };
+        Ok(wire::RevokeResult { outcome, account: convert::account(before), page, reason })
+    }
+
+    /// Removes the account from Keyport (not at the provider), with its access rules.
+    pub(crate) async fn remove_account(&self, name: &str) -> Result<wire::AccountSummary, ErrorObject> {
+        let owned = name.to_owned();
+        let keyport = self.keyport().clone();
+        let removed = tokio::task::spawn_blocking(move || keyport.remove_account(&owned))
+            .await
+            .map_err(|err| ErrorObject::new(ErrorCode::InternalError, err.to_string()))?;
+        self.invalidate(name);
+        let removed = removed.map_err(core)?;
+        let _ = self.rules().forget_account(name);
+        Ok(convert::account(removed.view(self.keyport().now())))
+    }
+
+    /// Waits for a browser sign-in in the background as `signin_id`.
+    pub(crate) fn track_sign_in(
+        self: &Arc<Self>,
+        pending: keyport_core::signin::PendingSignIn,
+        account: Option<String>,
+        signin_id: String,
+    ) -> Result<SigninStartResult, ErrorObject> {
+        let result = SigninStartResult {
+            signin_id: signin_id.clone(),
+            url: pending.url().to_string(),
+            browser_opened: matches!(pending.browser_outcome(), Some(Ok(()))),
+        };
+        let keyport = self.keyport().clone();
+        self.track(signin_id, account, async move { keyport.finish_sign_in(pending).await })?;
+        Ok(result)
+    }
+
+    /// Runs a sign-in's `finish` in the background; its outcome is published as
+    /// `signin_finished` or `signin_failed`, and `signin.cancel` aborts it.
+    pub(crate) fn track(
+        self: &Arc<Self>,
+        signin_id: String,
+        account: Option<String>,
+        finish: impl std::future::Future<Output = Result<keyport_core::account::Account, keyport_core::Error>>
+        + Send
+        + 'static,
+    ) -> Result<(), ErrorObject> {
+        let mut signins = self.signins.lock().expect("signins");
+        if signins.len() >= MAX_SIGNINS {
+            return Err(ErrorObject::new(
+                ErrorCode::Busy,
+                "too many sign-ins are waiting for a browser; finish or cancel one",
+            ));
+        }
+        let service = self.clone();
+        let id = signin_id.clone();
+        let task = tokio::spawn(async move {
+            let event = match finish.await {
+                Ok(account) => {
+                    service.invalidate(&account.name);
+                    Event::SigninFinished { signin_id: id.clone(), account: account.name }
+                }
+                Err(err) => {
+                    let error = convert::error(&err);
+                    Event::SigninFailed { signin_id: id.clone(), account, code: error.code, message: error.message }
+                }
+            };
+            service.signins.lock().expect("signins").remove(&id);
+            service.publish(event);
+        });
+        signins.insert(signin_id, task.abort_handle());
+        Ok(())
+    }
+
+    /// Stops a sign-in under way and publishes its `signin_failed` (cancelled).
+    pub(crate) fn cancel_sign_in(&self, signin_id: &str) -> Result<(), ErrorObject> {
+        let handle = self.signins.lock().expect("signins").remove(signin_id);
+        let Some(handle) = handle else {
+            return Err(ErrorObject::new(ErrorCode::NoSuchSignin, format!("no sign-in `{signin_id}` is under way")));
+        };
+        handle.abort();
+        self.publish(Event::SigninFailed {
+            signin_id: signin_id.to_owned(),
+            account: None,
+            code: ErrorCode::SigninCancelled.code(),
+            message: "the sign-in was cancelled".into(),
+        });
+        Ok(())
+    }
 }
 
 /// The per-app check in front of every token: a rule, or the host's prompter.

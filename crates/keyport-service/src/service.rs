@@ -91,6 +91,8 @@ pub struct Service {
     pub(crate) prompter: Arc<dyn AccessPrompter>,
     pub(crate) bus: broadcast::Sender<Event>,
     pub(crate) signins: Mutex<HashMap<String, tokio::task::AbortHandle>>,
+    /// Each account's last error not fixed since (in memory only; messages hold no secret).
+    last_errors: Mutex<HashMap<String, crate::app::LastError>>,
     snapshot: Mutex<Snapshot>,
     tokens: Mutex<HashMap<String, Cached>>,
 }
@@ -106,6 +108,7 @@ impl Service {
             prompter,
             bus: broadcast::channel(1024).0,
             signins: Mutex::new(HashMap::new()),
+            last_errors: Mutex::new(HashMap::new()),
             snapshot: Mutex::new(Snapshot::default()),
             tokens: Mutex::new(HashMap::new()),
         })
@@ -137,7 +140,9 @@ impl Service {
             match events.recv().await {
                 Ok(event) => {
                     self.invalidate(event.account());
-                    self.publish(convert::event(event));
+                    let event = convert::event(event);
+                    self.remember_error(&event);
+                    self.publish(event);
                 }
                 Err(broadcast::error::RecvError::Lagged(count)) => {
                     self.snapshot.lock().expect("snapshot").checked = None;
@@ -147,6 +152,44 @@ impl Service {
                 Err(broadcast::error::RecvError::Closed) => return,
             }
         }
+    }
+
+    /// Keeps or clears the account's last error after an event.
+    fn remember_error(&self, event: &Event) {
+        let mut errors = self.last_errors.lock().expect("last errors");
+        let at = convert::rfc3339(self.keyport.now());
+        match event {
+            Event::Error { account, message } => {
+                errors.insert(account.clone(), crate::app::LastError { message: message.clone(), at });
+            }
+            Event::NeedsSignIn { account, reason } => {
+                let message = format!("the provider no longer accepts this sign-in ({reason}); sign in again");
+                errors.insert(account.clone(), crate::app::LastError { message, at });
+            }
+            Event::Added { account }
+            | Event::Refreshed { account, .. }
+            | Event::Revoked { account }
+            | Event::Removed { account } => {
+                errors.remove(account);
+            }
+            _ => {}
+        }
+    }
+
+    /// Records `err` as the account's last error (when it is about the account, not the
+    /// request) and returns it.
+    pub(crate) fn note_error(&self, account: &str, err: keyport_core::Error) -> keyport_core::Error {
+        if !matches!(err, keyport_core::Error::AccountNotFound { .. }) {
+            let at = convert::rfc3339(self.keyport.now());
+            let entry = crate::app::LastError { message: err.to_string(), at };
+            self.last_errors.lock().expect("last errors").insert(account.to_owned(), entry);
+        }
+        err
+    }
+
+    /// The account's last error not fixed since.
+    pub(crate) fn last_error(&self, account: &str) -> Option<crate::app::LastError> {
+        self.last_errors.lock().expect("last errors").get(account).cloned()
     }
 
     /// Forgets what is cached about `account` (its token) and makes the next look at the

@@ -15,6 +15,7 @@ pub const EVENT_METHOD: &str = "event";
 
 /// Something that happened, tagged by its `event` member.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "event", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Event {
@@ -80,6 +81,7 @@ pub enum Event {
     },
     /// An event added after this version (read only).
     #[serde(other, skip_serializing)]
+    #[cfg_attr(feature = "ts", ts(skip))]
     Unknown,
 }
 

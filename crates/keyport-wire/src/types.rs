@@ -21,6 +21,7 @@ pub const DEFAULT_MIN_VALID_SECS: u64 = 60;
 
 /// A person's account or a service account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum AccountKind {
     /// Signed in by a person.
@@ -29,11 +30,13 @@ pub enum AccountKind {
     Service,
     /// A kind added after this version (read only).
     #[serde(other, skip_serializing)]
+    #[cfg_attr(feature = "ts", ts(skip))]
     Unknown,
 }
 
 /// The state of an account's token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum AccountStatus {
     /// The access token is good for a while.
@@ -46,11 +49,13 @@ pub enum AccountStatus {
     NeedsSignIn,
     /// A status added after this version (read only).
     #[serde(other, skip_serializing)]
+    #[cfg_attr(feature = "ts", ts(skip))]
     Unknown,
 }
 
 /// Who the account is, as the provider told. Each field may be unknown (`null`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Identity {
     /// Subject identifier at the provider.
     pub sub: Option<String>,
@@ -62,6 +67,7 @@ pub struct Identity {
 
 /// The account object of `docs/json.md`. Never holds a token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct AccountSummary {
     /// The account's name in Keyport (unique).
     pub name: String,
@@ -96,6 +102,7 @@ pub struct AccountSummary {
 /// A provider's endpoints; the optional ones are absent (not `null`) when unknown, as in
 /// `docs/json.md`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Endpoints {
     /// Authorization endpoint.
     pub authorization: String,
@@ -114,6 +121,7 @@ pub struct Endpoints {
 
 /// The provider object of `docs/json.md`. Never holds the client secret.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ProviderSummary {
     /// The provider's name.
     pub name: String,
@@ -242,6 +250,7 @@ pub struct TokenGetResult {
 /// Result of `signin.start` and `accounts.reauth`. The outcome comes later as a
 /// `signin_finished` or `signin_failed` event with the same `signin_id`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct SigninStartResult {
     /// Names this sign-in in events and in `signin.cancel`. Opaque; not a secret.
     pub signin_id: String,
@@ -253,6 +262,7 @@ pub struct SigninStartResult {
 
 /// What `accounts.revoke` did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum RevokeOutcome {
     /// The provider revoked the tokens (or said they were already gone).
@@ -264,11 +274,13 @@ pub enum RevokeOutcome {
     RemovedLocally,
     /// An outcome added after this version (read only).
     #[serde(other, skip_serializing)]
+    #[cfg_attr(feature = "ts", ts(skip))]
     Unknown,
 }
 
 /// Result of `accounts.revoke`. In every outcome the account is gone from Keyport.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct RevokeResult {
     /// What happened.
     pub outcome: RevokeOutcome,

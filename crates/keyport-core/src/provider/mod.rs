@@ -9,7 +9,7 @@
 mod preset;
 mod registry;
 
-pub use self::preset::{MicrosoftTenant, Preset};
+pub use self::preset::{MicrosoftTenant, Preset, PresetGuide, SecretNeed};
 pub use self::registry::Providers;
 
 use std::fmt;

@@ -44,6 +44,77 @@ impl Preset {
         }
     }
 
+    /// The name people know it by.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Google => "Google",
+            Self::Microsoft => "Microsoft",
+            Self::Github => "GitHub",
+            Self::Gitlab => "GitLab",
+        }
+    }
+
+    /// The redirect host its client registration expects: Entra's desktop platform takes
+    /// `http://localhost`; the others take RFC 8252's `127.0.0.1`.
+    pub fn default_redirect_host(self) -> RedirectHost {
+        match self {
+            Self::Microsoft => RedirectHost::Localhost,
+            _ => RedirectHost::Ipv4,
+        }
+    }
+
+    /// The preset with no tenant or base URL, as a template for showing its defaults.
+    pub fn template(self) -> Provider {
+        let mut provider = self.resolve(None, None).expect("presets resolve without options");
+        provider.redirect_host = self.default_redirect_host();
+        provider.redirect_path = super::DEFAULT_REDIRECT_PATH.to_owned();
+        provider
+    }
+
+    /// How to register a client with this provider, in plain words (README, "Provider guide").
+    pub fn guide(self) -> PresetGuide {
+        match self {
+            Self::Google => PresetGuide {
+                registration_page: "https://console.cloud.google.com/apis/credentials",
+                steps: "In Google Cloud Console, open APIs & Services, then Credentials, and create \
+                        an OAuth client ID of type Desktop app. Configure the consent screen first if \
+                        asked, and add yourself as a test user while the app is in testing.\n\n\
+                        Google gives a client ID and a client secret: enter both. Desktop clients \
+                        accept http://127.0.0.1 with any port, so there is nothing else to register.\n\n\
+                        For device sign-in Google wants a separate client of type TVs and Limited \
+                        Input devices; add it as a second provider.",
+                client_secret: SecretNeed::Required,
+            },
+            Self::Microsoft => PresetGuide {
+                registration_page: "https://entra.microsoft.com/#view/Microsoft_AAD_RegisteredApps/ApplicationsListBlade",
+                steps: "In the Entra admin center, open App registrations and create a new \
+                        registration. Under Authentication add the platform Mobile and desktop \
+                        applications with the redirect URI below, and set Allow public client flows \
+                        to Yes.\n\n\
+                        No client secret is needed. Choose the tenant: common (work, school and \
+                        personal accounts), organizations, consumers, or your tenant ID.",
+                client_secret: SecretNeed::NotNeeded,
+            },
+            Self::Github => PresetGuide {
+                registration_page: "https://github.com/settings/applications/new",
+                steps: "In GitHub, open Settings, Developer settings, OAuth Apps, and create a new \
+                        OAuth App with the authorization callback URL below (GitHub accepts any port \
+                        on a loopback callback).\n\n\
+                        Generate a client secret: GitHub requires it. Tick Enable Device Flow if you \
+                        want device sign-in. GitHub tokens do not expire.",
+                client_secret: SecretNeed::Required,
+            },
+            Self::Gitlab => PresetGuide {
+                registration_page: "https://gitlab.com/-/user_settings/applications",
+                steps: "In GitLab, open Preferences, then Applications, and add a new application \
+                        with the redirect URI below. Untick Confidential for a public client and tick \
+                        the scopes openid, profile and email (and for example read_api).\n\n\
+                        For a self-hosted GitLab, enter its address as the base URL.",
+                client_secret: SecretNeed::Optional,
+            },
+        }
+    }
+
     pub(super) fn resolve(self, tenant: Option<&MicrosoftTenant>, base_url: Option<&Url>) -> Result<Provider, Error> {
         if tenant.is_some() && self != Self::Microsoft {
             return Err(Error::InvalidProvider { reason: "a tenant applies only to the microsoft preset".into() });
@@ -176,6 +247,29 @@ impl Preset {
             }
         })
     }
+}
+
+/// How to register a client with a preset provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PresetGuide {
+    /// Where clients are registered.
+    pub registration_page: &'static str,
+    /// The steps, as paragraphs separated by blank lines.
+    pub steps: &'static str,
+    /// Whether the token endpoint wants a client secret.
+    pub client_secret: SecretNeed,
+}
+
+/// Whether a provider's client needs a secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SecretNeed {
+    /// The token endpoint refuses without it.
+    Required,
+    /// Public clients work; confidential ones send it.
+    Optional,
+    /// Public client with PKCE; no secret.
+    NotNeeded,
 }
 
 impl fmt::Display for Preset {

@@ -1,0 +1,636 @@
+//! The desktop app's calls: what its window shows and does, as methods of [`Service`] over the
+//! same code the socket's methods use (`methods.rs`). Each Tauri command of the shell is one of
+//! these. Errors are [`AppError`]s: a stable code and a sentence for people.
+//!
+//! The types here are the app's contract with its web UI; with the `ts` feature they derive
+//! TypeScript definitions (`ui/src/bindings/`, checked by the shell's tests).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use keyport_core::device::DeviceRequest;
+use keyport_core::provider::{Endpoints as CoreEndpoints, MicrosoftTenant, Preset, RedirectHost, SecretNeed};
+use keyport_core::secret::Secret;
+use keyport_core::signin::SignInRequest;
+use keyport_core::{NewProvider, ProviderSpec, ProviderView, ServiceAccountRequest};
+use keyport_wire::{self as wire, ErrorCode, ErrorObject};
+use serde::{Deserialize, Serialize};
+
+use crate::access::{Decision, Program};
+use crate::convert;
+use crate::prompts::PromptGone;
+use crate::service::Service;
+
+/// An error for the app's window: `code` for the program, `message` for people.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[error("{message}")]
+pub struct AppError {
+    /// The socket's error name (`no_such_account`, `provider_unreachable`, `invalid_params`,
+    /// `keyring_unavailable`, ... see docs/socket.md).
+    pub code: String,
+    /// What went wrong, in a sentence. Never a secret.
+    pub message: String,
+}
+
+impl AppError {
+    fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self { code: code.name().to_owned(), message: message.into() }
+    }
+
+    /// An error of the host (clipboard, window), not of an account.
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InternalError, message)
+    }
+
+    fn bad_input(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidParams, message)
+    }
+}
+
+impl From<ErrorObject> for AppError {
+    fn from(error: ErrorObject) -> Self {
+        let code = ErrorCode::from_code(error.code).unwrap_or(ErrorCode::InternalError);
+        Self { code: code.name().to_owned(), message: error.message }
+    }
+}
+
+impl From<keyport_core::Error> for AppError {
+    fn from(error: keyport_core::Error) -> Self {
+        convert::error(&error).into()
+    }
+}
+
+impl From<crate::ServiceError> for AppError {
+    fn from(error: crate::ServiceError) -> Self {
+        match error {
+            crate::ServiceError::Core(core) => core.into(),
+            crate::ServiceError::BadRequest(message) => Self::bad_input(message),
+            other => Self::new(ErrorCode::InternalError, other.to_string()),
+        }
+    }
+}
+
+impl From<PromptGone> for AppError {
+    fn from(error: PromptGone) -> Self {
+        Self::bad_input(error.to_string())
+    }
+}
+
+/// The last thing that went wrong with an account and has not been fixed by a later success.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct LastError {
+    /// What failed, for people.
+    pub message: String,
+    /// When (RFC 3339 UTC).
+    pub at: String,
+}
+
+/// A program's remembered decision about an account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct ProgramAccess {
+    /// The program's executable (absolute path).
+    pub program: String,
+    /// Allowed or denied.
+    pub decision: Decision,
+    /// When the user decided (RFC 3339 UTC).
+    pub decided_at: String,
+}
+
+/// Everything the details screen shows about an account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct AccountDetails {
+    /// The account.
+    pub account: wire::AccountSummary,
+    /// Its last error, if not fixed since.
+    pub last_error: Option<LastError>,
+    /// The programs the user allowed or denied.
+    pub programs: Vec<ProgramAccess>,
+}
+
+/// A device sign-in under way: what the user types or scans on another device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct DeviceStart {
+    /// Names it in `signin_cancel` and in its `signin_finished` / `signin_failed` event.
+    pub signin_id: String,
+    /// Where to go.
+    pub verification_uri: String,
+    /// The same with the code filled in, when the provider gives one.
+    pub verification_uri_complete: Option<String>,
+    /// The code to type there.
+    pub user_code: String,
+    /// The code's expiry (RFC 3339 UTC).
+    pub expires_at: String,
+    /// How often Keyport asks the provider, in seconds.
+    pub interval_secs: u32,
+    /// An SVG document of a QR code for the complete URI (else the plain one).
+    pub qr_svg: String,
+}
+
+/// What a preset's form needs besides the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum PresetNeeds {
+    /// Nothing.
+    None,
+    /// A Microsoft tenant (optional; `common` when empty).
+    Tenant,
+    /// A GitLab base URL (optional; gitlab.com when empty).
+    BaseUrl,
+}
+
+/// A built-in provider, with how to register a client there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct PresetInfo {
+    /// `google`, `microsoft`, `github` or `gitlab`.
+    pub id: String,
+    /// Its name for people.
+    pub label: String,
+    /// Extra fields of its form.
+    pub needs: PresetNeeds,
+    /// Scopes requested when none are given.
+    pub default_scopes: Vec<String>,
+    /// Where clients are registered.
+    pub register_url: String,
+    /// How, in plain words: paragraphs separated by blank lines.
+    pub guidance: String,
+    /// The redirect URI to register (any port is used).
+    pub redirect_uri: String,
+    /// Whether it can sign in with a code on another device.
+    pub device_flow: bool,
+    /// `required`, `optional` or `not_needed`.
+    pub client_secret: String,
+}
+
+/// Where a new provider's endpoints come from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ProviderSource {
+    /// A built-in provider.
+    Preset {
+        /// Its id.
+        preset: String,
+        /// Microsoft tenant.
+        tenant: Option<String>,
+        /// Self-hosted GitLab.
+        base_url: Option<String>,
+    },
+    /// An issuer whose metadata is discovered.
+    Issuer {
+        /// The issuer URL.
+        issuer: String,
+    },
+    /// Endpoints typed in.
+    Endpoints {
+        /// The endpoints.
+        endpoints: wire::Endpoints,
+    },
+}
+
+/// The add-provider form.
+#[derive(Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct NewProviderForm {
+    /// The provider's name in Keyport.
+    pub name: String,
+    /// Where its endpoints come from.
+    pub source: ProviderSource,
+    /// The registered client id.
+    pub client_id: String,
+    /// The client secret, when the provider wants one; stored in the keyring.
+    pub client_secret: Option<String>,
+    /// Default scopes (the provider's when empty).
+    pub scopes: Vec<String>,
+}
+
+impl std::fmt::Debug for NewProviderForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewProviderForm")
+            .field("name", &self.name)
+            .field("source", &self.source)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &self.client_secret.as_ref().map(|_| "[redacted]"))
+            .field("scopes", &self.scopes)
+            .finish()
+    }
+}
+
+/// The sign-in form (browser or device).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct SignInForm {
+    /// The provider.
+    pub provider: String,
+    /// The account's name; derived from the identity when `null`.
+    pub account: Option<String>,
+    /// Scopes (the provider's defaults when empty).
+    pub scopes: Vec<String>,
+}
+
+/// The service-account form (client credentials).
+#[derive(Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct ServiceAccountForm {
+    /// The provider.
+    pub provider: String,
+    /// The account's name.
+    pub name: String,
+    /// Scopes (the provider's defaults when empty).
+    pub scopes: Vec<String>,
+    /// The client id, when it is not the provider's.
+    pub client_id: Option<String>,
+    /// The client secret; stored in the keyring.
+    pub client_secret: Option<String>,
+}
+
+impl std::fmt::Debug for ServiceAccountForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServiceAccountForm")
+            .field("provider", &self.provider)
+            .field("name", &self.name)
+            .field("scopes", &self.scopes)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &self.client_secret.as_ref().map(|_| "[redacted]"))
+            .finish()
+    }
+}
+
+/// What the app's status bar and tray show.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct AppStatus {
+    /// The socket served to other programs, if this app serves it.
+    pub socket: Option<String>,
+    /// Why not, for people.
+    pub socket_note: Option<String>,
+    /// Accounts that need a new sign-in.
+    pub needs_attention: Vec<String>,
+}
+
+/// After copying an access token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct CopyResult {
+    /// The clipboard is cleared after this many seconds (if it still holds the token).
+    pub clears_in_secs: u32,
+}
+
+/// Where the tray menu or a notification sends the window.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(tag = "screen", rename_all = "snake_case")]
+pub enum Navigate {
+    /// The accounts list.
+    Accounts,
+    /// One account's details.
+    Account {
+        /// Its name.
+        account: String,
+    },
+    /// An access question.
+    Prompt {
+        /// The question.
+        prompt_id: String,
+    },
+}
+
+/// Splits what a user typed ("a b, c") into scopes.
+fn scopes(typed: &[String]) -> Vec<String> {
+    keyport_core::provider::split_scopes(typed)
+}
+
+fn secret(typed: Option<String>) -> Option<Secret> {
+    typed.filter(|s| !s.trim().is_empty()).map(|s| Secret::new(s.trim().to_owned()))
+}
+
+fn optional(typed: Option<String>) -> Option<String> {
+    typed.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
+}
+
+fn url(what: &str, typed: &str) -> Result<url::Url, AppError> {
+    url::Url::parse(typed.trim())
+        .map_err(|err| AppError::bad_input(format!("the {what} `{typed}` is not a URL: {err}")))
+}
+
+/// A QR code of `text` as an SVG document.
+fn qr_svg(text: &str) -> String {
+    match qrcode::QrCode::new(text.as_bytes()) {
+        Ok(code) => code.render::<qrcode::render::svg::Color<'_>>().min_dimensions(200, 200).quiet_zone(true).build(),
+        Err(_) => String::new(),
+    }
+}
+
+impl NewProviderForm {
+    fn into_core(self) -> Result<(String, NewProvider), AppError> {
+        let spec = match self.source {
+            ProviderSource::Preset { preset, tenant, base_url } => ProviderSpec::Preset {
+                preset: preset.parse::<Preset>()?,
+                tenant: optional(tenant)
+                    .map(|t| t.parse::<MicrosoftTenant>())
+                    .transpose()
+                    .map_err(|err| AppError::bad_input(err.to_string()))?,
+                base_url: optional(base_url).map(|u| url("base URL", &u)).transpose()?,
+            },
+            ProviderSource::Issuer { issuer } => ProviderSpec::Issuer(url("issuer", &issuer)?),
+            ProviderSource::Endpoints { endpoints: e } => {
+                let optional_url = |what, typed: Option<String>| optional(typed).map(|u| url(what, &u)).transpose();
+                ProviderSpec::Manual(Box::new(CoreEndpoints {
+                    authorization: url("authorization endpoint", &e.authorization)?,
+                    token: url("token endpoint", &e.token)?,
+                    revocation: optional_url("revocation endpoint", e.revocation)?,
+                    device_authorization: optional_url("device authorization endpoint", e.device_authorization)?,
+                    userinfo: optional_url("userinfo endpoint", e.userinfo)?,
+                }))
+            }
+        };
+        let redirect_host = match &spec {
+            ProviderSpec::Preset { preset, .. } => preset.default_redirect_host(),
+            _ => RedirectHost::Ipv4,
+        };
+        let client_id = self.client_id.trim().to_owned();
+        if client_id.is_empty() {
+            return Err(AppError::bad_input("enter the client ID you registered with the provider"));
+        }
+        let new = NewProvider {
+            spec,
+            client_id,
+            client_secret: secret(self.client_secret),
+            scopes: scopes(&self.scopes),
+            redirect_host,
+            redirect_path: keyport_core::provider::DEFAULT_REDIRECT_PATH.to_owned(),
+        };
+        Ok((self.name.trim().to_owned(), new))
+    }
+}
+
+/// The presets with their guidance.
+pub fn presets() -> Vec<PresetInfo> {
+    Preset::ALL
+        .into_iter()
+        .map(|preset| {
+            let template = preset.template();
+            let guide = preset.guide();
+            PresetInfo {
+                id: preset.as_str().to_owned(),
+                label: preset.label().to_owned(),
+                needs: match preset {
+                    Preset::Microsoft => PresetNeeds::Tenant,
+                    Preset::Gitlab => PresetNeeds::BaseUrl,
+                    _ => PresetNeeds::None,
+                },
+                default_scopes: template.default_scopes.clone(),
+                register_url: guide.registration_page.to_owned(),
+                guidance: guide.steps.to_owned(),
+                device_flow: template.endpoints.device_authorization.is_some(),
+                redirect_uri: ProviderView::from(&template).redirect_uri,
+                client_secret: match guide.client_secret {
+                    SecretNeed::Required => "required",
+                    SecretNeed::Optional => "optional",
+                    SecretNeed::NotNeeded => "not_needed",
+                }
+                .to_owned(),
+            }
+        })
+        .collect()
+}
+
+impl Service {
+    /// Every account.
+    pub async fn app_accounts(&self) -> Result<Vec<wire::AccountSummary>, AppError> {
+        let keyport = self.keyport.clone();
+        let views = tokio::task::spawn_blocking(move || keyport.account_views())
+            .await
+            .map_err(|err| AppError::new(ErrorCode::InternalError, err.to_string()))??;
+        Ok(views.into_iter().map(convert::account).collect())
+    }
+
+    /// One account, its last error and the programs that may read it.
+    pub async fn app_account_details(&self, name: &str) -> Result<AccountDetails, AppError> {
+        let account = self.keyport.account(name)?.view(self.keyport.now());
+        let programs = self
+            .rules
+            .list()?
+            .into_iter()
+            .filter(|rule| rule.account == name)
+            .map(|rule| ProgramAccess {
+                program: rule.program.to_string(),
+                decision: rule.decision,
+                decided_at: convert::rfc3339(rule.decided_at),
+            })
+            .collect();
+        Ok(AccountDetails { account: convert::account(account), last_error: self.last_error(name), programs })
+    }
+
+    /// Renews the account's access token now.
+    pub async fn app_refresh(&self, name: &str) -> Result<wire::AccountSummary, AppError> {
+        Ok(self.refresh_account(name).await?)
+    }
+
+    /// Has the provider revoke the account's tokens, then removes it.
+    pub async fn app_revoke(&self, name: &str) -> Result<wire::RevokeResult, AppError> {
+        Ok(self.revoke_account(name, false).await?)
+    }
+
+    /// Removes the account from Keyport only.
+    pub async fn app_remove(&self, name: &str) -> Result<wire::AccountSummary, AppError> {
+        Ok(self.remove_account(name).await?)
+    }
+
+    /// The account's access token, renewed first when it expires within a minute: for the
+    /// user's explicit "copy access token".
+    pub async fn app_access_token(&self, name: &str) -> Result<Arc<Secret>, AppError> {
+        let (_, token) = self
+            .token(name, Duration::from_secs(wire::DEFAULT_MIN_VALID_SECS))
+            .await
+            .map_err(|err| self.note_error(name, err))?;
+        Ok(token)
+    }
+
+    /// Forgets what the user decided about `program` reading `account`.
+    pub fn app_forget_program(&self, program: &str, account: &str) -> Result<(), AppError> {
+        self.rules.forget(&Program(program.into()), account)?;
+        Ok(())
+    }
+
+    /// Starts a browser sign-in (the browser is opened, honouring `$BROWSER`); the outcome
+    /// is a `signin_finished` or `signin_failed` event.
+    pub fn app_sign_in(self: &Arc<Self>, form: SignInForm) -> Result<wire::SigninStartResult, AppError> {
+        let request = SignInRequest {
+            scopes: scopes(&form.scopes),
+            account_name: optional(form.account.clone()),
+            open_browser: true,
+            ..SignInRequest::default()
+        };
+        let pending = self.keyport.begin_sign_in(&form.provider, request)?;
+        Ok(self.track_sign_in(pending, optional(form.account), crate::random_id())?)
+    }
+
+    /// Signs in to an existing account again, with extra scopes.
+    pub fn app_reauth(
+        self: &Arc<Self>,
+        account: &str,
+        extra_scopes: &[String],
+    ) -> Result<wire::SigninStartResult, AppError> {
+        let pending =
+            self.keyport.begin_reauth(account, &scopes(extra_scopes), keyport_core::signin::DEFAULT_TIMEOUT, true)?;
+        Ok(self.track_sign_in(pending, Some(account.to_owned()), crate::random_id())?)
+    }
+
+    /// Cancels a browser or device sign-in.
+    pub fn app_cancel_sign_in(&self, signin_id: &str) -> Result<(), AppError> {
+        Ok(self.cancel_sign_in(signin_id)?)
+    }
+
+    /// Starts a device sign-in; the outcome is a `signin_finished` or `signin_failed` event.
+    pub async fn app_device_sign_in(self: &Arc<Self>, form: SignInForm) -> Result<DeviceStart, AppError> {
+        let request = DeviceRequest { scopes: scopes(&form.scopes), account_name: optional(form.account.clone()) };
+        let pending = self.keyport.begin_device_sign_in(&form.provider, request).await?;
+        let complete = pending.verification_uri_complete().map(|u| u.to_string());
+        let start = DeviceStart {
+            signin_id: crate::random_id(),
+            verification_uri: pending.verification_uri().to_string(),
+            qr_svg: qr_svg(complete.as_deref().unwrap_or(pending.verification_uri().as_str())),
+            verification_uri_complete: complete,
+            user_code: pending.user_code().to_owned(),
+            expires_at: convert::rfc3339(pending.expires_at()),
+            interval_secs: u32::try_from(pending.interval().as_secs()).unwrap_or(u32::MAX),
+        };
+        let keyport = self.keyport.clone();
+        self.track(start.signin_id.clone(), optional(form.account), async move {
+            keyport.finish_device_sign_in(pending).await
+        })?;
+        Ok(start)
+    }
+
+    /// Adds a service account (client credentials); its secret goes to the keyring.
+    pub async fn app_add_service_account(&self, form: ServiceAccountForm) -> Result<wire::AccountSummary, AppError> {
+        let client_secret = secret(form.client_secret)
+            .ok_or_else(|| AppError::bad_input("enter the client secret of the service account's client"))?;
+        let request = ServiceAccountRequest {
+            name: form.name.trim().to_owned(),
+            scopes: scopes(&form.scopes),
+            client_id: optional(form.client_id),
+            client_secret,
+        };
+        let account = self.keyport.add_service_account(&form.provider, request).await?;
+        self.invalidate(&account.name);
+        Ok(convert::account(account.view(self.keyport.now())))
+    }
+
+    /// The configured providers.
+    pub fn app_providers(&self) -> Result<Vec<wire::ProviderSummary>, AppError> {
+        let providers = self.keyport.providers()?;
+        Ok(providers.iter().map(|p| convert::provider(ProviderView::from(p))).collect())
+    }
+
+    /// Adds a provider (discovering an issuer's endpoints); its secret goes to the keyring.
+    pub async fn app_add_provider(&self, form: NewProviderForm) -> Result<wire::ProviderSummary, AppError> {
+        let (name, new) = form.into_core()?;
+        let provider = self.keyport.add_provider(&name, new).await?;
+        Ok(convert::provider(ProviderView::from(&provider)))
+    }
+
+    /// Removes a provider and its client secret.
+    pub fn app_remove_provider(&self, name: &str) -> Result<(), AppError> {
+        Ok(self.keyport.remove_provider(name)?)
+    }
+
+    /// Opens a provider's page (https, or http to loopback) in the user's browser.
+    pub fn app_open_url(&self, typed: &str) -> Result<(), AppError> {
+        Ok(self.keyport.open_url(&url("address", typed)?)?)
+    }
+
+    /// Accounts that need a new sign-in, by name.
+    pub fn needs_attention(&self) -> Vec<String> {
+        let Ok(accounts) = self.accounts() else { return Vec::new() };
+        let mut names: Vec<String> = accounts
+            .values()
+            .filter(|a| matches!(a.health, keyport_core::account::Health::NeedsSignIn { .. }))
+            .map(|a| a.name.clone())
+            .collect();
+        names.sort();
+        names
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn presets_carry_guidance_and_the_redirect_uri_to_register() {
+        let presets = presets();
+        assert_eq!(
+            presets.iter().map(|p| p.id.as_str()).collect::<Vec<_>>(),
+            ["google", "microsoft", "github", "gitlab"]
+        );
+        let microsoft = &presets[1];
+        assert_eq!(microsoft.redirect_uri, "http://localhost/callback");
+        assert_eq!(microsoft.needs, PresetNeeds::Tenant);
+        assert_eq!(microsoft.client_secret, "not_needed");
+        assert_eq!(presets[2].redirect_uri, "http://127.0.0.1/callback");
+        assert_eq!(presets[2].client_secret, "required");
+        assert!(
+            presets.iter().all(|p| p.device_flow && p.register_url.starts_with("https://") && !p.guidance.is_empty())
+        );
+    }
+
+    #[test]
+    fn forms_never_show_their_secrets_in_debug() {
+        let form = ServiceAccountForm {
+            provider: "p".into(),
+            name: "n".into(),
+            scopes: vec![],
+            client_id: None,
+            client_secret: Some("hunter2".into()),
+        };
+        assert!(!format!("{form:?}").contains("hunter2"));
+        let form = NewProviderForm {
+            name: "p".into(),
+            source: ProviderSource::Issuer { issuer: "https://example.com".into() },
+            client_id: "id".into(),
+            client_secret: Some("hunter2".into()),
+            scopes: vec![],
+        };
+        assert!(!format!("{form:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn a_provider_form_is_checked_before_anything_is_stored() {
+        let form = |source| NewProviderForm {
+            name: "p".into(),
+            source,
+            client_id: "id".into(),
+            client_secret: None,
+            scopes: vec!["a b".into()],
+        };
+        let err = form(ProviderSource::Issuer { issuer: "not a url".into() }).into_core().unwrap_err();
+        assert_eq!(err.code, "invalid_params");
+        let err = form(ProviderSource::Preset { preset: "myspace".into(), tenant: None, base_url: None })
+            .into_core()
+            .unwrap_err();
+        assert!(err.message.contains("unknown preset"), "{err:?}");
+        let (_, new) =
+            form(ProviderSource::Preset { preset: "microsoft".into(), tenant: Some(" ".into()), base_url: None })
+                .into_core()
+                .unwrap();
+        assert_eq!(new.redirect_host, RedirectHost::Localhost);
+        assert_eq!(new.scopes, ["a", "b"]);
+        let mut empty_id = form(ProviderSource::Issuer { issuer: "https://example.com".into() });
+        empty_id.client_id = "  ".into();
+        assert!(empty_id.into_core().unwrap_err().message.contains("client ID"));
+    }
+
+    #[test]
+    fn qr_codes_are_svg_documents() {
+        let svg = qr_svg("https://example.com/device?user_code=ABCD-EFGH");
+        assert!(svg.contains("<svg") && svg.ends_with("</svg>"), "{svg}");
+    }
+}

@@ -1,0 +1,234 @@
+//! [`AccessPrompts`]: the desktop app's [`AccessPrompter`]. A program without a rule waits
+//! while the question "PROGRAM wants to read ACCOUNT" is put to the user; the host shows it
+//! (window, notification) from [`AccessPrompts::subscribe`] and answers with
+//! [`AccessPrompts::answer`]. Unanswered questions expire: the request is refused that once and
+//! nothing is remembered. The same program asking again for the same account while a question
+//! is open waits for the same answer instead of asking twice.
+
+use std::collections::HashMap;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::{broadcast, watch};
+
+use crate::access::{AccessPrompter, Program, PromptAnswer};
+use crate::convert::rfc3339;
+
+/// How long a question waits for the user by default. `keyport token` waits as long; other
+/// clients give up on their own.
+pub const DEFAULT_PROMPT_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// A question to the user: may `program` read `account`?
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct AccessPrompt {
+    /// Names this question in [`AccessPrompts::answer`].
+    pub prompt_id: String,
+    /// The program's executable, an absolute path.
+    pub program: String,
+    /// Its file name, for the headline.
+    pub program_name: String,
+    /// The account it wants.
+    pub account: String,
+    /// When it asked (RFC 3339 UTC).
+    pub asked_at: String,
+    /// Unanswered by then, the request is refused this once (RFC 3339 UTC).
+    pub expires_at: String,
+}
+
+/// The user's answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum PromptChoice {
+    /// This request only.
+    AllowOnce,
+    /// Remember: allowed.
+    AllowAlways,
+    /// Remember: denied.
+    Deny,
+}
+
+/// What the host hears about questions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PromptEvent {
+    /// A new question to show.
+    Asked(AccessPrompt),
+    /// The question was answered or expired: stop showing it.
+    Closed {
+        /// The question.
+        prompt_id: String,
+    },
+}
+
+#[derive(Debug)]
+struct Open {
+    prompt: AccessPrompt,
+    key: (Program, String),
+    answer: watch::Sender<Option<PromptAnswer>>,
+}
+
+/// The desktop app's prompter; see the module docs.
+#[derive(Debug)]
+pub struct AccessPrompts {
+    timeout: Duration,
+    open: Mutex<HashMap<String, Open>>,
+    events: broadcast::Sender<PromptEvent>,
+}
+
+/// Answering a question that is no longer open.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("that request is no longer waiting for an answer (it was answered or it expired)")]
+pub struct PromptGone;
+
+impl AccessPrompts {
+    /// Questions that wait `timeout` for an answer.
+    pub fn new(timeout: Duration) -> Arc<Self> {
+        Arc::new(Self { timeout, open: Mutex::new(HashMap::new()), events: broadcast::channel(64).0 })
+    }
+
+    /// New and closed questions, from now on (see [`Self::pending`] for those already open).
+    pub fn subscribe(&self) -> broadcast::Receiver<PromptEvent> {
+        self.events.subscribe()
+    }
+
+    /// The open questions, oldest first.
+    pub fn pending(&self) -> Vec<AccessPrompt> {
+        let mut prompts: Vec<AccessPrompt> =
+            self.open.lock().expect("prompts").values().map(|open| open.prompt.clone()).collect();
+        prompts.sort_by(|a, b| a.asked_at.cmp(&b.asked_at).then_with(|| a.prompt_id.cmp(&b.prompt_id)));
+        prompts
+    }
+
+    /// Answers an open question; the waiting request goes on at once.
+    pub fn answer(&self, prompt_id: &str, choice: PromptChoice) -> Result<(), PromptGone> {
+        let open = self.open.lock().expect("prompts").remove(prompt_id).ok_or(PromptGone)?;
+        let answer = match choice {
+            PromptChoice::AllowOnce => PromptAnswer::AllowOnce,
+            PromptChoice::AllowAlways => PromptAnswer::AllowAlways,
+            PromptChoice::Deny => PromptAnswer::Deny,
+        };
+        let _ = open.answer.send(Some(answer));
+        let _ = self.events.send(PromptEvent::Closed { prompt_id: prompt_id.to_owned() });
+        Ok(())
+    }
+
+    /// The receiver of the open question for `program` and `account`, or of a new one.
+    fn question(&self, program: &Program, account: &str) -> watch::Receiver<Option<PromptAnswer>> {
+        let mut open = self.open.lock().expect("prompts");
+        let key = (program.clone(), account.to_owned());
+        if let Some(existing) = open.values().find(|o| o.key == key) {
+            return existing.answer.subscribe();
+        }
+        let now = time::OffsetDateTime::now_utc();
+        let prompt = AccessPrompt {
+            prompt_id: crate::random_id(),
+            program: program.to_string(),
+            program_name: program.0.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+            account: account.to_owned(),
+            asked_at: rfc3339(now),
+            expires_at: rfc3339(now + self.timeout),
+        };
+        let (answer, receiver) = watch::channel(None);
+        open.insert(prompt.prompt_id.clone(), Open { prompt: prompt.clone(), key, answer });
+        drop(open);
+        let _ = self.events.send(PromptEvent::Asked(prompt));
+        receiver
+    }
+
+    /// Closes the question for `program` and `account` unanswered (it expired).
+    fn expire(&self, program: &Program, account: &str) {
+        let mut open = self.open.lock().expect("prompts");
+        let key = (program.clone(), account.to_owned());
+        let Some(id) = open.iter().find(|(_, o)| o.key == key).map(|(id, _)| id.clone()) else { return };
+        open.remove(&id);
+        drop(open);
+        let _ = self.events.send(PromptEvent::Closed { prompt_id: id });
+    }
+}
+
+impl AccessPrompter for AccessPrompts {
+    fn ask<'a>(
+        &'a self,
+        program: &'a Program,
+        account: &'a str,
+    ) -> Pin<Box<dyn std::future::Future<Output = PromptAnswer> + Send + 'a>> {
+        Box::pin(async move {
+            let mut answer = self.question(program, account);
+            let waited = tokio::time::timeout(self.timeout, answer.wait_for(Option::is_some)).await;
+            match waited {
+                Ok(Ok(answer)) => answer.expect("waited for Some"),
+                // Expired (or the question vanished): refuse this once, remember nothing.
+                _ => {
+                    self.expire(program, account);
+                    PromptAnswer::NoOneToAsk
+                }
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+
+    fn program() -> Program {
+        Program(PathBuf::from("/usr/bin/git"))
+    }
+
+    #[tokio::test]
+    async fn a_question_waits_for_its_answer_and_is_closed() {
+        let prompts = AccessPrompts::new(Duration::from_secs(30));
+        let mut events = prompts.subscribe();
+        let git = program();
+        let asking = tokio::spawn({
+            let prompts = prompts.clone();
+            async move { prompts.ask(&git, "work").await }
+        });
+        let PromptEvent::Asked(prompt) = events.recv().await.unwrap() else { panic!("expected a question") };
+        assert_eq!(prompt.program, "/usr/bin/git");
+        assert_eq!(prompt.program_name, "git");
+        assert_eq!(prompt.account, "work");
+        assert_eq!(prompts.pending(), vec![prompt.clone()]);
+        prompts.answer(&prompt.prompt_id, PromptChoice::AllowAlways).unwrap();
+        assert_eq!(asking.await.unwrap(), PromptAnswer::AllowAlways);
+        assert_eq!(events.recv().await.unwrap(), PromptEvent::Closed { prompt_id: prompt.prompt_id.clone() });
+        assert!(prompts.pending().is_empty());
+        assert_eq!(prompts.answer(&prompt.prompt_id, PromptChoice::Deny), Err(PromptGone));
+    }
+
+    #[tokio::test]
+    async fn the_same_question_twice_is_asked_once_and_answers_both() {
+        let prompts = AccessPrompts::new(Duration::from_secs(30));
+        let mut events = prompts.subscribe();
+        let ask = || {
+            let prompts = prompts.clone();
+            tokio::spawn(async move { prompts.ask(&program(), "work").await })
+        };
+        let (first, second) = (ask(), ask());
+        let PromptEvent::Asked(prompt) = events.recv().await.unwrap() else { panic!("expected a question") };
+        // Let the second caller reach the open question.
+        while prompts.open.lock().unwrap().values().next().unwrap().answer.receiver_count() < 2 {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(prompts.pending().len(), 1);
+        prompts.answer(&prompt.prompt_id, PromptChoice::Deny).unwrap();
+        assert_eq!(first.await.unwrap(), PromptAnswer::Deny);
+        assert_eq!(second.await.unwrap(), PromptAnswer::Deny);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_unanswered_question_expires_as_a_refusal_that_is_not_remembered() {
+        let prompts = AccessPrompts::new(Duration::from_secs(120));
+        let mut events = prompts.subscribe();
+        let answer = prompts.ask(&program(), "work").await;
+        assert_eq!(answer, PromptAnswer::NoOneToAsk);
+        let PromptEvent::Asked(prompt) = events.recv().await.unwrap() else { panic!("expected a question") };
+        assert_eq!(events.recv().await.unwrap(), PromptEvent::Closed { prompt_id: prompt.prompt_id });
+        assert!(prompts.pending().is_empty());
+    }
+}

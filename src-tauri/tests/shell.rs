@@ -1,0 +1,213 @@
+//! The shell without a display: the real commands over Tauri's mock runtime, the generated
+//! TypeScript types, the capability and the CSP.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use keyport_core::Keyport;
+use keyport_core::browser::NoBrowser;
+use keyport_core::clock::SystemClock;
+use keyport_core::http::ReqwestClient;
+use keyport_core::paths::Paths;
+use keyport_core::secrets::MemoryStore;
+use keyport_desktop::Startup;
+use keyport_desktop::commands::COMMANDS;
+use keyport_service::ServiceConfig;
+use serde_json::{Value, json};
+use tauri::ipc::{CallbackFn, InvokeBody};
+use tauri::test::{INVOKE_KEY, MockRuntime, get_ipc_response, mock_builder, mock_context, noop_assets};
+use tauri::webview::InvokeRequest;
+use tauri::{WebviewUrl, WebviewWindow, WebviewWindowBuilder};
+
+fn shell_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+struct Shell {
+    _app: tauri::App<MockRuntime>,
+    window: WebviewWindow<MockRuntime>,
+    _home: tempfile::TempDir,
+}
+
+impl Shell {
+    /// The real commands and service over temporary files, an in-memory keyring and no
+    /// socket, tray or notifications.
+    fn start() -> Self {
+        let home = tempfile::tempdir().unwrap();
+        let paths =
+            Paths { config_dir: home.path().join("config"), data_dir: home.path().join("data"), runtime_dir: None };
+        let keyport = Keyport::new(
+            &paths,
+            Arc::new(MemoryStore::new()),
+            Arc::new(ReqwestClient::new().unwrap()),
+            Arc::new(SystemClock),
+            Arc::new(NoBrowser),
+        );
+        let config = ServiceConfig::new(
+            home.path().join("keyport.sock"),
+            paths.config_dir.join("access.toml"),
+            paths.accounts_file(),
+        );
+        let startup = Startup { keyport, config, serve_socket: false, desktop_integration: false };
+        let app = keyport_desktop::app(mock_builder(), startup).build(mock_context(noop_assets())).unwrap();
+        let window = WebviewWindowBuilder::new(&app, "main", WebviewUrl::default()).build().unwrap();
+        Self { _app: app, window, _home: home }
+    }
+
+    fn call(&self, cmd: &str, args: Value) -> Result<Value, Value> {
+        let request = InvokeRequest {
+            cmd: cmd.into(),
+            callback: CallbackFn(0),
+            error: CallbackFn(1),
+            url: "tauri://localhost".parse().unwrap(),
+            body: InvokeBody::Json(args),
+            headers: Default::default(),
+            invoke_key: INVOKE_KEY.to_owned(),
+        };
+        get_ipc_response(&self.window, request).map(|body| body.deserialize::<Value>().unwrap())
+    }
+}
+
+#[test]
+fn the_commands_reach_the_service() {
+    let shell = Shell::start();
+    assert_eq!(shell.call("accounts_list", json!({})).unwrap(), json!([]));
+    let presets = shell.call("presets_list", json!({})).unwrap();
+    assert_eq!(presets.as_array().unwrap().len(), 4);
+
+    let form = json!({ "form": {
+        "name": "local",
+        "source": { "kind": "endpoints", "endpoints": {
+            "authorization": "http://127.0.0.1:9/authorize", "token": "http://127.0.0.1:9/token" } },
+        "client_id": "keyport-test", "client_secret": "s3cret-value", "scopes": ["openid email"] } });
+    let added = shell.call("provider_add", form).unwrap();
+    assert_eq!(added["name"], "local");
+    assert_eq!(added["redirect_uri"], "http://127.0.0.1/callback");
+    assert_eq!(added["has_client_secret"], true);
+    assert!(!added.to_string().contains("s3cret-value"), "{added}");
+    let providers = shell.call("providers_list", json!({})).unwrap();
+    assert_eq!(providers[0]["scopes"], json!(["openid", "email"]));
+
+    // Plain http to a host that is not loopback is refused, in words.
+    let insecure = json!({ "form": {
+        "name": "remote",
+        "source": { "kind": "endpoints", "endpoints": {
+            "authorization": "http://example.com/authorize", "token": "https://example.com/token" } },
+        "client_id": "x", "client_secret": null, "scopes": [] } });
+    let error = shell.call("provider_add", insecure).unwrap_err();
+    assert!(error["message"].as_str().unwrap().contains("plain http"), "{error}");
+
+    let error = shell.call("account_details", json!({ "account": "nobody" })).unwrap_err();
+    assert_eq!(error["code"], "no_such_account", "{error}");
+    let error = shell.call("prompt_answer", json!({ "prompt_id": "gone", "choice": "allow_once" })).unwrap_err();
+    assert_eq!(error["code"], "invalid_params", "{error}");
+    assert_eq!(shell.call("prompts_pending", json!({})).unwrap(), json!([]));
+
+    let status = shell.call("app_status", json!({})).unwrap();
+    assert_eq!(status["socket"], Value::Null);
+    assert_eq!(status["needs_attention"], json!([]));
+
+    shell.call("provider_remove", json!({ "name": "local" })).unwrap();
+    assert_eq!(shell.call("providers_list", json!({})).unwrap(), json!([]));
+}
+
+/// The TypeScript types in `ui/src/bindings/` are what ts-rs makes of the Rust types today.
+/// `UPDATE_BINDINGS=1 cargo test -p keyport-desktop --test shell` rewrites them.
+#[test]
+fn typescript_bindings_are_current() {
+    use keyport_service::{app, prompts};
+    use ts_rs::{Config, TS};
+
+    let fresh = tempfile::tempdir().unwrap();
+    let config = Config::new().with_out_dir(fresh.path()).with_large_int("number");
+    type Export = fn(&Config) -> Result<(), ts_rs::ExportError>;
+    let exports: [Export; 16] = [
+        app::AccountDetails::export_all,
+        app::AppError::export_all,
+        app::AppStatus::export_all,
+        app::CopyResult::export_all,
+        app::DeviceStart::export_all,
+        app::Navigate::export_all,
+        app::NewProviderForm::export_all,
+        app::PresetInfo::export_all,
+        app::ServiceAccountForm::export_all,
+        app::SignInForm::export_all,
+        prompts::AccessPrompt::export_all,
+        prompts::PromptChoice::export_all,
+        keyport_wire::Event::export_all,
+        keyport_wire::ProviderSummary::export_all,
+        keyport_wire::RevokeResult::export_all,
+        keyport_wire::SigninStartResult::export_all,
+    ];
+    for export in exports {
+        export(&config).unwrap();
+    }
+
+    let committed_dir = shell_dir().join("../ui/src/bindings");
+    let generated = read_dir(fresh.path());
+    if std::env::var_os("UPDATE_BINDINGS").is_some() {
+        let _ = std::fs::remove_dir_all(&committed_dir);
+        std::fs::create_dir_all(&committed_dir).unwrap();
+        for (name, text) in &generated {
+            std::fs::write(committed_dir.join(name), text).unwrap();
+        }
+    }
+    let committed = read_dir(&committed_dir);
+    let names = |files: &Vec<(String, String)>| files.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
+    assert_eq!(
+        names(&committed),
+        names(&generated),
+        "ui/src/bindings is stale: run `UPDATE_BINDINGS=1 cargo test -p keyport-desktop --test shell`"
+    );
+    for ((name, old), (_, new)) in committed.iter().zip(&generated) {
+        assert_eq!(
+            old, new,
+            "ui/src/bindings/{name} is stale: run `UPDATE_BINDINGS=1 cargo test -p keyport-desktop --test shell`"
+        );
+    }
+}
+
+fn read_dir(dir: &Path) -> Vec<(String, String)> {
+    let mut files: Vec<(String, String)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| {
+            let path = entry.unwrap().path();
+            (path.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read_to_string(&path).unwrap())
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// The main window may call exactly the app's own commands and listen to events: no plugin
+/// and no other core permission.
+#[test]
+fn the_capability_grants_only_the_apps_commands() {
+    let capability: Value =
+        serde_json::from_str(&std::fs::read_to_string(shell_dir().join("capabilities/main.json")).unwrap()).unwrap();
+    assert_eq!(
+        capability["permissions"],
+        json!(["core:event:allow-listen", "core:event:allow-unlisten", "allow-app-commands"])
+    );
+    let set: toml::Value =
+        toml::from_str(&std::fs::read_to_string(shell_dir().join("permissions/app.toml")).unwrap()).unwrap();
+    let granted: Vec<String> =
+        set["set"][0]["permissions"].as_array().unwrap().iter().map(|p| p.as_str().unwrap().to_owned()).collect();
+    let commands: Vec<String> = COMMANDS.iter().map(|c| format!("allow-{}", c.replace('_', "-"))).collect();
+    assert_eq!(granted, commands);
+}
+
+#[test]
+fn the_content_security_policy_is_strict() {
+    let config: Value =
+        serde_json::from_str(&std::fs::read_to_string(shell_dir().join("tauri.conf.json")).unwrap()).unwrap();
+    let csp = &config["app"]["security"]["csp"];
+    assert_eq!(csp["default-src"], "'self'");
+    assert_eq!(csp["script-src"], "'self'");
+    assert_eq!(csp["object-src"], "'none'");
+    assert!(!csp.to_string().contains("unsafe"), "{csp}");
+    assert_eq!(config["app"]["withGlobalTauri"], false);
+    assert_eq!(config["app"]["security"]["freezePrototype"], true);
+    // The UI is embedded from ui/dist in every build: no dev server to load code from.
+    assert!(config["build"].get("devUrl").is_none());
+}

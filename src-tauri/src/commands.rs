@@ -3,11 +3,11 @@
 //! Every command must also be listed in `build.rs` and `permissions/app.toml`.
 
 use keyport_service::app::{
-    AccountDetails, AppError, AppStatus, CopyResult, DeviceStart, NewProviderForm, PresetInfo, ServiceAccountForm,
-    SignInForm,
+    AccountDetails, AppError, AppStatus, BrowserSignIn, CopyResult, DeviceStart, NewProviderForm, PresetInfo,
+    ServiceAccountForm, SignInForm,
 };
 use keyport_service::prompts::{AccessPrompt, PromptChoice};
-use keyport_wire::{AccountSummary, ProviderSummary, RevokeResult, SigninStartResult};
+use keyport_wire::{AccountSummary, ProviderSummary, RevokeResult};
 use tauri::State;
 
 use crate::Desktop;
@@ -56,12 +56,12 @@ pub fn program_forget(desktop: State<'_, Desktop>, program: String, account: Str
 }
 
 #[tauri::command(rename_all = "snake_case")]
-pub fn signin_start(desktop: State<'_, Desktop>, form: SignInForm) -> Answer<SigninStartResult> {
+pub fn signin_start(desktop: State<'_, Desktop>, form: SignInForm) -> Answer<BrowserSignIn> {
     desktop.service.app_sign_in(form)
 }
 
 #[tauri::command(rename_all = "snake_case")]
-pub fn reauth_start(desktop: State<'_, Desktop>, account: String, scopes: Vec<String>) -> Answer<SigninStartResult> {
+pub fn reauth_start(desktop: State<'_, Desktop>, account: String, scopes: Vec<String>) -> Answer<BrowserSignIn> {
     desktop.service.app_reauth(&account, &scopes)
 }
 

@@ -185,6 +185,21 @@ fn setup<R: Runtime>(
     });
     *desktop.stopped.lock().expect("stopped") = Some(task);
 
+    // SIGTERM (logout, `kill`) and SIGINT (Ctrl-C under `./run`) quit like the tray's Quit:
+    // the service stops and removes its socket.
+    let quitting = app.clone();
+    tauri::async_runtime::spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+            return;
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+        quitting.exit(0);
+    });
+
     if desktop_integration && let Err(err) = tray::create(app, &service.needs_attention()) {
         tracing::warn!(%err, "no tray icon");
     }

@@ -125,6 +125,7 @@ fn typescript_bindings_are_current() {
         app::AccountDetails::export_all,
         app::AppError::export_all,
         app::AppStatus::export_all,
+        app::BrowserSignIn::export_all,
         app::CopyResult::export_all,
         app::DeviceStart::export_all,
         app::Navigate::export_all,
@@ -137,7 +138,6 @@ fn typescript_bindings_are_current() {
         keyport_wire::Event::export_all,
         keyport_wire::ProviderSummary::export_all,
         keyport_wire::RevokeResult::export_all,
-        keyport_wire::SigninStartResult::export_all,
     ];
     for export in exports {
         export(&config).unwrap();

@@ -67,6 +67,12 @@ pub struct PendingSignIn {
 }
 
 impl PendingSignIn {
+    /// How long [`Keyport::finish_sign_in`](crate::Keyport::finish_sign_in) waits for the
+    /// browser before giving up.
+    pub fn timeout(&self) -> Duration {
+        self.request.timeout
+    }
+
     /// The authorization URL (for the user to open by hand if no browser started).
     pub fn url(&self) -> &Url {
         &self.url

@@ -111,6 +111,20 @@ pub struct AccountDetails {
     pub programs: Vec<ProgramAccess>,
 }
 
+/// A browser sign-in under way.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct BrowserSignIn {
+    /// Names it in `signin_cancel` and in its `signin_finished` / `signin_failed` event.
+    pub signin_id: String,
+    /// The authorization URL, to open by hand when no browser started.
+    pub url: String,
+    /// Whether a browser was started.
+    pub browser_opened: bool,
+    /// Keyport stops waiting for the browser then (RFC 3339 UTC).
+    pub expires_at: String,
+}
+
 /// A device sign-in under way: what the user types or scans on another device.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -461,7 +475,7 @@ impl Service {
 
     /// Starts a browser sign-in (the browser is opened, honouring `$BROWSER`); the outcome
     /// is a `signin_finished` or `signin_failed` event.
-    pub fn app_sign_in(self: &Arc<Self>, form: SignInForm) -> Result<wire::SigninStartResult, AppError> {
+    pub fn app_sign_in(self: &Arc<Self>, form: SignInForm) -> Result<BrowserSignIn, AppError> {
         let request = SignInRequest {
             scopes: scopes(&form.scopes),
             account_name: optional(form.account.clone()),
@@ -469,18 +483,29 @@ impl Service {
             ..SignInRequest::default()
         };
         let pending = self.keyport.begin_sign_in(&form.provider, request)?;
-        Ok(self.track_sign_in(pending, optional(form.account), crate::random_id())?)
+        self.browser_sign_in(pending, optional(form.account))
     }
 
     /// Signs in to an existing account again, with extra scopes.
-    pub fn app_reauth(
-        self: &Arc<Self>,
-        account: &str,
-        extra_scopes: &[String],
-    ) -> Result<wire::SigninStartResult, AppError> {
+    pub fn app_reauth(self: &Arc<Self>, account: &str, extra_scopes: &[String]) -> Result<BrowserSignIn, AppError> {
         let pending =
             self.keyport.begin_reauth(account, &scopes(extra_scopes), keyport_core::signin::DEFAULT_TIMEOUT, true)?;
-        Ok(self.track_sign_in(pending, Some(account.to_owned()), crate::random_id())?)
+        self.browser_sign_in(pending, Some(account.to_owned()))
+    }
+
+    fn browser_sign_in(
+        self: &Arc<Self>,
+        pending: keyport_core::signin::PendingSignIn,
+        account: Option<String>,
+    ) -> Result<BrowserSignIn, AppError> {
+        let expires_at = convert::rfc3339(self.keyport.now() + pending.timeout());
+        let started = self.track_sign_in(pending, account, crate::random_id())?;
+        Ok(BrowserSignIn {
+            signin_id: started.signin_id,
+            url: started.url,
+            browser_opened: started.browser_opened,
+            expires_at,
+        })
     }
 
     /// Cancels a browser or device sign-in.

@@ -1,0 +1,307 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+
+import { createController, type Api } from "./app";
+import type { AccessPrompt } from "./bindings/AccessPrompt";
+import type { AccountSummary } from "./bindings/AccountSummary";
+import type { Event as AccountEvent } from "./bindings/Event";
+import { BackendError } from "./errors";
+
+vi.mock("@tauri-apps/api/core", () => ({ invoke: vi.fn() }));
+vi.mock("@tauri-apps/api/event", () => ({ listen: vi.fn() }));
+
+function account(name: string, over: Partial<AccountSummary> = {}): AccountSummary {
+  return {
+    name,
+    provider: "google",
+    kind: "user",
+    identity: { sub: "1", email: `${name}@example.com`, name: null },
+    scopes: ["openid", "email"],
+    expires_at: "2030-01-01T00:00:00Z",
+    expires_in_secs: 3600,
+    status: "valid",
+    has_refresh_token: true,
+    token_type: "Bearer",
+    needs_sign_in_reason: null,
+    last_refreshed_at: null,
+    created_at: "2025-01-01T00:00:00Z",
+    updated_at: "2025-01-01T00:00:00Z",
+    ...over,
+  };
+}
+
+function prompt(id: string): AccessPrompt {
+  return {
+    prompt_id: id,
+    program: `/usr/bin/${id}`,
+    program_name: id,
+    account: "work",
+    asked_at: new Date().toISOString(),
+    expires_at: new Date(Date.now() + 60_000).toISOString(),
+  };
+}
+
+type Handlers = {
+  event?: (e: AccountEvent) => void;
+  prompt?: (p: AccessPrompt) => void;
+  closed?: (c: { prompt_id: string }) => void;
+  navigate?: (t: unknown) => void;
+};
+
+function fakeApi(over: Partial<Record<keyof Api, unknown>> = {}) {
+  const h: Handlers = {};
+  let accounts = [account("work")];
+  const base = {
+    appStatus: vi.fn(async () => ({ socket: "/run/keyport.sock", socket_note: null, needs_attention: [] })),
+    accountsList: vi.fn(async () => accounts),
+    accountDetails: vi.fn(async (name: string) => ({
+      account: accounts.find((a) => a.name === name) ?? account(name),
+      last_error: null,
+      programs: [],
+    })),
+    accountRefresh: vi.fn(async (name: string) => account(name)),
+    accountRevoke: vi.fn(),
+    accountRemove: vi.fn(async (name: string) => account(name)),
+    accountCopyToken: vi.fn(async () => ({ clears_in_secs: 30 })),
+    programForget: vi.fn(async () => null),
+    signinStart: vi.fn(async () => ({ signin_id: "s1", url: "https://idp/auth", browser_opened: true, expires_at: "2030-01-01T00:00:00Z" })),
+    reauthStart: vi.fn(async () => ({ signin_id: "r1", url: "https://idp/auth", browser_opened: false, expires_at: "2030-01-01T00:00:00Z" })),
+    signinCancel: vi.fn(async () => null),
+    deviceStart: vi.fn(),
+    serviceAccountAdd: vi.fn(),
+    providersList: vi.fn(async () => []),
+    presetsList: vi.fn(async () => []),
+    providerAdd: vi.fn(),
+    providerRemove: vi.fn(async () => null),
+    promptsPending: vi.fn(async () => [] as AccessPrompt[]),
+    promptAnswer: vi.fn(async () => null),
+    openUrl: vi.fn(async () => null),
+    onAccountEvent: vi.fn(async (f: Handlers["event"]) => ((h.event = f), () => undefined)),
+    onPrompt: vi.fn(async (f: Handlers["prompt"]) => ((h.prompt = f), () => undefined)),
+    onPromptClosed: vi.fn(async (f: Handlers["closed"]) => ((h.closed = f), () => undefined)),
+    onNavigate: vi.fn(async (f: Handlers["navigate"]) => ((h.navigate = f), () => undefined)),
+  };
+  const api = { ...base, ...over } as typeof base;
+  return {
+    api: api as unknown as Api,
+    raw: api,
+    h,
+    setAccounts: (a: AccountSummary[]) => (accounts = a),
+  };
+}
+
+const flush = () => new Promise((r) => setTimeout(r, 0));
+
+beforeEach(() => {
+  vi.useRealTimers();
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe("controller", () => {
+  it("subscribes to events, then loads everything", async () => {
+    const f = fakeApi();
+    const c = createController(f.api, { window: null });
+    await c.actions.start();
+    expect(f.raw.onAccountEvent).toHaveBeenCalled();
+    expect(f.raw.onNavigate).toHaveBeenCalled();
+    expect(c.store.get().accounts?.map((a) => a.name)).toEqual(["work"]);
+    expect(c.store.get().status?.socket).toBe("/run/keyport.sock");
+    expect(c.store.get().eventsError).toBeNull();
+  });
+
+  it("says so when events cannot be subscribed to", async () => {
+    const f = fakeApi({ onPrompt: vi.fn(async () => Promise.reject(new BackendError("internal", "no IPC"))) });
+    const c = createController(f.api, { window: null });
+    await c.actions.start();
+    expect(c.store.get().eventsError).toBe("No IPC.");
+  });
+
+  it("a refreshed event updates the expiry at once and reloads", async () => {
+    const f = fakeApi();
+    const c = createController(f.api, { window: null });
+    await c.actions.start();
+    c.actions.navigate({ name: "account", account: "work" });
+    await flush();
+    const calls = f.raw.accountsList.mock.calls.length;
+    f.setAccounts([account("work", { expires_at: "2031-01-01T00:00:00Z" })]);
+    f.h.event!({ event: "refreshed", account: "work", expires_at: "2031-01-01T00:00:00Z" });
+    expect(c.store.get().accounts![0].expires_at).toBe("2031-01-01T00:00:00Z");
+    expect(c.store.get().details?.data?.account.expires_at).toBe("2031-01-01T00:00:00Z");
+    await flush();
+    expect(f.raw.accountsList.mock.calls.length).toBeGreaterThan(calls);
+    expect(f.raw.accountDetails).toHaveBeenLastCalledWith("work");
+  });
+
+  it("needs_sign_in marks the account and says so", async () => {
+    const f = fakeApi();
+    const c = createController(f.api, { window: null });
+    await c.actions.start();
+    f.h.event!({ event: "needs_sign_in", account: "work", reason: "the refresh token was revoked" });
+    expect(c.store.get().accounts![0].status).toBe("needs_sign_in");
+    expect(c.store.get().toasts.map((t) => t.text)).toContain("work needs you to sign in again.");
+  });
+
+  it("a finished browser sign-in shows the new account", async () => {
+    const f = fakeApi();
+    const c = createController(f.api, { window: null });
+    await c.actions.start();
+    c.actions.navigate({ name: "add" });
+    await c.actions.startSignin("browser", { provider: "google", account: null, scopes: [] }, { kind: "add" });
+    const s = c.store.get().signin;
+    expect(s?.phase).toBe("browser");
+    // another sign-in's outcome is not ours
+    f.h.event!({ event: "signin_finished", signin_id: "other", account: "x" });
+    expect(c.store.get().screen).toEqual({ name: "add" });
+    f.h.event!({ event: "signin_finished", signin_id: "s1", account: "alice@example.com" });
+    expect(c.store.get().signin).toBeNull();
+    expect(c.store.get().screen).toEqual({ name: "account", account: "alice@example.com" });
+    expect(c.store.get().toasts.some((t) => t.text === "Connected alice@example.com.")).toBe(true);
+  });
+
+  it("a failed sign-in shows the backend's message", async () => {
+    const f = fakeApi();
+    const c = createController(f.api, { window: null });
+    await c.actions.start();
+    await c.actions.startSignin("browser", { provider: "google", account: null, scopes: [] }, { kind: "add" });
+    f.h.event!({ event: "signin_failed", signin_id: "s1", account: null, code: 1, message: "the sign-in timed out" });
+    expect(c.store.get().signin).toMatchObject({ phase: "failed", message: "The sign-in timed out." });
+  });
+
+  it("an outcome that arrives before signin_start returns is not lost", async () => {
+    let resolve!: (v: unknown) => void;
+    const f = fakeApi({ signinStart: vi.fn(() => new Promise((r) => (resolve = r))) });
+    const c = createController(f.api, { window: null });
+    await c.actions.start();
+    const p = c.actions.startSignin("browser", { provider: "g", account: null, scopes: [] }, { kind: "add" });
+    f.h.event!({ event: "signin_failed", signin_id: "s9", account: null, code: 1, message: "denied" });
+    resolve({ signin_id: "s9", url: "u", browser_opened: true });
+    await p;
+    expect(c.store.get().signin).toMatchObject({ phase: "failed", message: "Denied." });
+  });
+
+  it("a start error becomes a failed sign-in", async () => {
+    const f = fakeApi({
+      signinStart: vi.fn(async () => Promise.reject({ code: "provider_unreachable", message: "Google did not answer." })),
+    });
+    const c = createController(f.api, { window: null });
+    await c.actions.startSignin("browser", { provider: "g", account: null, scopes: [] }, { kind: "add" });
+    expect(c.store.get().signin).toMatchObject({ phase: "failed", message: "Google did not answer." });
+  });
+
+  it("cancelling calls signin_cancel with the id", async () => {
+    const f = fakeApi();
+    const c = createController(f.api, { window: null });
+    await c.actions.startSignin("browser", { provider: "g", account: null, scopes: [] }, { kind: "add" });
+    await c.actions.cancelSignin();
+    expect(f.raw.signinCancel).toHaveBeenCalledWith("s1");
+    expect(c.store.get().signin).toBeNull();
+  });
+
+  it("reauth uses reauth_start and returns to the details", async () => {
+    const f = fakeApi();
+    const c = createController(f.api, { window: null });
+    await c.actions.start();
+    c.actions.navigate({ name: "account", account: "work" });
+    await c.actions.startSignin(
+      "browser",
+      { provider: "google", account: "work", scopes: ["mail"] },
+      { kind: "reauth", account: "work" },
+    );
+    expect(f.raw.reauthStart).toHaveBeenCalledWith("work", ["mail"]);
+    f.h.event!({ event: "signin_finished", signin_id: "r1", account: "work" });
+    expect(c.store.get().signin).toBeNull();
+    expect(c.store.get().toasts.some((t) => t.text === "Signed in again to work.")).toBe(true);
+  });
+
+  it("navigate events switch screens", async () => {
+    const f = fakeApi();
+    const c = createController(f.api, { window: null });
+    await c.actions.start();
+    f.h.navigate!({ screen: "account", account: "work" });
+    await flush();
+    expect(c.store.get().screen).toEqual({ name: "account", account: "work" });
+    f.h.navigate!({ screen: "accounts" });
+    await flush();
+    expect(c.store.get().screen).toEqual({ name: "accounts" });
+  });
+
+  it("removed elsewhere while on its page goes back to the list", async () => {
+    const f = fakeApi();
+    const c = createController(f.api, { window: null });
+    await c.actions.start();
+    c.actions.navigate({ name: "account", account: "work" });
+    f.h.event!({ event: "removed", account: "work" });
+    expect(c.store.get().screen).toEqual({ name: "accounts" });
+  });
+});
+
+describe("access prompts", () => {
+  it("loads pending prompts, queues new ones, drops closed ones", async () => {
+    const f = fakeApi({ promptsPending: vi.fn(async () => [prompt("a")]) });
+    const c = createController(f.api, { window: null });
+    await c.actions.start();
+    expect(c.store.get().prompts.items.map((p) => p.prompt_id)).toEqual(["a"]);
+    f.h.prompt!(prompt("b"));
+    f.h.prompt!(prompt("b"));
+    expect(c.store.get().prompts.items.map((p) => p.prompt_id)).toEqual(["a", "b"]);
+    f.h.closed!({ prompt_id: "a" });
+    expect(c.store.get().prompts.items.map((p) => p.prompt_id)).toEqual(["b"]);
+  });
+
+  it("answers with prompt_answer and moves to the next", async () => {
+    const f = fakeApi({ promptsPending: vi.fn(async () => [prompt("a"), prompt("b")]) });
+    const c = createController(f.api, { window: null });
+    await c.actions.start();
+    await c.actions.answerPrompt("a", "allow_always");
+    expect(f.raw.promptAnswer).toHaveBeenCalledWith("a", "allow_always");
+    expect(c.store.get().prompts.items.map((p) => p.prompt_id)).toEqual(["b"]);
+  });
+
+  it("a navigate to a prompt brings it forward", async () => {
+    const f = fakeApi({ promptsPending: vi.fn(async () => [prompt("a"), prompt("b")]) });
+    const c = createController(f.api, { window: null });
+    await c.actions.start();
+    c.actions.setPromptAside("a");
+    c.actions.setPromptAside("b");
+    f.h.navigate!({ screen: "prompt", prompt_id: "b" });
+    await flush();
+    expect(c.store.get().prompts.items[0].prompt_id).toBe("b");
+    expect(c.store.get().prompts.setAside).toEqual(["a"]);
+  });
+});
+
+describe("account actions", () => {
+  it("copy token says when the clipboard is cleared", async () => {
+    const f = fakeApi();
+    const c = createController(f.api, { window: null });
+    await c.actions.copyToken("work");
+    expect(f.raw.accountCopyToken).toHaveBeenCalledWith("work");
+    expect(c.store.get().toasts[0].text).toBe("Access token copied; the clipboard is cleared in 30 s.");
+  });
+
+  it("a revocation to finish at a page leaves a notice with the page", async () => {
+    const f = fakeApi({
+      accountRevoke: vi.fn(async () => ({
+        outcome: "revoke_at_page",
+        account: account("work", { provider: "github" }),
+        page: "https://github.com/settings/applications",
+        reason: null,
+      })),
+    });
+    const c = createController(f.api, { window: null });
+    await c.actions.start();
+    c.actions.navigate({ name: "account", account: "work" });
+    await c.actions.revokeAccount("work");
+    expect(c.store.get().screen).toEqual({ name: "accounts" });
+    expect(c.store.get().notices[0].page).toBe("https://github.com/settings/applications");
+  });
+
+  it("errors reach the caller as BackendError", async () => {
+    const f = fakeApi({
+      accountRefresh: vi.fn(async () => Promise.reject(new BackendError("needs_sign_in", "Sign in again first."))),
+    });
+    const c = createController(f.api, { window: null });
+    await expect(c.actions.refreshAccount("work")).rejects.toMatchObject({ code: "needs_sign_in" });
+  });
+});

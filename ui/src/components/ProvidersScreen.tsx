@@ -1,0 +1,527 @@
+import { Fragment } from "preact";
+import { useState } from "preact/hooks";
+
+import type { Endpoints } from "../bindings/Endpoints";
+import type { NewProviderForm } from "../bindings/NewProviderForm";
+import type { PresetInfo } from "../bindings/PresetInfo";
+import type { ProviderSource } from "../bindings/ProviderSource";
+import type { ProviderSummary } from "../bindings/ProviderSummary";
+import { useActions, useAppState } from "../context";
+import { parseScopes, providerKindLabel } from "../format";
+import { CopyField, ErrorMessage, Loading, Spinner, useAction } from "./Common";
+import { ConfirmDialog } from "./Dialog";
+import { ProviderIcon } from "./Icons";
+
+const ENDPOINT_LABELS: Array<[keyof Endpoints, string]> = [
+  ["authorization", "Authorization"],
+  ["token", "Token"],
+  ["revocation", "Revocation"],
+  ["device_authorization", "Device authorization"],
+  ["userinfo", "User info"],
+];
+
+function ProviderCard(props: { provider: ProviderSummary; onRemove: () => void }) {
+  const p = props.provider;
+  return (
+    <li class="card provider-card" data-testid="provider" data-provider={p.name}>
+      <div class="card-head">
+        <ProviderIcon kind={p.kind} />
+        <div class="card-heading">
+          <h3 class="card-title">{p.name}</h3>
+          <p class="card-sub muted">
+            {providerKindLabel(p.kind)} · {p.has_client_secret ? "client secret in the keyring" : "no client secret"}
+          </p>
+        </div>
+        <button
+          type="button"
+          class="btn btn-small btn-danger-outline"
+          data-testid="provider-remove"
+          aria-label={`Remove the provider ${p.name}`}
+          onClick={props.onRemove}
+        >
+          Remove…
+        </button>
+      </div>
+      <dl class="facts">
+        <dt>Client id</dt>
+        <dd>
+          <code class="mono-text">{p.client_id}</code>
+        </dd>
+        <dt>Redirect URI</dt>
+        <dd>
+          <CopyField value={p.redirect_uri} label="redirect URI" testid="redirect-uri" />
+          <span class="hint">Register it with the provider as it is, without a port.</span>
+        </dd>
+        <dt>Scopes</dt>
+        <dd>{p.scopes.length ? p.scopes.join(" ") : <span class="muted">none by default</span>}</dd>
+      </dl>
+      <details class="endpoints">
+        <summary>Endpoints</summary>
+        <dl class="facts">
+          {ENDPOINT_LABELS.map(([key, label]) =>
+            p.endpoints[key] ? (
+              <Fragment key={key}>
+                <dt>{label}</dt>
+                <dd>
+                  <code class="mono-text small">{p.endpoints[key]}</code>
+                </dd>
+              </Fragment>
+            ) : null,
+          )}
+        </dl>
+      </details>
+    </li>
+  );
+}
+
+type SourceKind = ProviderSource["kind"];
+type EndpointFields = Record<keyof Endpoints, string>;
+const emptyEndpoints: EndpointFields = {
+  authorization: "",
+  token: "",
+  revocation: "",
+  device_authorization: "",
+  userinfo: "",
+};
+
+/** Whether the preset's clients have a secret: "required", "optional" or "not_needed". */
+function secretNeed(p: PresetInfo): "required" | "optional" | "not_needed" {
+  const v = (p as PresetInfo & { client_secret?: string }).client_secret;
+  return v === "required" || v === "not_needed" ? v : "optional";
+}
+
+function isWebUrl(s: string): boolean {
+  try {
+    const u = new URL(s);
+    return u.protocol === "https:" || u.protocol === "http:";
+  } catch {
+    return false;
+  }
+}
+
+function PresetGuide(props: { preset: PresetInfo }) {
+  const p = props.preset;
+  const actions = useActions();
+  return (
+    <div class="preset-guide" data-testid="preset-guide">
+      {p.guidance
+        .split(/\n\s*\n/)
+        .filter((x) => x.trim())
+        .map((para, i) => (
+          <p key={i}>{para}</p>
+        ))}
+      <div class="guide-row">
+        <span class="label">Register a client at</span>
+        <code class="mono-text small">{p.register_url}</code>
+        <button type="button" class="btn btn-small" data-testid="open-register" onClick={() => actions.openUrl(p.register_url)}>
+          Open registration page
+        </button>
+      </div>
+      <div class="guide-row">
+        <span class="label">Redirect URI to register</span>
+        <CopyField value={p.redirect_uri} label="redirect URI" testid="preset-redirect-uri" />
+      </div>
+      <p class="muted small">
+        {p.device_flow
+          ? "Sign-in with a code on another device works with this provider (it may need enabling for the client)."
+          : "This provider has no sign-in with a code on another device."}
+      </p>
+    </div>
+  );
+}
+
+function ProviderForm() {
+  const actions = useActions();
+  const presets = useAppState((s) => s.presets);
+  const presetsError = useAppState((s) => s.presetsError);
+  const [source, setSource] = useState<SourceKind>("preset");
+  const [presetId, setPresetId] = useState("");
+  const [tenant, setTenant] = useState("");
+  const [baseUrl, setBaseUrl] = useState("");
+  const [issuer, setIssuer] = useState("");
+  const [endpoints, setEndpoints] = useState<EndpointFields>(emptyEndpoints);
+  const [name, setName] = useState("");
+  const [clientId, setClientId] = useState("");
+  const [clientSecret, setClientSecret] = useState("");
+  const [scopes, setScopes] = useState("");
+  const [invalid, setInvalid] = useState<string | null>(null);
+  const { busy, error, run } = useAction();
+
+  const preset = presets?.find((p) => p.id === presetId) ?? presets?.[0] ?? null;
+
+  function validate(): NewProviderForm | string {
+    let src: ProviderSource;
+    if (source === "preset") {
+      if (!preset) return "Choose a built-in provider.";
+      if (preset.needs === "tenant" && !tenant.trim())
+        return `${preset.label} needs a tenant: common, organizations, consumers or your tenant id.`;
+      if (preset.needs === "base_url" && baseUrl.trim() && !isWebUrl(baseUrl.trim()))
+        return "The base URL must be a web address, such as https://gitlab.example.com.";
+      src = {
+        kind: "preset",
+        preset: preset.id,
+        tenant: preset.needs === "tenant" ? tenant.trim() || null : null,
+        base_url: preset.needs === "base_url" ? baseUrl.trim() || null : null,
+      };
+    } else if (source === "issuer") {
+      if (!isWebUrl(issuer.trim())) return "Give the issuer URL, such as https://accounts.example.com.";
+      src = { kind: "issuer", issuer: issuer.trim() };
+    } else {
+      const e = Object.fromEntries(Object.entries(endpoints).map(([k, v]) => [k, v.trim()])) as EndpointFields;
+      if (!isWebUrl(e.authorization) || !isWebUrl(e.token))
+        return "The authorization and token endpoints are needed, as web addresses (https://…).";
+      for (const [key, label] of ENDPOINT_LABELS) {
+        if (e[key] && !isWebUrl(e[key])) return `The ${label.toLowerCase()} endpoint must be a web address (https://…).`;
+      }
+      const ep: Endpoints = { authorization: e.authorization, token: e.token };
+      if (e.revocation) ep.revocation = e.revocation;
+      if (e.device_authorization) ep.device_authorization = e.device_authorization;
+      if (e.userinfo) ep.userinfo = e.userinfo;
+      src = { kind: "endpoints", endpoints: ep };
+    }
+    if (source === "preset" && preset && secretNeed(preset) === "required" && !clientSecret)
+      return `${preset.label} needs the client secret it gave you with the client id.`;
+    const n = name.trim() || (source === "preset" && preset ? preset.id : "");
+    if (!n) return "Give the provider a name: you use it when adding accounts.";
+    if (!clientId.trim()) return "Give the client id that the provider gave you when you registered Keyport.";
+    return {
+      name: n,
+      source: src,
+      client_id: clientId.trim(),
+      client_secret: clientSecret ? clientSecret : null,
+      scopes: parseScopes(scopes),
+    };
+  }
+
+  async function submit(e: Event) {
+    e.preventDefault();
+    setInvalid(null);
+    const form = validate();
+    if (typeof form === "string") {
+      setInvalid(form);
+      return;
+    }
+    const ok = await run("add", () => actions.addProvider(form));
+    if (ok) {
+      setName("");
+      setClientId("");
+      setClientSecret("");
+      setScopes("");
+      setTenant("");
+      setBaseUrl("");
+      setIssuer("");
+      setEndpoints(emptyEndpoints);
+    }
+  }
+
+  const sourceOption = (kind: SourceKind, label: string, hint: string) => (
+    <label class={`radio-card ${source === kind ? "selected" : ""}`}>
+      <input
+        type="radio"
+        name="provider-source"
+        value={kind}
+        data-testid={`source-${kind}`}
+        checked={source === kind}
+        onChange={() => setSource(kind)}
+      />
+      <span>
+        <strong>{label}</strong>
+        <span class="hint block">{hint}</span>
+      </span>
+    </label>
+  );
+
+  return (
+    <form class="panel form" data-testid="provider-form" noValidate onSubmit={submit} aria-labelledby="provider-form-title">
+      <h2 id="provider-form-title">Add a provider</h2>
+      <fieldset class="source-choice">
+        <legend>How does Keyport find the provider?</legend>
+        {sourceOption("preset", "Built-in", "Google, Microsoft, GitHub or GitLab")}
+        {sourceOption("issuer", "Issuer URL", "any OpenID Connect server; endpoints are discovered")}
+        {sourceOption("endpoints", "Endpoints", "typed in by hand")}
+      </fieldset>
+
+      {source === "preset" && (
+        <div class="source-fields">
+          {presets === null && !presetsError && <Loading>Loading the built-in providers…</Loading>}
+          {presetsError && (
+            <ErrorMessage>
+              <p>Keyport could not load the built-in providers. {presetsError}</p>
+              <button type="button" class="btn btn-small" onClick={() => actions.reloadPresets()}>
+                Try again
+              </button>
+            </ErrorMessage>
+          )}
+          {presets && preset && (
+            <>
+              <div class="field">
+                <label for="pf-preset">Provider</label>
+                <div class="select-with-icon">
+                  <ProviderIcon kind={preset.id} />
+                  <select
+                    id="pf-preset"
+                    data-testid="preset-select"
+                    value={preset.id}
+                    onChange={(e) => setPresetId(e.currentTarget.value)}
+                  >
+                    {presets.map((p) => (
+                      <option key={p.id} value={p.id}>
+                        {p.label}
+                      </option>
+                    ))}
+                  </select>
+                </div>
+              </div>
+              <PresetGuide preset={preset} />
+              {preset.needs === "tenant" && (
+                <div class="field">
+                  <label for="pf-tenant">Tenant</label>
+                  <input
+                    id="pf-tenant"
+                    type="text"
+                    data-testid="preset-tenant"
+                    value={tenant}
+                    placeholder="common"
+                    onInput={(e) => setTenant(e.currentTarget.value)}
+                    autocomplete="off"
+                    spellcheck={false}
+                    aria-describedby="pf-tenant-hint"
+                  />
+                  <p class="hint" id="pf-tenant-hint">
+                    common (any account), organizations (work or school), consumers (personal) or your tenant id.
+                  </p>
+                </div>
+              )}
+              {preset.needs === "base_url" && (
+                <div class="field">
+                  <label for="pf-base">
+                    Base URL <span class="optional">(optional)</span>
+                  </label>
+                  <input
+                    id="pf-base"
+                    type="url"
+                    data-testid="preset-base-url"
+                    value={baseUrl}
+                    placeholder="https://gitlab.example.com"
+                    onInput={(e) => setBaseUrl(e.currentTarget.value)}
+                    autocomplete="off"
+                    spellcheck={false}
+                    aria-describedby="pf-base-hint"
+                  />
+                  <p class="hint" id="pf-base-hint">
+                    For a self-hosted server. Left empty, Keyport uses the public service.
+                  </p>
+                </div>
+              )}
+            </>
+          )}
+        </div>
+      )}
+
+      {source === "issuer" && (
+        <div class="source-fields">
+          <div class="field">
+            <label for="pf-issuer">Issuer URL</label>
+            <input
+              id="pf-issuer"
+              type="url"
+              data-testid="issuer"
+              value={issuer}
+              placeholder="https://accounts.example.com"
+              onInput={(e) => setIssuer(e.currentTarget.value)}
+              autocomplete="off"
+              spellcheck={false}
+              aria-describedby="pf-issuer-hint"
+            />
+            <p class="hint" id="pf-issuer-hint">
+              Keyport reads the server's discovery document (OpenID Connect or RFC 8414) to find its endpoints.
+            </p>
+          </div>
+        </div>
+      )}
+
+      {source === "endpoints" && (
+        <div class="source-fields endpoint-fields">
+          {ENDPOINT_LABELS.map(([key, label]) => {
+            const required = key === "authorization" || key === "token";
+            const testid = `endpoint-${key === "device_authorization" ? "device" : key}`;
+            return (
+              <div class="field" key={key}>
+                <label for={`pf-${key}`}>
+                  {label} endpoint {!required && <span class="optional">(optional)</span>}
+                </label>
+                <input
+                  id={`pf-${key}`}
+                  type="url"
+                  data-testid={testid}
+                  value={endpoints[key]}
+                  placeholder="https://"
+                  onInput={(e) => setEndpoints({ ...endpoints, [key]: e.currentTarget.value })}
+                  autocomplete="off"
+                  spellcheck={false}
+                />
+              </div>
+            );
+          })}
+        </div>
+      )}
+
+      <div class="field-grid">
+        <div class="field">
+          <label for="pf-name">Name</label>
+          <input
+            id="pf-name"
+            type="text"
+            data-testid="provider-name"
+            value={name}
+            placeholder={source === "preset" && preset ? preset.id : "work"}
+            onInput={(e) => setName(e.currentTarget.value)}
+            autocomplete="off"
+            spellcheck={false}
+            aria-describedby="pf-name-hint"
+          />
+          <p class="hint" id="pf-name-hint">
+            Your name for it, used when adding accounts.
+          </p>
+        </div>
+        <div class="field">
+          <label for="pf-client-id">Client id</label>
+          <input
+            id="pf-client-id"
+            type="text"
+            data-testid="client-id"
+            value={clientId}
+            onInput={(e) => setClientId(e.currentTarget.value)}
+            autocomplete="off"
+            spellcheck={false}
+          />
+        </div>
+        <div class="field">
+          <label for="pf-client-secret">
+            Client secret{" "}
+            <span class="optional">
+              {source === "preset" && preset
+                ? { required: "(required)", optional: "(optional)", not_needed: "(not needed)" }[secretNeed(preset)]
+                : "(optional)"}
+            </span>
+          </label>
+          <input
+            id="pf-client-secret"
+            type="password"
+            data-testid="client-secret"
+            value={clientSecret}
+            onInput={(e) => setClientSecret(e.currentTarget.value)}
+            autocomplete="off"
+            aria-describedby="pf-secret-hint"
+          />
+          <p class="hint" id="pf-secret-hint">
+            {source === "preset" && preset && secretNeed(preset) === "not_needed"
+              ? `${preset.label} clients sign in without one (public client with PKCE).`
+              : "Only if the provider gave you one."}{" "}
+            It goes to your system keyring, not to a file.
+          </p>
+        </div>
+        <div class="field">
+          <label for="pf-scopes">
+            Scopes <span class="optional">(optional)</span>
+          </label>
+          <input
+            id="pf-scopes"
+            type="text"
+            data-testid="provider-scopes"
+            value={scopes}
+            placeholder={source === "preset" && preset ? preset.default_scopes.join(" ") : "openid email profile"}
+            onInput={(e) => setScopes(e.currentTarget.value)}
+            autocomplete="off"
+            spellcheck={false}
+            aria-describedby="pf-scopes-hint"
+          />
+          <p class="hint" id="pf-scopes-hint">
+            Separated by spaces or commas; asked for at every sign-in.
+            {source === "preset" && preset ? ` Left empty: ${preset.default_scopes.join(" ") || "none"}.` : ""}
+          </p>
+        </div>
+      </div>
+
+      {(invalid || error) && <ErrorMessage>{invalid ?? error}</ErrorMessage>}
+      <div class="button-row">
+        <button type="submit" class="btn btn-primary" data-testid="provider-submit" disabled={busy !== null}>
+          {busy ? (
+            <>
+              <Spinner /> {source === "issuer" ? "Discovering…" : "Adding…"}
+            </>
+          ) : (
+            "Add provider"
+          )}
+        </button>
+      </div>
+      {source !== "preset" && (
+        <p class="muted small">Once added, the list above shows the redirect URI to register with the provider.</p>
+      )}
+    </form>
+  );
+}
+
+export function ProvidersScreen() {
+  const actions = useActions();
+  const providers = useAppState((s) => s.providers);
+  const error = useAppState((s) => s.providersError);
+  const [removing, setRemoving] = useState<string | null>(null);
+
+  return (
+    <section class="screen" data-testid="providers" aria-labelledby="providers-title">
+      <div class="screen-head">
+        <h1 id="providers-title" tabIndex={-1}>
+          Providers
+        </h1>
+      </div>
+      <p class="lead">
+        A provider is a service you sign in to, with the OAuth client you registered there for Keyport. Accounts are
+        added at a provider.
+      </p>
+
+      {error && (
+        <ErrorMessage>
+          <p>Keyport could not load the providers. {error}</p>
+          <button type="button" class="btn btn-small" onClick={() => actions.reloadProviders()}>
+            Try again
+          </button>
+        </ErrorMessage>
+      )}
+      {providers === null && !error && <Loading>Loading providers…</Loading>}
+      {providers !== null && providers.length === 0 && (
+        <p class="empty-line" data-testid="providers-empty">
+          No provider yet. Add the first one below.
+        </p>
+      )}
+      {providers !== null && providers.length > 0 && (
+        <ul class="card-grid provider-grid" aria-label="Configured providers">
+          {providers.map((p) => (
+            <ProviderCard key={p.name} provider={p} onRemove={() => setRemoving(p.name)} />
+          ))}
+        </ul>
+      )}
+
+      <ProviderForm />
+
+      {removing && (
+        <ConfirmDialog
+          title={`Remove the provider ${removing}?`}
+          confirmLabel="Remove provider"
+          busyLabel="Removing…"
+          danger
+          onCancel={() => setRemoving(null)}
+          onConfirm={async () => {
+            await actions.removeProvider(removing);
+            setRemoving(null);
+          }}
+        >
+          <p>
+            Keyport forgets this provider and deletes its client secret from the keyring. Accounts that use it have to
+            be removed first; Keyport refuses otherwise.
+          </p>
+        </ConfirmDialog>
+      )}
+    </section>
+  );
+}

@@ -1,8 +1,10 @@
 //! Keyport's end-to-end tests: one test binary, helpers in `support/`.
 //!
 //! They need `node` with `tests/oidc/node_modules`, `dbus-daemon`, `gnome-keyring-daemon`,
-//! `secret-tool`, `curl` and `git`; `tests/setup` installs them and `tests/run` runs everything.
+//! `secret-tool`, `curl` and `git`, and for the desktop test `Xvfb`, `tauri-driver` and
+//! `WebKitWebDriver`; `tests/setup` installs them and `tests/run` runs everything.
 
+mod desktop;
 mod device;
 mod helpers;
 mod keyring_store;

@@ -55,13 +55,15 @@ pub fn program_forget(desktop: State<'_, Desktop>, program: String, account: Str
     desktop.service.app_forget_program(&program, &account)
 }
 
+// Async, like every command that starts background work: async commands run on the tokio
+// runtime, plain ones on the main thread, which has none.
 #[tauri::command(rename_all = "snake_case")]
-pub fn signin_start(desktop: State<'_, Desktop>, form: SignInForm) -> Answer<BrowserSignIn> {
+pub async fn signin_start(desktop: State<'_, Desktop>, form: SignInForm) -> Answer<BrowserSignIn> {
     desktop.service.app_sign_in(form)
 }
 
 #[tauri::command(rename_all = "snake_case")]
-pub fn reauth_start(desktop: State<'_, Desktop>, account: String, scopes: Vec<String>) -> Answer<BrowserSignIn> {
+pub async fn reauth_start(desktop: State<'_, Desktop>, account: String, scopes: Vec<String>) -> Answer<BrowserSignIn> {
     desktop.service.app_reauth(&account, &scopes)
 }
 
@@ -107,7 +109,7 @@ pub fn prompts_pending(desktop: State<'_, Desktop>) -> Vec<AccessPrompt> {
 
 #[tauri::command(rename_all = "snake_case")]
 pub fn prompt_answer(desktop: State<'_, Desktop>, prompt_id: String, choice: PromptChoice) -> Answer<()> {
-    Ok(desktop.prompts.answer(&prompt_id, choice)?)
+    desktop.service.app_answer_prompt(&desktop.prompts, &prompt_id, choice)
 }
 
 #[tauri::command(rename_all = "snake_case")]

@@ -1,5 +1,7 @@
 //! Helpers shared by the end-to-end tests.
 
+pub mod display;
 pub mod keyring_session;
 pub mod oidc;
 pub mod profile;
+pub mod webdriver;

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -55,22 +56,28 @@ impl Profile {
         self.keyring.env()
     }
 
-    /// A `keyport` command with this profile's environment and nothing of the caller's.
+    /// The whole environment of this profile's programs (`PATH` is the caller's; nothing else
+    /// is): its home and XDG directories, its keyring's bus, the login driver as `$BROWSER`.
+    pub fn env(&self) -> Vec<(String, OsString)> {
+        let root = self.dir.path();
+        let mut env: Vec<(String, OsString)> = vec![
+            ("PATH".into(), std::env::var_os("PATH").unwrap_or_default()),
+            ("HOME".into(), root.join("home").into()),
+            ("XDG_CONFIG_HOME".into(), root.join("config").into()),
+            ("XDG_DATA_HOME".into(), root.join("data").into()),
+            ("XDG_RUNTIME_DIR".into(), root.join("run").into()),
+            ("BROWSER".into(), oidc::driver().into()),
+            ("KEYPORT_TEST_DRIVER_LOG".into(), self.driver_log_path().into()),
+        ];
+        env.extend(self.keyring.env().into_iter().map(|(k, v)| (k, v.into())));
+        env
+    }
+
+    /// A `keyport` command with this profile's environment ([`Profile::env`]) and nothing of
+    /// the caller's.
     pub fn keyport(&self) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_keyport"));
-        command.env_clear();
-        if let Some(path) = std::env::var_os("PATH") {
-            command.env("PATH", path);
-        }
-        let root = self.dir.path();
-        command
-            .env("HOME", root.join("home"))
-            .env("XDG_CONFIG_HOME", root.join("config"))
-            .env("XDG_DATA_HOME", root.join("data"))
-            .env("XDG_RUNTIME_DIR", root.join("run"))
-            .env("BROWSER", oidc::driver())
-            .env("KEYPORT_TEST_DRIVER_LOG", self.driver_log_path());
-        command.envs(self.keyring.env());
+        command.env_clear().envs(self.env());
         command
     }
 

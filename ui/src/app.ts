@@ -216,7 +216,10 @@ export function createController(api: Api, opts: { window?: Window | null } = {}
   const reloadAccounts = coalesce(async () => {
     set({ accountsLoading: true });
     try {
-      const accounts = await api.accountsList();
+      // "robot2" before "robot10", as people count.
+      const accounts = (await api.accountsList()).sort((a, b) =>
+        a.name.localeCompare(b.name, undefined, { numeric: true, sensitivity: "base" }),
+      );
       set({ accounts, accountsError: null, accountsLoading: false });
     } catch (e) {
       set({ accountsError: errorText(e), accountsLoading: false, accounts: get().accounts ?? null });
@@ -315,6 +318,8 @@ export function createController(api: Api, opts: { window?: Window | null } = {}
   }
 
   async function answerPrompt(promptId: string, choice: PromptChoice) {
+    // Before the call: its `prompt-closed` event may remove the prompt first.
+    const p = get().prompts.items.find((x) => x.prompt_id === promptId);
     try {
       await api.promptAnswer(promptId, choice);
     } catch (e) {
@@ -332,7 +337,6 @@ export function createController(api: Api, opts: { window?: Window | null } = {}
       }
       throw e;
     }
-    const p = get().prompts.items.find((x) => x.prompt_id === promptId);
     setPrompts(removePrompt(get().prompts, promptId));
     if (p && choice !== "allow_once") {
       reloadCurrentDetails(p.account);

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::access::{Decision, Program};
 use crate::convert;
-use crate::prompts::PromptGone;
+use crate::prompts::{AccessPrompts, PromptChoice, PromptGone};
 use crate::service::Service;
 
 /// An error for the app's window: `code` for the program, `message` for people.
@@ -471,6 +471,26 @@ impl Service {
     pub fn app_forget_program(&self, program: &str, account: &str) -> Result<(), AppError> {
         self.rules.forget(&Program(program.into()), account)?;
         Ok(())
+    }
+
+    /// Answers a program's question. A remembered answer is saved before the waiting request
+    /// goes on, so the account's page lists it as soon as this returns.
+    pub fn app_answer_prompt(
+        &self,
+        prompts: &AccessPrompts,
+        prompt_id: &str,
+        choice: PromptChoice,
+    ) -> Result<(), AppError> {
+        let prompt = prompts.get(prompt_id)?;
+        let remember = match choice {
+            PromptChoice::AllowOnce => None,
+            PromptChoice::AllowAlways => Some(Decision::Allow),
+            PromptChoice::Deny => Some(Decision::Deny),
+        };
+        if let Some(decision) = remember {
+            self.rules.set(Program(prompt.program.into()), &prompt.account, decision)?;
+        }
+        Ok(prompts.answer(prompt_id, choice)?)
     }
 
     /// Starts a browser sign-in (the browser is opened, honouring `$BROWSER`); the outcome

@@ -102,6 +102,11 @@ impl AccessPrompts {
         prompts
     }
 
+    /// The open question `prompt_id`.
+    pub fn get(&self, prompt_id: &str) -> Result<AccessPrompt, PromptGone> {
+        self.open.lock().expect("prompts").get(prompt_id).map(|open| open.prompt.clone()).ok_or(PromptGone)
+    }
+
     /// Answers an open question; the waiting request goes on at once.
     pub fn answer(&self, prompt_id: &str, choice: PromptChoice) -> Result<(), PromptGone> {
         let open = self.open.lock().expect("prompts").remove(prompt_id).ok_or(PromptGone)?;

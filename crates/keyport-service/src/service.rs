@@ -47,6 +47,13 @@ impl ServiceConfig {
             }
             cli_paths.push(me);
         }
+        // The `keyport` that programs find in PATH (installed elsewhere than this binary, e.g.
+        // by `cargo install`), so that a program running it is judged, not the CLI.
+        if let Ok(crate::access::Program(in_path)) = crate::access::Program::resolve("keyport")
+            && !cli_paths.contains(&in_path)
+        {
+            cli_paths.push(in_path);
+        }
         Self {
             socket,
             access_rules,

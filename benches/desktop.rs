@@ -1,0 +1,466 @@
+//! Keyport's desktop app benchmark: `cargo bench --bench desktop`.
+//!
+//! Prints figures; it asserts nothing and is never run as a test. The real app
+//! (`keyport-desktop`, the release build; `$KEYPORT_DESKTOP_APP` to measure another one) runs
+//! without WebDriver in a private X server (Xvfb, `tests/support/display.rs`), with a temporary
+//! XDG profile and a private D-Bus with an unlocked gnome-keyring holding 10 accounts (service
+//! accounts, client credentials, against the real `oidc-provider`). Then:
+//!
+//! 1. Cold start to first paint, [`RUNS`] runs, each in a fresh X server: the time from
+//!    spawning the process until the screen shows the rendered accounts list. Without WebDriver
+//!    the page's `data-ready` probe cannot be read, so the screen's pixels are watched instead,
+//!    straight from Xvfb's framebuffer file (`-fbdir`, no X round trips), every [`POLL`]: the
+//!    screen is recorded until it has settled (no change beyond the live countdowns for
+//!    [`SETTLE`]); the first paint is the first moment from which on the screen looks like that
+//!    settled picture. Also printed: when the window first showed anything at all, each distinct
+//!    screen seen on the way, and the machine's load average (the figures move with it). The
+//!    first and the settled screen of each run are saved as PNGs in `target/bench-desktop/`
+//!    (paths printed), to check by eye that they are the empty window and the list.
+//! 2. Idle memory: the last run's app is left alone for [`IDLE`], then RSS, PSS and anonymous
+//!    memory (`/proc/PID/smaps_rollup`) of the app and all its processes (WebKitWebProcess,
+//!    WebKitNetworkProcess...), per process and in total.
+//!
+//! Targets (issue 5): first paint within 1.5 s, idle RSS at most 200 MB in total.
+//!
+//! Needs what `tests/setup` installs (Xvfb, gnome-keyring, node with `tests/oidc`, ImageMagick).
+//! Takes about 45 s, plus a release build of the app the first time (minutes).
+
+#[path = "../tests/support/display.rs"]
+mod display;
+#[path = "../tests/support/keyring_session.rs"]
+mod keyring_session;
+#[path = "../tests/support/oidc.rs"]
+mod oidc;
+#[path = "../tests/support/profile.rs"]
+mod profile;
+
+use std::collections::BTreeSet;
+use std::os::unix::process::CommandExt as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::display::{Framebuffer, Xvfb};
+use crate::oidc::OidcServer;
+use crate::profile::Profile;
+
+/// Accounts in the keyring.
+const ACCOUNTS: usize = 10;
+/// First-paint runs.
+const RUNS: usize = 5;
+/// How often the screen is looked at.
+const POLL: Duration = Duration::from_millis(10);
+/// Unchanged this long = settled.
+const SETTLE: Duration = Duration::from_secs(3);
+/// Give up on a run after this long.
+const RUN_TIMEOUT: Duration = Duration::from_secs(60);
+/// Quiet time before memory is measured.
+const IDLE: Duration = Duration::from_secs(20);
+/// A sampled pixel has changed when its grey level moved by more than this...
+const PIXEL_DELTA: u8 = 24;
+/// ...and two screens look the same when at most this share of pixels changed (the live
+/// countdowns of 10 cards change about 0.1% every second; a blank window differs from the
+/// list by several percent).
+const SAME_SHARE: f64 = 0.005;
+
+fn main() {
+    let started = Instant::now();
+    print_machine();
+    let app = desktop_app();
+    println!("app: {} ({:.1} MiB)", app.display(), std::fs::metadata(&app).map_or(0, |m| m.len()) as f64 / MIB);
+
+    let setup = Instant::now();
+    let server = OidcServer::start();
+    let profile = Profile::new();
+    profile.ok(&["provider", "add", "svc", "--issuer", &server.issuer, "--client-id", oidc::SERVICE_CLIENT.0]);
+    for n in 1..=ACCOUNTS {
+        let name = format!("robot{n}");
+        let output =
+            profile.run_with_stdin(&["add", "svc", "--client-credentials", "--name", &name], oidc::SERVICE_CLIENT.1);
+        assert!(output.status.success(), "adding {name}: {}", String::from_utf8_lossy(&output.stderr));
+    }
+    let listed = profile.json(&["list", "--json"]);
+    assert_eq!(listed.as_array().map(Vec::len), Some(ACCOUNTS), "{listed}");
+    // The app serves the socket itself; no headless service in the way.
+    profile.stop_daemon();
+    eprintln!("setup: {ACCOUNTS} accounts in {:.1} s", setup.elapsed().as_secs_f64());
+
+    let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-desktop");
+    std::fs::create_dir_all(&shots).expect("create target/bench-desktop");
+
+    let mut paints = Vec::new();
+    let mut windows = Vec::new();
+    let mut last = None;
+    for run in 1..=RUNS {
+        let xvfb = Xvfb::start_with_framebuffer();
+        let mut running = Running::start(&app, &profile, &xvfb);
+        let mut fb = xvfb.framebuffer();
+        let outcome = watch_first_paint(&mut fb, &mut running);
+        let shot = shots.join(format!("first-paint-run{run}.png"));
+        save_screen(&xvfb, &shot);
+        match outcome {
+            Ok(paint) => {
+                let first = shots.join(format!("first-window-run{run}.png"));
+                save_samples(&paint.window_screen, fb.width / 2, fb.height / 2, &first);
+                println!(
+                    "run {run}: window visible after {}, accounts list painted after {} (load average {}; screens: {}, {})",
+                    ms(paint.window),
+                    ms(paint.list),
+                    load_average(),
+                    first.display(),
+                    shot.display()
+                );
+                println!("  screens seen (ms: share of the screen unlike the settled picture): {}", paint.timeline);
+                paints.push(paint.list);
+                windows.push(paint.window);
+            }
+            Err(why) => println!("run {run}: {why}; app output:\n{}", running.output()),
+        }
+        if run == RUNS {
+            last = Some((running, xvfb));
+        } else {
+            running.stop();
+        }
+    }
+
+    println!();
+    if paints.is_empty() {
+        println!("first paint: no run finished");
+    } else {
+        paints.sort();
+        windows.sort();
+        let median = paints[paints.len() / 2];
+        let max = *paints.last().unwrap();
+        println!(
+            "cold start to first paint of the accounts list ({} runs, screen polled every {}): median {}, max {}; target 1.5 s: {}",
+            paints.len(),
+            ms(POLL),
+            ms(median),
+            ms(max),
+            if max <= Duration::from_millis(1500) {
+                "met"
+            } else if median <= Duration::from_millis(1500) {
+                "median met, max not"
+            } else {
+                "NOT met"
+            }
+        );
+        println!(
+            "  (window first visible: median {}, max {})",
+            ms(windows[windows.len() / 2]),
+            ms(*windows.last().unwrap())
+        );
+    }
+
+    let (mut running, xvfb) = last.expect("the last run's app");
+    eprintln!("idle: waiting {} s", IDLE.as_secs());
+    std::thread::sleep(IDLE);
+    if running.exited() {
+        println!("idle memory: the app exited; output:\n{}", running.output());
+    } else {
+        print_memory(running.pid());
+    }
+    running.stop();
+    drop(xvfb);
+    println!();
+    println!("total bench time {:.0} s", started.elapsed().as_secs_f64());
+}
+
+/// The app to measure: `$KEYPORT_DESKTOP_APP`, else the release build next to this bench's
+/// `keyport`, built here when needed (`cargo build --release -p keyport-desktop`; the UI in
+/// `ui/dist` is built first when it is missing).
+fn desktop_app() -> PathBuf {
+    if let Some(app) = std::env::var_os("KEYPORT_DESKTOP_APP") {
+        let app = std::path::absolute(app).expect("an absolute path");
+        assert!(app.is_file(), "KEYPORT_DESKTOP_APP: {} is not a file", app.display());
+        return app;
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    if !root.join("ui/dist/index.html").is_file() {
+        eprintln!("building the UI: npm --prefix ui run build");
+        let status = Command::new("npm").args(["--prefix", "ui", "run", "build"]).current_dir(root).status();
+        assert!(status.is_ok_and(|s| s.success()), "npm --prefix ui run build failed (did tests/setup run?)");
+    }
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    eprintln!("building the app: cargo build --release -p keyport-desktop (minutes the first time)");
+    let status = Command::new(cargo)
+        .args(["build", "--release", "--locked", "-p", "keyport-desktop"])
+        .current_dir(root)
+        .status()
+        .expect("running cargo");
+    assert!(status.success(), "cargo build --release -p keyport-desktop failed");
+    let app = Path::new(env!("CARGO_BIN_EXE_keyport")).with_file_name("keyport-desktop");
+    assert!(app.is_file(), "{} is missing after the build", app.display());
+    app
+}
+
+/// The app, started in a process group of its own (so its web processes can be found and
+/// stopped with it), output in a temporary file.
+struct Running {
+    child: Child,
+    started: Instant,
+    log: tempfile::NamedTempFile,
+}
+
+impl Running {
+    fn start(app: &Path, profile: &Profile, xvfb: &Xvfb) -> Self {
+        let log = tempfile::NamedTempFile::new().expect("a log file");
+        let mut command = Command::new(app);
+        command
+            .env_clear()
+            .envs(profile.env())
+            .env("DISPLAY", &xvfb.display)
+            .env("LANG", "C.UTF-8")
+            // WebKit's switches (WEBKIT_DISABLE_COMPOSITING_MODE=1...) pass through, to try them.
+            .envs(std::env::vars_os().filter(|(key, _)| key.to_string_lossy().starts_with("WEBKIT_")))
+            .stdin(Stdio::null())
+            .stdout(log.reopen().expect("the log"))
+            .stderr(log.reopen().expect("the log"))
+            .process_group(0);
+        let started = Instant::now();
+        let child = command.spawn().expect("starting the app");
+        Self { child, started, log }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    fn exited(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(Some(_)))
+    }
+
+    fn output(&self) -> String {
+        std::fs::read_to_string(self.log.path()).unwrap_or_default()
+    }
+
+    /// SIGTERM to the app's process group, SIGKILL to what is left after 3 s.
+    fn stop(&mut self) {
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill").args(["-TERM", "--", &group]).stderr(Stdio::null()).status();
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < deadline && !(self.exited() && group_members(self.child.id()).is_empty()) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).stderr(Stdio::null()).status();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if !self.exited() || !group_members(self.child.id()).is_empty() {
+            self.stop();
+        }
+    }
+}
+
+struct Paint {
+    /// The screen first differs from the empty one.
+    window: Duration,
+    /// What it showed then (grey samples, half the screen's width and height).
+    window_screen: Vec<u8>,
+    /// The screen looks like its settled picture from here on.
+    list: Duration,
+    /// Each distinct screen: when it was first seen, and how unlike the settled picture it is.
+    timeline: String,
+}
+
+/// Records the screen from the app's start until it has settled, then finds the first paint.
+fn watch_first_paint(fb: &mut Framebuffer, running: &mut Running) -> Result<Paint, String> {
+    let blank = fb.samples();
+    // Distinct screens only, with the time each was first seen.
+    let mut frames: Vec<(Duration, Vec<u8>)> = Vec::new();
+    let mut last_change = None::<Instant>;
+    loop {
+        let now = Instant::now();
+        let at = now - running.started;
+        let thumb = fb.samples();
+        let changed = match frames.last() {
+            Some((_, previous)) => !same(previous, &thumb),
+            None => !same(&blank, &thumb),
+        };
+        if changed {
+            frames.push((at, thumb));
+            last_change = Some(now);
+        }
+        if let Some(changed_at) = last_change
+            && now - changed_at >= SETTLE
+        {
+            break;
+        }
+        if at > RUN_TIMEOUT {
+            return Err(format!("the screen did not settle within {} s", RUN_TIMEOUT.as_secs()));
+        }
+        if let Ok(Some(status)) = running.child.try_wait() {
+            return Err(format!("the app exited ({status})"));
+        }
+        std::thread::sleep(POLL);
+    }
+    let window = frames.first().map(|(at, _)| *at).ok_or("nothing was ever shown")?;
+    let settled = &frames.last().expect("a frame").1;
+    // The earliest frame from which on every frame looks like the settled one.
+    let mut list = frames.last().expect("a frame").0;
+    for (at, thumb) in frames.iter().rev() {
+        if !same(thumb, settled) {
+            break;
+        }
+        list = *at;
+    }
+    let timeline = frames
+        .iter()
+        .map(|(at, thumb)| format!("{}: {:.1}%", at.as_millis(), unlike(thumb, settled) * 100.0))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let window_screen = frames.first().expect("a frame").1.clone();
+    Ok(Paint { window, window_screen, list, timeline })
+}
+
+/// The share of sampled pixels that differ between two screens.
+fn unlike(a: &[u8], b: &[u8]) -> f64 {
+    let changed = a.iter().zip(b).filter(|(x, y)| x.abs_diff(**y) > PIXEL_DELTA).count();
+    changed as f64 / a.len() as f64
+}
+
+/// Whether two screens look the same (at most [`SAME_SHARE`] of sampled pixels changed).
+fn same(a: &[u8], b: &[u8]) -> bool {
+    unlike(a, b) <= SAME_SHARE
+}
+
+/// The 1-minute load average, to judge how busy the machine was.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|text| text.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "?".into())
+}
+
+/// A PNG of the whole screen (ImageMagick's `import`).
+fn save_screen(xvfb: &Xvfb, path: &Path) {
+    let status = Command::new("import")
+        .args(["-display", &xvfb.display, "-window", "root"])
+        .arg(path)
+        .stderr(Stdio::null())
+        .status();
+    if !status.is_ok_and(|s| s.success()) {
+        eprintln!("could not save {} (is imagemagick installed?)", path.display());
+    }
+}
+
+/// Grey samples as a PNG (through a PGM file and ImageMagick's `convert`).
+fn save_samples(samples: &[u8], width: usize, height: usize, path: &Path) {
+    let pgm = path.with_extension("pgm");
+    let mut data = format!("P5\n{width} {height}\n255\n").into_bytes();
+    data.extend_from_slice(samples);
+    let saved = std::fs::write(&pgm, data).is_ok()
+        && Command::new("convert").arg(&pgm).arg(path).stderr(Stdio::null()).status().is_ok_and(|s| s.success());
+    let _ = std::fs::remove_file(&pgm);
+    if !saved {
+        eprintln!("could not save {}", path.display());
+    }
+}
+
+/// Every process of the app: its descendants and the members of its process group.
+fn app_processes(pid: u32) -> Vec<u32> {
+    let mut parents = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(p) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
+        if let Some((ppid, pgid)) = stat_ids(p) {
+            parents.push((p, ppid, pgid));
+        }
+    }
+    let mut found = BTreeSet::from([pid]);
+    loop {
+        let before = found.len();
+        for (p, ppid, pgid) in &parents {
+            if found.contains(ppid) || *pgid == pid {
+                found.insert(*p);
+            }
+        }
+        if found.len() == before {
+            break;
+        }
+    }
+    found.into_iter().collect()
+}
+
+/// Live (not zombie) members of process group `pgid`.
+fn group_members(pgid: u32) -> Vec<u32> {
+    let mut members = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(p) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
+        if stat_ids(p).is_some_and(|(_, group)| group == pgid) {
+            members.push(p);
+        }
+    }
+    members
+}
+
+/// (parent pid, process group) of a live process.
+fn stat_ids(pid: u32) -> Option<(u32, u32)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, rest) = stat.rsplit_once(')')?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    if fields.first() == Some(&"Z") {
+        return None;
+    }
+    Some((fields.get(1)?.parse().ok()?, fields.get(2)?.parse().ok()?))
+}
+
+/// Rss, Pss and Anonymous (the process's own memory, no file mappings) of a process, in KiB,
+/// from `/proc/PID/smaps_rollup`.
+fn memory_of(pid: u32) -> Option<[u64; 3]> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
+    let field = |name: &str| {
+        text.lines().find_map(|line| line.strip_prefix(name)?.trim().strip_suffix("kB")?.trim().parse::<u64>().ok())
+    };
+    Some([field("Rss:")?, field("Pss:")?, field("Anonymous:")?])
+}
+
+fn print_memory(pid: u32) {
+    println!("idle memory after {} s, {ACCOUNTS} accounts (MiB):", IDLE.as_secs());
+    println!("  {:>8}  {:<24} {:>8} {:>8} {:>8}", "pid", "process", "RSS", "PSS", "anon");
+    let mut total = [0u64; 3];
+    let mib = |kib: u64| kib as f64 / 1024.0;
+    for p in app_processes(pid) {
+        let name = std::fs::read_to_string(format!("/proc/{p}/comm")).unwrap_or_default().trim().to_owned();
+        let Some(figures) = memory_of(p) else { continue };
+        for (sum, value) in total.iter_mut().zip(figures) {
+            *sum += value;
+        }
+        let [rss, pss, anon] = figures;
+        println!("  {p:>8}  {name:<24} {:>8.1} {:>8.1} {:>8.1}", mib(rss), mib(pss), mib(anon));
+    }
+    let [rss, pss, anon] = total;
+    println!("  {:>8}  {:<24} {:>8.1} {:>8.1} {:>8.1}", "", "total", mib(rss), mib(pss), mib(anon));
+    let rss_mb = rss as f64 * 1024.0 / 1e6;
+    println!(
+        "  total RSS {rss_mb:.0} MB, PSS {:.0} MB (RSS counts shared libraries once per process, PSS shares them \
+         out; anon is memory of the process's own); target RSS 200 MB: {}",
+        pss as f64 * 1024.0 / 1e6,
+        if rss_mb <= 200.0 { "met" } else { "NOT met" }
+    );
+}
+
+const MIB: f64 = 1024.0 * 1024.0;
+
+fn ms(d: Duration) -> String {
+    format!("{} ms", d.as_millis())
+}
+
+fn print_machine() {
+    let cpus = std::thread::available_parallelism().map_or(0, usize::from);
+    let model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines().find_map(|line| {
+                line.strip_prefix("model name").map(|rest| rest.trim_start_matches([' ', '\t', ':']).to_owned())
+            })
+        })
+        .unwrap_or_else(|| "unknown".into());
+    let kernel = Command::new("uname").arg("-r").output().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
+    println!("Keyport desktop benchmark");
+    println!("command: cargo bench --bench desktop");
+    println!("machine: {cpus} CPUs ({model}), Linux {}", kernel.unwrap_or_default());
+    println!();
+}

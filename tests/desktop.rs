@@ -651,3 +651,57 @@ fn desktop_app_adds_refreshes_shares_revokes_and_removes_accounts() {
     drop(driver);
     drop(xvfb);
 }
+
+/// The app, killed (with its web processes) if the test ends early.
+struct App(std::process::Child);
+
+impl Drop for App {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A headless `keyport daemon` serves the socket (the CLI started it on demand); the desktop
+/// app asks it to stop and serves the socket itself, so programs' questions reach the window.
+/// SIGTERM (logout) quits the app cleanly: its socket is gone.
+#[test]
+fn the_desktop_app_takes_the_socket_over_from_a_headless_daemon() {
+    let profile = Profile::new();
+    profile.ok(&["list"]);
+    let daemon = profile.daemon_pid().expect("`keyport list` started the headless daemon");
+    let socket = profile.root().join("run/keyport/keyport.sock");
+    assert!(socket.exists());
+
+    let xvfb = Xvfb::start();
+    let log = tempfile::NamedTempFile::new().expect("a log file");
+    let mut app = App(std::process::Command::new(desktop_binary())
+        .env_clear()
+        .envs(profile.env())
+        .env("DISPLAY", &xvfb.display)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(log.reopen().expect("the log file"))
+        .spawn()
+        .expect("starting keyport-desktop"));
+    let app_pid = app.0.id();
+    let start = Instant::now();
+    while profile.daemon_pid() != Some(app_pid) {
+        let output = std::fs::read_to_string(log.path()).unwrap_or_default();
+        assert!(
+            start.elapsed() < TIMEOUT,
+            "the app did not take the socket over within {TIMEOUT:?}; its output:\n{output}"
+        );
+        assert!(app.0.try_wait().expect("the app's status").is_none(), "the app exited; its output:\n{output}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!crate::support::profile::alive(daemon), "the headless daemon {daemon} still runs");
+    // Programs now reach the app's service.
+    assert_eq!(profile.json(&["list", "--json"]), json!([]));
+    assert_eq!(profile.daemon_pid(), Some(app_pid));
+
+    let _ = std::process::Command::new("kill").args(["-TERM", &app_pid.to_string()]).status();
+    let status = app.0.wait().expect("the app's status");
+    assert!(status.success(), "the app quit with {status} on SIGTERM");
+    assert!(!socket.exists(), "the socket outlived the app");
+}

@@ -185,10 +185,6 @@ fn setup<R: Runtime>(
     });
     *desktop.stopped.lock().expect("stopped") = Some(task);
 
-    if let Some(window) = app.get_webview_window("main") {
-        lighten(&window);
-    }
-
     // SIGTERM (logout, `kill`) and SIGINT (Ctrl-C under `./run`) quit like the tray's Quit:
     // the service stops and removes its socket.
     let quitting = app.clone();
@@ -255,17 +251,6 @@ fn is_headless_daemon(pid: u32) -> bool {
     let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
     exe.as_deref().and_then(|p| p.file_name()).is_some_and(|name| name == "keyport")
         && args.iter().skip(1).any(|arg| *arg == b"daemon")
-}
-
-/// Keyport's pages are small and local: WebKit's browser-sized caches only cost memory here.
-fn lighten<R: Runtime>(window: &tauri::WebviewWindow<R>) {
-    #[cfg(target_os = "linux")]
-    let _ = window.with_webview(|webview| {
-        use webkit2gtk::{CacheModel, WebContextExt, WebViewExt};
-        if let Some(context) = webview.inner().context() {
-            context.set_cache_model(CacheModel::DocumentViewer);
-        }
-    });
 }
 
 /// Shows, unminimizes and focuses the main window.

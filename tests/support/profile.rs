@@ -235,7 +235,7 @@ impl Drop for Profile {
 }
 
 /// Whether `pid` runs (a zombie, dead but not yet reaped by its new parent, does not).
-fn alive(pid: u32) -> bool {
+pub fn alive(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .ok()
         .and_then(|stat| stat.rsplit_once(')').map(|(_, rest)| !rest.trim_start().starts_with('Z')))

@@ -29,6 +29,8 @@
 mod display;
 #[path = "../tests/support/keyring_session.rs"]
 mod keyring_session;
+#[path = "common/machine.rs"]
+mod machine;
 #[path = "../tests/support/oidc.rs"]
 mod oidc;
 #[path = "../tests/support/profile.rs"]
@@ -65,7 +67,7 @@ const SAME_SHARE: f64 = 0.005;
 
 fn main() {
     let started = Instant::now();
-    print_machine();
+    machine::print_machine("desktop");
     let app = desktop_app();
     println!("app: {} ({:.1} MiB)", app.display(), std::fs::metadata(&app).map_or(0, |m| m.len()) as f64 / MIB);
 
@@ -446,21 +448,4 @@ const MIB: f64 = 1024.0 * 1024.0;
 
 fn ms(d: Duration) -> String {
     format!("{} ms", d.as_millis())
-}
-
-fn print_machine() {
-    let cpus = std::thread::available_parallelism().map_or(0, usize::from);
-    let model = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|info| {
-            info.lines().find_map(|line| {
-                line.strip_prefix("model name").map(|rest| rest.trim_start_matches([' ', '\t', ':']).to_owned())
-            })
-        })
-        .unwrap_or_else(|| "unknown".into());
-    let kernel = Command::new("uname").arg("-r").output().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
-    println!("Keyport desktop benchmark");
-    println!("command: cargo bench --bench desktop");
-    println!("machine: {cpus} CPUs ({model}), Linux {}", kernel.unwrap_or_default());
-    println!();
 }

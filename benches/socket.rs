@@ -24,6 +24,8 @@
 
 #[path = "../tests/support/keyring_session.rs"]
 mod keyring_session;
+#[path = "common/machine.rs"]
+mod machine;
 #[path = "../tests/support/oidc.rs"]
 mod oidc;
 #[path = "../tests/support/profile.rs"]
@@ -32,7 +34,7 @@ mod profile;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
@@ -56,7 +58,7 @@ const ACCESS_TTL_SECS: u64 = 3600;
 
 fn main() {
     let started = Instant::now();
-    print_machine();
+    machine::print_machine("socket");
 
     let server = OidcServer::start_with(&["--access-ttl", &ACCESS_TTL_SECS.to_string()]);
     let profile = Profile::new();
@@ -463,23 +465,6 @@ fn cpu_time(pid: u32) -> Duration {
     let field = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
     let ticks = field(11) + field(12);
     Duration::from_millis(ticks * 10)
-}
-
-fn print_machine() {
-    let cpus = std::thread::available_parallelism().map_or(0, usize::from);
-    let model = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|info| {
-            info.lines().find_map(|line| {
-                line.strip_prefix("model name").map(|rest| rest.trim_start_matches([' ', '\t', ':']).to_owned())
-            })
-        })
-        .unwrap_or_else(|| "unknown".into());
-    let kernel = Command::new("uname").arg("-r").output().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
-    println!("Keyport socket benchmark");
-    println!("command: cargo bench --bench socket");
-    println!("machine: {cpus} CPUs ({model}), Linux {}", kernel.unwrap_or_default());
-    println!();
 }
 
 #[derive(Default)]

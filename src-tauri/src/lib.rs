@@ -200,10 +200,16 @@ fn setup<R: Runtime>(
         quitting.exit(0);
     });
 
-    if desktop_integration && let Err(err) = tray::create(app, &service.needs_attention()) {
+    let needs_attention = service.needs_attention();
+    if desktop_integration && let Err(err) = tray::create(app, &needs_attention) {
         tracing::warn!(%err, "no tray icon");
     }
-    tauri::async_runtime::spawn(forward_account_events(app.clone(), service.subscribe(), desktop_integration));
+    tauri::async_runtime::spawn(forward_account_events(
+        app.clone(),
+        service.subscribe(),
+        needs_attention,
+        desktop_integration,
+    ));
     tauri::async_runtime::spawn(forward_prompts(app.clone(), desktop.prompts.subscribe(), desktop_integration));
 }
 
@@ -271,6 +277,8 @@ pub(crate) fn navigate<R: Runtime>(app: &AppHandle<R>, screen: Navigate) {
 async fn forward_account_events<R: Runtime>(
     app: AppHandle<R>,
     mut events: tokio::sync::broadcast::Receiver<Event>,
+    // What the tray shows; it is redrawn only when this changes, not at every renewal.
+    mut shown: Vec<String>,
     desktop_integration: bool,
 ) {
     loop {
@@ -294,7 +302,10 @@ async fn forward_account_events<R: Runtime>(
             );
         }
         let needs = app.state::<Desktop>().service.needs_attention();
-        tray::update(&app, &needs);
+        if needs != shown {
+            tray::update(&app, &needs);
+            shown = needs;
+        }
     }
 }
 

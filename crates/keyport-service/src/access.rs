@@ -64,14 +64,16 @@ pub enum Decision {
     Deny,
 }
 
-/// An answer from an [`AccessPrompter`].
+/// An answer from an [`AccessPrompter`]. A remembered answer (`AllowAlways`, `Deny`) is saved in
+/// the [`AccessRules`] by the prompter's host before it answers, so whatever shows the rules sees
+/// it as soon as the user has decided; the request itself only goes on or is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PromptAnswer {
     /// Allow this one request.
     AllowOnce,
-    /// Allow, and remember.
+    /// Allow; remembered.
     AllowAlways,
-    /// Deny, and remember.
+    /// Deny; remembered.
     Deny,
     /// Nobody could be asked (headless): refuse this request, remember nothing.
     NoOneToAsk,

@@ -418,11 +418,7 @@ pub fn presets() -> Vec<PresetInfo> {
 impl Service {
     /// Every account.
     pub async fn app_accounts(&self) -> Result<Vec<wire::AccountSummary>, AppError> {
-        let keyport = self.keyport.clone();
-        let views = tokio::task::spawn_blocking(move || keyport.account_views())
-            .await
-            .map_err(|err| AppError::new(ErrorCode::InternalError, err.to_string()))??;
-        Ok(views.into_iter().map(convert::account).collect())
+        Ok(self.list_accounts().await?)
     }
 
     /// One account, its last error and the programs that may read it.
@@ -571,8 +567,7 @@ impl Service {
 
     /// The configured providers.
     pub fn app_providers(&self) -> Result<Vec<wire::ProviderSummary>, AppError> {
-        let providers = self.keyport.providers()?;
-        Ok(providers.iter().map(|p| convert::provider(ProviderView::from(p))).collect())
+        Ok(self.list_providers()?)
     }
 
     /// Adds a provider (discovering an issuer's endpoints); its secret goes to the keyring.

@@ -88,10 +88,7 @@ fn core(err: keyport_core::Error) -> ErrorObject {
 async fn dispatch(service: &Arc<Service>, peer: &Peer, call: Call) -> Answer {
     let keyport = service.keyport();
     match call {
-        Call::AccountsList => {
-            let accounts = blocking(service, |k| k.account_views()).await?;
-            to_value(&wire::AccountsListResult { accounts: accounts.into_iter().map(convert::account).collect() })
-        }
+        Call::AccountsList => to_value(&wire::AccountsListResult { accounts: service.list_accounts().await? }),
         Call::AccountsStatus(params) => {
             let account = keyport.account(&params.account).map_err(core)?;
             to_value(&convert::account(account.view(keyport.now())))
@@ -139,12 +136,7 @@ async fn dispatch(service: &Arc<Service>, peer: &Peer, call: Call) -> Answer {
         Call::AccountsRemove(params) => {
             to_value(&wire::RemoveResult { account: service.remove_account(&params.account).await? })
         }
-        Call::ProvidersList => {
-            let providers = keyport.providers().map_err(core)?;
-            to_value(&wire::ProvidersListResult {
-                providers: providers.iter().map(|p| convert::provider(keyport_core::ProviderView::from(p))).collect(),
-            })
-        }
+        Call::ProvidersList => to_value(&wire::ProvidersListResult { providers: service.list_providers()? }),
         Call::EventsSubscribe => {
             peer.subscribed.store(true, std::sync::atomic::Ordering::Relaxed);
             to_value(&wire::Empty {})
@@ -153,18 +145,6 @@ async fn dispatch(service: &Arc<Service>, peer: &Peer, call: Call) -> Answer {
             Err(ErrorObject::new(ErrorCode::MethodNotFound, format!("`{}` is not served here", other.method().name())))
         }
     }
-}
-
-/// Runs a core call that touches the keyring on the blocking pool.
-async fn blocking<T: Send + 'static>(
-    service: &Arc<Service>,
-    call: impl FnOnce(&keyport_core::Keyport) -> Result<T, keyport_core::Error> + Send + 'static,
-) -> Result<T, ErrorObject> {
-    let keyport = service.keyport().clone();
-    tokio::task::spawn_blocking(move || call(&keyport))
-        .await
-        .map_err(|err| ErrorObject::new(ErrorCode::InternalError, err.to_string()))?
-        .map_err(core)
 }
 
 /// Sign-ins that may wait for a browser (or a device) at once: each holds a task, and a browser
@@ -189,6 +169,29 @@ fn start_signin(
 
 /// The account actions, shared by the socket's methods and the desktop app (`app.rs`).
 impl Service {
+    /// Runs a core call that touches the keyring on the blocking pool.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        call: impl FnOnce(&keyport_core::Keyport) -> Result<T, keyport_core::Error> + Send + 'static,
+    ) -> Result<T, ErrorObject> {
+        let keyport = self.keyport().clone();
+        tokio::task::spawn_blocking(move || call(&keyport))
+            .await
+            .map_err(|err| ErrorObject::new(ErrorCode::InternalError, err.to_string()))?
+            .map_err(core)
+    }
+
+    /// Every account.
+    pub(crate) async fn list_accounts(&self) -> Result<Vec<wire::AccountSummary>, ErrorObject> {
+        Ok(self.blocking(|k| k.account_views()).await?.into_iter().map(convert::account).collect())
+    }
+
+    /// The configured providers.
+    pub(crate) fn list_providers(&self) -> Result<Vec<wire::ProviderSummary>, ErrorObject> {
+        let providers = self.keyport().providers().map_err(core)?;
+        Ok(providers.iter().map(|p| convert::provider(keyport_core::ProviderView::from(p))).collect())
+    }
+
     /// Renews the account's access token now.
     pub(crate) async fn refresh_account(&self, name: &str) -> Result<wire::AccountSummary, ErrorObject> {
         let keyport = self.keyport();
@@ -221,12 +224,9 @@ impl Service {
     /// Removes the account from Keyport (not at the provider), with its access rules.
     pub(crate) async fn remove_account(&self, name: &str) -> Result<wire::AccountSummary, ErrorObject> {
         let owned = name.to_owned();
-        let keyport = self.keyport().clone();
-        let removed = tokio::task::spawn_blocking(move || keyport.remove_account(&owned))
-            .await
-            .map_err(|err| ErrorObject::new(ErrorCode::InternalError, err.to_string()))?;
+        let removed = self.blocking(move |k| k.remove_account(&owned)).await;
         self.invalidate(name);
-        let removed = removed.map_err(core)?;
+        let removed = removed?;
         let _ = self.rules().forget_account(name);
         Ok(convert::account(removed.view(self.keyport().now())))
     }
@@ -324,16 +324,9 @@ async fn check_access(service: &Arc<Service>, peer: &Peer, account: &str) -> Res
         Some(Decision::Deny) => return Err(ErrorObject::access_denied(&program.to_string(), account)),
         None => {}
     }
+    // A remembered answer is already in the rules: the host saved it before answering.
     match service.prompter.ask(&program, account).await {
-        PromptAnswer::AllowOnce => Ok(()),
-        PromptAnswer::AllowAlways => {
-            let _ = service.rules().set(program, account, Decision::Allow);
-            Ok(())
-        }
-        PromptAnswer::Deny => {
-            let _ = service.rules().set(program.clone(), account, Decision::Deny);
-            Err(ErrorObject::access_denied(&program.to_string(), account))
-        }
-        PromptAnswer::NoOneToAsk => Err(ErrorObject::access_denied(&program.to_string(), account)),
+        PromptAnswer::AllowOnce | PromptAnswer::AllowAlways => Ok(()),
+        PromptAnswer::Deny | PromptAnswer::NoOneToAsk => Err(ErrorObject::access_denied(&program.to_string(), account)),
     }
 }

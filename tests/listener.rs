@@ -10,7 +10,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Output, Stdio};
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -27,6 +27,7 @@ const MAX_CONNECTIONS: usize = keyport_core::redirect::MAX_CONNECTIONS;
 /// A `keyport daemon` started by the test for `profile`, with [`NOFILE`] descriptors and its
 /// standard error in a file. Stopped with the profile.
 struct Daemon {
+    child: Child,
     pid: u32,
     log: PathBuf,
     runtime_log: PathBuf,
@@ -50,7 +51,8 @@ impl Daemon {
             assert!(Instant::now() < deadline, "the daemon did not start: {}", std::fs::read_to_string(&log).unwrap());
             std::thread::sleep(Duration::from_millis(20));
         }
-        let daemon = Self { pid: child.id(), log, runtime_log: profile.root().join("run/keyport/daemon.log") };
+        let pid = child.id();
+        let daemon = Self { child, pid, log, runtime_log: profile.root().join("run/keyport/daemon.log") };
         let limits = std::fs::read_to_string(format!("/proc/{}/limits", daemon.pid)).unwrap();
         let soft = limits
             .lines()
@@ -99,6 +101,18 @@ impl Daemon {
                 std::fs::read_to_string(path).unwrap_or_default().lines().map(str::to_owned).collect::<Vec<_>>()
             })
             .collect()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").args(["-TERM", &self.pid.to_string()]).status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -168,11 +182,8 @@ impl PendingAdd {
         self.child.stdout.take().unwrap().read_to_string(&mut stdout).unwrap();
         let status = self.child.wait().unwrap();
         let mut stderr = Vec::new();
-        loop {
-            match self.stderr.recv_timeout(Duration::from_secs(5)) {
-                Ok(line) => stderr.push(line),
-                Err(RecvTimeoutError::Disconnected | RecvTimeoutError::Timeout) => break,
-            }
+        while let Ok(line) = self.stderr.recv_timeout(Duration::from_secs(5)) {
+            stderr.push(line);
         }
         (status, stdout, stderr.join("\n"))
     }

@@ -1595,34 +1595,51 @@ mod tests {
         if !alone_in_a_child("nothing_is_left_behind_after_the_wait") {
             return;
         }
+        /// Hostile connections, held open by this process until dropped.
+        fn hold(address: SocketAddr) -> Vec<StdStream> {
+            (0..200)
+                .map(|n| {
+                    let mut stream = StdStream::connect(address).unwrap();
+                    let start: &[u8] = match n % 4 {
+                        0 => b"",
+                        1 => b"GET /callback?state=",
+                        2 => &[b'x'; 20_000],
+                        _ => b"\x00\x01 garbage",
+                    };
+                    stream.write_all(start).unwrap();
+                    stream
+                })
+                .collect()
+        }
         let runtime = runtime();
         let (fds, threads) = (count("/proc/self/fd"), count("/proc/self/task"));
+
+        // A wait that ends with the genuine redirect.
         let listener = RedirectListener::bind(RedirectHost::Localhost, "/callback").unwrap();
         let address = listener.local_addrs()[0];
-        // Hostile connections, held open by this process until the end.
-        let held: Vec<StdStream> = (0..200)
-            .map(|n| {
-                let mut stream = StdStream::connect(address).unwrap();
-                let start: &[u8] = match n % 4 {
-                    0 => b"",
-                    1 => b"GET /callback?state=",
-                    2 => &[b'x'; 20_000],
-                    _ => b"\x00\x01 garbage",
-                };
-                stream.write_all(start).unwrap();
-                stream
-            })
-            .collect();
+        let held = hold(address);
         let browser = std::thread::spawn(move || get(address, GENUINE));
         let result = runtime.block_on(listener.wait("s1", Duration::from_secs(30)));
         assert!(result.is_ok(), "{result:?}");
         assert_eq!(status(&browser.join().unwrap()), "200");
         // The listener's side of everything is closed: only the clients' own ends remain.
-        assert_eq!(count("/proc/self/fd"), fds + held.len(), "descriptors");
-        assert_eq!(count("/proc/self/task"), threads, "threads");
+        assert_eq!(count("/proc/self/fd"), fds + held.len(), "descriptors after the redirect");
+        assert_eq!(count("/proc/self/task"), threads, "threads after the redirect");
         for stream in &held {
             assert!(closed_by_server(stream));
         }
+        drop(held);
+        assert_eq!(count("/proc/self/fd"), fds, "descriptors");
+
+        // A wait that is cancelled (its future dropped) with the connections still coming.
+        let listener = RedirectListener::bind(RedirectHost::Localhost, "/callback").unwrap();
+        let held = hold(listener.local_addrs()[0]);
+        let waited = runtime.block_on(async {
+            tokio::time::timeout(Duration::from_millis(300), listener.wait("s1", Duration::from_secs(30))).await
+        });
+        assert!(waited.is_err(), "the wait was still going when it was dropped");
+        assert_eq!(count("/proc/self/fd"), fds + held.len(), "descriptors after the cancelled wait");
+        assert_eq!(count("/proc/self/task"), threads, "threads after the cancelled wait");
         drop(held);
         assert_eq!(count("/proc/self/fd"), fds, "descriptors");
     }

@@ -7,7 +7,6 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Output, Stdio};
 use std::sync::mpsc::Receiver;
@@ -15,114 +14,12 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use crate::support::daemon::{Daemon, Sample, cannot_switch_users, system_python};
 use crate::support::oidc::{self, OidcServer};
 use crate::support::profile::Profile;
 
-/// The daemon's soft descriptor limit, the usual default: the old listener ran out of it.
-const NOFILE: u64 = 1024;
-
 /// Open connections the listener allows (`keyport_core::redirect::MAX_CONNECTIONS`).
 const MAX_CONNECTIONS: usize = keyport_core::redirect::MAX_CONNECTIONS;
-
-/// A `keyport daemon` started by the test for `profile`, with [`NOFILE`] descriptors and its
-/// standard error in a file. Stopped with the profile.
-struct Daemon {
-    child: Child,
-    pid: u32,
-    log: PathBuf,
-    runtime_log: PathBuf,
-}
-
-impl Daemon {
-    fn start(profile: &Profile) -> Self {
-        let log = profile.root().join("daemon-stderr.log");
-        let file = std::fs::File::create(&log).unwrap();
-        let child = Command::new("sh")
-            .args(["-c", &format!("ulimit -S -n {NOFILE} && exec \"$0\" daemon"), env!("CARGO_BIN_EXE_keyport")])
-            .env_clear()
-            .envs(profile.env())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(file)
-            .spawn()
-            .expect("starting keyport daemon");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while profile.daemon_pid() != Some(child.id()) {
-            assert!(Instant::now() < deadline, "the daemon did not start: {}", std::fs::read_to_string(&log).unwrap());
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let pid = child.id();
-        let daemon = Self { child, pid, log, runtime_log: profile.root().join("run/keyport/daemon.log") };
-        let limits = std::fs::read_to_string(format!("/proc/{}/limits", daemon.pid)).unwrap();
-        let soft = limits
-            .lines()
-            .find(|line| line.starts_with("Max open files"))
-            .and_then(|line| line.split_whitespace().nth(3))
-            .expect("the open files limit");
-        assert_eq!(soft, NOFILE.to_string(), "{limits}");
-        daemon
-    }
-
-    /// Threads, descriptors and memory now.
-    fn sample(&self) -> Sample {
-        let count = |dir: &str| std::fs::read_dir(format!("/proc/{}/{dir}", self.pid)).unwrap().count();
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid)).unwrap();
-        let kib = |field: &str| -> u64 {
-            let line = status.lines().find(|line| line.starts_with(field)).expect("a /proc status field");
-            line.split_whitespace().nth(1).unwrap().parse().unwrap()
-        };
-        Sample { threads: count("task"), fds: count("fd"), rss_kib: kib("VmRSS:"), hwm_kib: kib("VmHWM:") }
-    }
-
-    /// Waits (up to 30 s) until the daemon is back to `before`: no more threads and
-    /// descriptors, and at most `rss_slack_kib` more memory. Idle threads of Tokio's blocking
-    /// pool (keyring calls) end after 10 s, and the test server closes idle HTTP connections
-    /// after 5 s, so what the sign-in itself used settles on its own; what the listener would
-    /// have left behind does not.
-    fn settle(&self, before: &Sample, rss_slack_kib: u64) -> Sample {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let now = self.sample();
-            let settled =
-                now.threads <= before.threads && now.fds <= before.fds && now.rss_kib <= before.rss_kib + rss_slack_kib;
-            if settled || Instant::now() > deadline {
-                return now;
-            }
-            std::thread::sleep(Duration::from_millis(250));
-        }
-    }
-
-    /// Every line the daemon has logged (standard error, and `daemon.log` should it write one
-    /// itself).
-    fn log_lines(&self) -> Vec<String> {
-        [&self.log, &self.runtime_log]
-            .iter()
-            .flat_map(|path| {
-                std::fs::read_to_string(path).unwrap_or_default().lines().map(str::to_owned).collect::<Vec<_>>()
-            })
-            .collect()
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = Command::new("kill").args(["-TERM", &self.pid.to_string()]).status();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Sample {
-    threads: usize,
-    fds: usize,
-    rss_kib: u64,
-    hwm_kib: u64,
-}
 
 /// `keyport add PROVIDER --no-browser` waiting for its redirect: the URL it printed and the
 /// listener's port.
@@ -255,23 +152,6 @@ fn warmed_up() -> (OidcServer, Profile, Daemon) {
     let output = profile.run(&["add", "local", "--name", "warm-up"]);
     assert!(output.status.success(), "the warm-up sign-in failed: {}", String::from_utf8_lossy(&output.stderr));
     (server, profile, daemon)
-}
-
-/// Why another user cannot be used here, if it cannot.
-fn cannot_switch_users() -> Option<String> {
-    if Command::new("runuser").arg("--help").stdout(Stdio::null()).stderr(Stdio::null()).status().is_err() {
-        return Some("`runuser` (util-linux) is not installed".into());
-    }
-    let me = std::fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(u32::MAX);
-    if me != 0 {
-        return Some(format!("`runuser` needs root and the tests run as uid {me}"));
-    }
-    None
-}
-
-/// A python3 that user `nobody` can run (not one under /root, as pyenv's are).
-fn system_python() -> Option<PathBuf> {
-    ["/usr/bin/python3", "/usr/local/bin/python3", "/bin/python3"].into_iter().map(PathBuf::from).find(|p| p.exists())
 }
 
 /// The hostile client, run as `nobody`: opens `argv[3]` connections to `argv[1]:argv[2]` at

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use crate::support::daemon::{cannot_switch_users, python_client, system_python};
 use crate::support::oidc::{self, OidcServer};
 use crate::support::profile::Profile;
 
@@ -360,69 +361,6 @@ fn a_daemon_that_cannot_open_a_browser_says_so() {
     let id = started["signin_id"].as_str().unwrap().to_owned();
     assert_eq!(conn.ok(2, "signin.cancel", json!({"signin_id": id})), json!({}));
     assert_eq!(conn.event(Duration::from_secs(10), |e| e["signin_id"] == id.as_str())["code"], -32009);
-}
-
-/// A `python3` client: connects to `argv[1]`, sends each later argument as one line and reads
-/// one line for it; prints JSON with what happened and `/proc/self/exe`, resolved.
-const PY_CLIENT: &str = r#"
-import json, os, socket, sys
-out = {"exe": os.path.realpath("/proc/self/exe"), "uid": os.getuid(), "connected": False,
-       "responses": [], "closed": False}
-try:
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(20)
-    s.connect(sys.argv[1])
-    out["connected"] = True
-    f = s.makefile("rb")
-    for line in sys.argv[2:]:
-        try:
-            s.sendall(line.encode() + b"\n")
-            got = f.readline(65537)
-        except (BrokenPipeError, ConnectionResetError):
-            got = b""
-        if not got:
-            out["closed"] = True
-            break
-        out["responses"].append(json.loads(got))
-except OSError as err:
-    out["error"] = "%s: %s" % (type(err).__name__, err)
-print(json.dumps(out))
-"#;
-
-/// Runs [`PY_CLIENT`] with `prefix` before `python` (e.g. `runuser -u nobody --`).
-fn python_client(prefix: &[&str], python: &Path, path_var: Option<&str>, socket: &Path, lines: &[Value]) -> Value {
-    let (program, args) = match prefix.split_first() {
-        Some((first, rest)) => {
-            (PathBuf::from(first), rest.iter().map(PathBuf::from).chain([python.to_owned()]).collect())
-        }
-        None => (python.to_owned(), Vec::new()),
-    };
-    let mut command = Command::new(program);
-    command.args(args).arg("-c").arg(PY_CLIENT).arg(socket).args(lines.iter().map(Value::to_string));
-    if let Some(path) = path_var {
-        command.env("PATH", path);
-    }
-    let output = command.stdin(Stdio::null()).output().expect("running python3");
-    assert!(output.status.success(), "the python client failed: {}", String::from_utf8_lossy(&output.stderr));
-    serde_json::from_slice(&output.stdout)
-        .unwrap_or_else(|err| panic!("python printed {:?}: {err}", String::from_utf8_lossy(&output.stdout)))
-}
-
-/// A python3 that user `nobody` can run (not one under /root, as pyenv's are).
-fn system_python() -> Option<PathBuf> {
-    ["/usr/bin/python3", "/usr/local/bin/python3", "/bin/python3"].into_iter().map(PathBuf::from).find(|p| p.exists())
-}
-
-/// Why users cannot be switched here, if they cannot.
-fn cannot_switch_users() -> Option<String> {
-    if Command::new("runuser").arg("--help").stdout(Stdio::null()).stderr(Stdio::null()).status().is_err() {
-        return Some("`runuser` (util-linux) is not installed".into());
-    }
-    let me = std::fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(u32::MAX);
-    if me != 0 {
-        return Some(format!("`runuser` needs root and the tests run as uid {me}"));
-    }
-    None
 }
 
 #[test]

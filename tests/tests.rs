@@ -7,6 +7,7 @@
 mod desktop;
 mod device;
 mod helpers;
+mod hostile;
 mod keyring_store;
 mod listener;
 mod renewal;

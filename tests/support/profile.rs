@@ -95,7 +95,7 @@ impl Profile {
     /// A `keyport` command with this profile's environment ([`Profile::env`]) and nothing of
     /// the caller's.
     pub fn keyport(&self) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_keyport"));
+        let mut command = Command::new(keyport_binary());
         command.env_clear().envs(self.env());
         command
     }
@@ -136,7 +136,7 @@ impl Profile {
         let (out, err, status) =
             (scratch.path().join("out"), scratch.path().join("err"), scratch.path().join("status"));
         let quote = |text: &str| format!("'{}'", text.replace('\'', "'\\''"));
-        let mut line = quote(env!("CARGO_BIN_EXE_keyport"));
+        let mut line = quote(&keyport_binary().display().to_string());
         for arg in args {
             line.push(' ');
             line.push_str(&quote(arg));
@@ -326,6 +326,12 @@ impl Drop for Profile {
     fn drop(&mut self) {
         self.stop_daemon();
     }
+}
+
+/// The `keyport` binary under test: this build's, or the one `KEYPORT_TEST_BIN` names (to run
+/// the tests against another build, such as an older version, and see which fail).
+pub fn keyport_binary() -> PathBuf {
+    std::env::var_os("KEYPORT_TEST_BIN").map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_keyport")), PathBuf::from)
 }
 
 /// This test binary, as the access rules name it.

@@ -236,7 +236,8 @@ struct RulesFile {
     rules: Vec<Rule>,
 }
 
-type RuleMap = BTreeMap<(Program, String), Rule>;
+/// Rules by program, then account: looked up by reference, with no allocation per request.
+type RuleMap = BTreeMap<Program, BTreeMap<String, Rule>>;
 
 /// The access rules file, cached in memory and reloaded when it changes on disk.
 #[derive(Debug)]
@@ -255,14 +256,14 @@ impl AccessRules {
     /// else the program's rule for every account ([`EVERY_ACCOUNT`]).
     pub fn decision(&self, program: &Program, account: &str) -> Result<Option<Decision>, ServiceError> {
         self.with_rules(|rules| {
-            let rule = |name: &str| rules.get(&(program.clone(), name.to_owned())).map(|rule| rule.decision);
-            rule(account).or_else(|| rule(EVERY_ACCOUNT))
+            let of_program = rules.get(program)?;
+            of_program.get(account).or_else(|| of_program.get(EVERY_ACCOUNT)).map(|rule| rule.decision)
         })
     }
 
     /// Every rule, sorted by program then account.
     pub fn list(&self) -> Result<Vec<Rule>, ServiceError> {
-        self.with_rules(|rules| rules.values().cloned().collect())
+        self.with_rules(|rules| rules.values().flat_map(BTreeMap::values).cloned().collect())
     }
 
     /// Records a decision (replacing an earlier one for the same pair).
@@ -274,7 +275,7 @@ impl AccessRules {
             decision,
             decided_at: OffsetDateTime::now_utc(),
         };
-        rules.insert((program, account.to_owned()), rule);
+        rules.entry(program).or_default().insert(account.to_owned(), rule);
         self.write(&rules)
     }
 
@@ -282,7 +283,8 @@ impl AccessRules {
     /// Returns whether there was one.
     pub fn forget(&self, program: &Program, account: &str) -> Result<bool, ServiceError> {
         let mut rules = self.with_rules(Clone::clone)?;
-        let had = rules.remove(&(program.clone(), account.to_owned())).is_some();
+        let had = rules.get_mut(program).and_then(|of_program| of_program.remove(account)).is_some();
+        rules.retain(|_, of_program| !of_program.is_empty());
         if had {
             self.write(&rules)?;
         }
@@ -292,9 +294,12 @@ impl AccessRules {
     /// Forgets every rule about `account` (when the account is removed).
     pub fn forget_account(&self, account: &str) -> Result<(), ServiceError> {
         let mut rules = self.with_rules(Clone::clone)?;
-        let before = rules.len();
-        rules.retain(|(_, name), _| name != account);
-        if rules.len() != before { self.write(&rules) } else { Ok(()) }
+        let mut changed = false;
+        for of_program in rules.values_mut() {
+            changed |= of_program.remove(account).is_some();
+        }
+        rules.retain(|_, of_program| !of_program.is_empty());
+        if changed { self.write(&rules) } else { Ok(()) }
     }
 
     fn with_rules<T>(&self, read: impl FnOnce(&RuleMap) -> T) -> Result<T, ServiceError> {
@@ -320,11 +325,15 @@ impl AccessRules {
                 detail: format!("unknown format {}", file.format),
             });
         }
-        Ok(file.rules.into_iter().map(|rule| ((rule.program.clone(), rule.account.clone()), rule)).collect())
+        let mut rules = RuleMap::new();
+        for rule in file.rules {
+            rules.entry(rule.program.clone()).or_default().insert(rule.account.clone(), rule);
+        }
+        Ok(rules)
     }
 
     fn write(&self, rules: &RuleMap) -> Result<(), ServiceError> {
-        let file = RulesFile { format: FORMAT, rules: rules.values().cloned().collect() };
+        let file = RulesFile { format: FORMAT, rules: rules.values().flat_map(BTreeMap::values).cloned().collect() };
         let mut text =
             String::from("# Keyport: which program may read which account. Edit with `keyport allow/deny`.\n");
         text.push_str(&toml::to_string(&file).expect("rules serialize"));

@@ -135,7 +135,8 @@ pub(crate) struct Connection {
 
 impl Connection {
     /// Who wrote a request: judged once per writer, then remembered for this connection (a
-    /// writer that holds it close-on-exec cannot change program while it keeps writing).
+    /// writer that holds it close-on-exec cannot change program while it keeps writing; one
+    /// that holds it otherwise is checked again each time).
     pub fn asker(&self, service: &Service, writers: &[u32]) -> Result<Asker, String> {
         let [pid] = writers else {
             return Err(match writers {
@@ -154,12 +155,12 @@ impl Connection {
         Ok(asker)
     }
 
-    /// The asker remembered for `pid`, if it holds the connection close-on-exec (no `/proc`
-    /// reads: for the answers given in place).
-    pub fn known_asker(&self, writers: &[u32]) -> Option<Asker> {
+    /// `check(asker)` for the asker remembered for `pid`, if it holds the connection
+    /// close-on-exec (no `/proc` reads, no copy: for the answers given in place).
+    pub fn with_known_asker<T>(&self, writers: &[u32], check: impl FnOnce(&Asker) -> T) -> Option<T> {
         let [pid] = writers else { return None };
         match &*self.last_asker.lock().expect("asker") {
-            Some((known, asker, Hold::CloseOnExec)) if known == pid => Some(asker.clone()),
+            Some((known, asker, Hold::CloseOnExec)) if known == pid => Some(check(asker)),
             _ => None,
         }
     }
@@ -263,15 +264,8 @@ pub async fn serve(service: Arc<Service>, listener: UnixListener, shutdown: impl
             continue;
         }
         let pid = cred.pid().and_then(|pid| u32::try_from(pid).ok());
-        let link = service.identifier.link(pid, &stream);
-        let connector = match &link.connector {
-            Ok(process) => service.identifier.asker(&link, process.pid).map(|(asker, _)| asker),
-            Err(err) => Err(err.clone()),
-        };
-        let key = match &connector {
-            Ok(asker) => asker.key(),
-            Err(_) => "unidentified".to_owned(),
-        };
+        let mut link = service.identifier.link(pid);
+        let key = service.identifier.admission_key(&link);
         let mut admitted = admit(&admissions, &service.config, key.clone());
         // Connections that are closing hold their place until their task has seen the end; let
         // them run before refusing (a client that closes and reconnects at once would otherwise
@@ -285,6 +279,7 @@ pub async fn serve(service: Arc<Service>, listener: UnixListener, shutdown: impl
         }
         match admitted {
             Ok(ticket) => {
+                link.find_client_socket(&stream);
                 tokio::spawn(connection(service.clone(), stream, link, ticket, stop.clone()));
             }
             Err(refusal) => {

@@ -52,6 +52,9 @@ fn check_result(method: Method, result: &Value, line: &str) {
         Method::AccountsRevoke => round_trip::<RevokeResult>(result, line),
         Method::AccountsRemove => round_trip::<RemoveResult>(result, line),
         Method::ProvidersList => round_trip::<ProvidersListResult>(result, line),
+        Method::AccessList => round_trip::<AccessListResult>(result, line),
+        Method::AccessSet => round_trip::<AccessRule>(result, line),
+        Method::AccessForget => round_trip::<AccessForgetResult>(result, line),
         other => panic!("no result type known for {other}"),
     }
 }
@@ -131,7 +134,8 @@ fn every_error_code_and_method_is_in_the_tables() {
         assert!(DOC.contains(&row), "docs/socket.md lacks the method {method}");
         assert!(DOC.contains(&format!("### `{}`", method.name())), "no section for {method}");
     }
-    assert!(DOC.contains(&format!("{MAX_MESSAGE_BYTES} bytes")));
+    assert!(DOC.contains(&format!("{MAX_REQUEST_BYTES} bytes")));
+    assert!(DOC.contains(&format!("{MAX_ANSWER_BYTES} bytes")));
 }
 
 #[test]

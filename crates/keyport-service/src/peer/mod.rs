@@ -79,6 +79,16 @@ pub struct Link {
     pub connector: Result<Process, String>,
     /// The inode of the client's end of the connection, when socket diagnostics work.
     pub client_socket: Option<u64>,
+    /// The connector as the rules would judge it, read at once (without the checks that it
+    /// holds the connection, which come with its first request).
+    pub connector_asker: Result<Asker, String>,
+}
+
+impl Link {
+    /// Finds the inode of the client's end of `stream` (socket diagnostics).
+    pub fn find_client_socket(&mut self, stream: &impl std::os::fd::AsFd) {
+        self.client_socket = socket::own_inode(stream).and_then(socket::peer_inode).ok();
+    }
 }
 
 /// How a writer was found to hold the connection.
@@ -105,14 +115,16 @@ impl Identifier {
         Self { cli_paths, mount_namespace }
     }
 
-    /// What is known of a connection accepted from `pid` on `stream`.
-    pub fn link(&self, pid: Option<u32>, stream: &impl std::os::fd::AsFd) -> Link {
+    /// What is known of a connection accepted from `pid`, before it is admitted: who
+    /// connected. [`Link::find_client_socket`] completes it once it is.
+    pub fn link(&self, pid: Option<u32>) -> Link {
         let connector = match pid {
             Some(pid) => Process::read(pid).map_err(|err| err.to_string()),
             None => Err("the peer's process id is unknown".to_owned()),
         };
-        let client_socket = socket::own_inode(stream).and_then(socket::peer_inode).ok();
-        Link { connector, client_socket }
+        let mut link = Link { connector, client_socket: None, connector_asker: Err("not identified yet".to_owned()) };
+        link.connector_asker = self.connector_asker(&link);
+        link
     }
 
     /// The program `process` runs, as the rules name it.
@@ -149,15 +161,40 @@ impl Identifier {
         matches!(program, Program::Path(path) if self.cli_paths.contains(path))
     }
 
+    /// The connector as the rules would judge it: its program (the CLI's parent for the CLI,
+    /// or the person at the terminal). It reads only a few `/proc` files of the connecting
+    /// process (not its descriptors), so refusing a connection stays cheap.
+    fn connector_asker(&self, link: &Link) -> Result<Asker, String> {
+        let connector = link.connector.as_ref().map_err(Clone::clone)?;
+        let program = self.program_of(connector)?;
+        if self.is_cli(&program) {
+            self.cli_asker(connector)
+        } else {
+            Ok(Asker::Program { program, delivery: Delivery::Connection })
+        }
+    }
+
+    /// The name a connection is counted under for the per-program limits.
+    pub fn admission_key(&self, link: &Link) -> String {
+        link.connector_asker.as_ref().map_or_else(|_| "unidentified".to_owned(), Asker::key)
+    }
+
     /// Judges the process `pid` that wrote a request on the connection `link`.
     pub fn asker(&self, link: &Link, pid: u32) -> Result<(Asker, Hold), String> {
         let writer = Process::read(pid).map_err(|err| err.to_string())?;
         let hold = self.holds(link, &writer)?;
-        let program = self.program_of(&writer)?;
-        let asker = if self.is_cli(&program) {
-            self.cli_asker(&writer)?
-        } else {
-            Asker::Program { program, delivery: Delivery::Connection }
+        let asker = match (&link.connector, &link.connector_asker) {
+            // The process that connected, unchanged since: judged when it connected (the CLI's
+            // parent and where its output goes included).
+            (Ok(connector), Ok(asker)) if same_program(connector, &writer) => asker.clone(),
+            _ => {
+                let program = self.program_of(&writer)?;
+                if self.is_cli(&program) {
+                    self.cli_asker(&writer)?
+                } else {
+                    Asker::Program { program, delivery: Delivery::Connection }
+                }
+            }
         };
         if !writer.unchanged() {
             return Err(format!("process {pid} changed while it was being identified"));
@@ -180,14 +217,7 @@ impl Identifier {
             }
         }
         match &link.connector {
-            Ok(connector)
-                if connector.pid == writer.pid
-                    && connector.stat.start_time == writer.stat.start_time
-                    && connector.exe == writer.exe
-                    && connector.exe_file == writer.exe_file =>
-            {
-                Ok(Hold::Connector)
-            }
+            Ok(connector) if same_program(connector, writer) => Ok(Hold::Connector),
             _ => Err(format!(
                 "process {} wrote on a connection it did not open, through a descriptor that stays open \
                  across exec; open the connection yourself, with close-on-exec (SOCK_CLOEXEC)",
@@ -209,6 +239,16 @@ impl Identifier {
         }
         Ok(Asker::Program { program, delivery })
     }
+}
+
+/// Whether `later` is the process `earlier` was (same pid and start time) running the same
+/// executable file.
+fn same_program(earlier: &Process, later: &Process) -> bool {
+    earlier.pid == later.pid
+        && earlier.stat.start_time == later.stat.start_time
+        && earlier.exe == later.exe
+        && earlier.exe_file == later.exe_file
+        && earlier.mount_namespace == later.mount_namespace
 }
 
 /// The device number of `/dev/null` (character device 1, 3).
@@ -261,7 +301,8 @@ mod tests {
     fn the_writer_must_hold_the_connection() {
         let identifier = Identifier::new(Vec::new());
         let (server, client) = std::os::unix::net::UnixStream::pair().unwrap();
-        let link = identifier.link(Some(std::process::id()), &server);
+        let mut link = identifier.link(Some(std::process::id()));
+        link.find_client_socket(&server);
         assert!(link.client_socket.is_some(), "socket diagnostics work here");
         let (asker, hold) = identifier.asker(&link, std::process::id()).unwrap();
         assert_eq!(hold, Hold::CloseOnExec, "std opens sockets close-on-exec");

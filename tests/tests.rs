@@ -6,9 +6,11 @@
 
 mod desktop;
 mod device;
+mod fault_matrix;
 mod helpers;
 mod keyring_store;
 mod renewal;
+mod responsive;
 mod revoke;
 mod signin;
 mod socket;

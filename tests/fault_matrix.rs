@@ -123,7 +123,7 @@ impl Row {
             None => "never (sign in again)".to_owned(),
         };
         format!(
-            "| {:<48} | {:<32} | {:<24} | {:<3} | {:<44} | {:>2} | {:<21} |",
+            "| {:<50} | {:<32} | {:<27} | {:<10} | {:<41} | {:>13} | {:<21} |",
             self.fault.label(),
             self.step.label(),
             self.answer,
@@ -181,7 +181,24 @@ fn every_fault_at_every_step_of_a_renewal_keeps_the_grant() {
                 loop {
                     let next = queue.lock().unwrap().pop();
                     let Some((fault, step)) = next else { break };
-                    rows.push(run_case(fault, step));
+                    // A case that cannot even run is a failed row, not a lost table.
+                    let row = std::panic::catch_unwind(|| run_case(fault, step)).unwrap_or_else(|panic| {
+                        let why = panic
+                            .downcast_ref::<String>()
+                            .cloned()
+                            .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+                            .unwrap_or_default();
+                        Row {
+                            fault,
+                            step,
+                            answer: "(harness failed)".into(),
+                            grant_kept: false,
+                            state: why.chars().take(200).collect(),
+                            renewals: 0,
+                            healthy_after: None,
+                        }
+                    });
+                    rows.push(row);
                 }
                 rows
             })
@@ -190,14 +207,23 @@ fn every_fault_at_every_step_of_a_renewal_keeps_the_grant() {
     let mut rows: Vec<Row> = workers.into_iter().flat_map(|w| w.join().expect("a case panicked")).collect();
     rows.sort_by_key(|row| cases.iter().position(|case| *case == (row.fault, row.step)));
 
-    let mut table = String::from(
-        "| fault                                            | step                             | answer                   | grant kept | state afterwards                             | renewals sent | time until healthy    |\n",
+    let mut table = format!(
+        "| {:<50} | {:<32} | {:<27} | {:<10} | {:<41} | {:>13} | {:<21} |\n",
+        "fault", "step", "answer", "grant kept", "state afterwards", "renewals sent", "time until healthy"
     );
     table.push_str("|---|---|---|---|---|---|---|\n");
     for row in &rows {
         table.push_str(&row.line());
         table.push('\n');
     }
+    table.push_str(
+        "\nProvider: oidc-provider, rotating refresh tokens with reuse detection. \"answer\": what the \
+         renewal under fault returned. \"state afterwards\": `keyport status` right after it (then, when \
+         the grant was lost, after the next attempt). \"renewals sent\": refresh requests the provider \
+         received, the health probe's included (a probe that only saved a held token sends none). \
+         \"time until healthy\": from the fault's removal (unlock, restart, lock released, SIGCONT) until \
+         `keyport refresh` succeeds and the keyring's refresh token is active at the provider.\n",
+    );
     println!("\n{table}");
     let _ = std::fs::write(Path::new(env!("CARGO_TARGET_TMPDIR")).join("fault-matrix.txt"), &table);
 
@@ -221,9 +247,15 @@ fn run_case(fault: Fault, step: Step) -> Row {
     profile.stop_daemon();
     let pause = tempfile::tempdir().unwrap();
     let pause_point = step.pause_point().filter(|_| {
-        // Keyring faults "before the request" strike before the renewal starts.
+        // Keyring and lock faults "before the request" are in place before the renewal starts.
         !(step == Step::BeforeRequest
-            && matches!(fault, Fault::KeyringLocked | Fault::KeyringUnavailable | Fault::SecretServiceRestarted))
+            && matches!(
+                fault,
+                Fault::KeyringLocked
+                    | Fault::KeyringUnavailable
+                    | Fault::SecretServiceRestarted
+                    | Fault::RenewalLockHeld
+            ))
     });
     let log = pause.path().join("daemon.log");
     let mut daemon = Daemon::start(&profile, &log, pause_point.map(|point| (point, pause.path())));

@@ -355,7 +355,8 @@ fn a_renewal_lock_held_elsewhere_ends_in_lock_timeout_and_other_accounts_keep_re
         std::thread::sleep(Duration::from_millis(20));
     }
     let started = Instant::now();
-    let answer = Rpc::connect(&socket(&profile), Duration::from_secs(30)).call("token.refresh", json!({"account": "a"}));
+    let answer =
+        Rpc::connect(&socket(&profile), Duration::from_secs(30)).call("token.refresh", json!({"account": "a"}));
     assert_eq!(answer["error"]["code"], -32013, "lock_timeout: {answer}");
     assert!(answer["error"]["message"].as_str().unwrap().contains("locks/a.lock"), "{answer}");
     assert!(started.elapsed() < Duration::from_secs(25), "the wait has a deadline");
@@ -390,7 +391,11 @@ fn short_lived_tokens_are_not_renewed_on_every_read() {
     }
     let renewals = server.refresh_requests() - before;
     took.sort();
-    println!("300 token.get with 20-second tokens: {renewals} renewals, {} distinct tokens, p50 {:?}", tokens.len(), took[150]);
+    println!(
+        "300 token.get with 20-second tokens: {renewals} renewals, {} distinct tokens, p50 {:?}",
+        tokens.len(),
+        took[150]
+    );
     assert!(renewals <= 2, "{renewals} renewals for 300 reads");
     assert!(tokens.len() <= 3, "{} distinct tokens", tokens.len());
 }

@@ -145,6 +145,18 @@ struct Unsaved {
     next_attempt: OffsetDateTime,
 }
 
+impl Unsaved {
+    /// Counts a failed attempt to save and sets the next one; returns the delay.
+    fn reschedule(&mut self, now: OffsetDateTime) -> Duration {
+        self.attempts = self.attempts.saturating_add(1);
+        let delay = UNSAVED_RETRY_FIRST
+            .saturating_mul(2u32.saturating_pow(self.attempts.saturating_sub(1)))
+            .min(UNSAVED_RETRY_CAP);
+        self.next_attempt = now + time::Duration::try_from(delay).unwrap_or(time::Duration::MINUTE);
+        delay
+    }
+}
+
 /// Renewal state shared by every clone of [`Keyport`]: flights, backoff, unsaved answers.
 #[derive(Debug)]
 pub(crate) struct Renewals {
@@ -179,6 +191,14 @@ impl Renewals {
     /// When the refresher should next try to save `name`'s unsaved answer, if there is one.
     pub(crate) fn unsaved_due(&self, name: &str) -> Option<OffsetDateTime> {
         self.unsaved.lock().expect("unsaved lock").get(name).map(|u| u.next_attempt)
+    }
+
+    /// Counts a failed attempt to save `name`'s unsaved answer that never reached the keyring
+    /// (its lock could not be taken).
+    fn reschedule_unsaved(&self, name: &str, now: OffsetDateTime) {
+        if let Some(entry) = self.unsaved.lock().expect("unsaved lock").get_mut(name) {
+            entry.reschedule(now);
+        }
     }
 
     /// The names of accounts with an unsaved answer.
@@ -370,7 +390,13 @@ impl Keyport {
     /// Saves the account's unsaved answer, if any, under its renewal lock: what the
     /// background refresher calls on its retry schedule. `Ok(None)`: nothing was waiting.
     pub(crate) async fn save_unsaved(&self, name: &str) -> Result<Option<Account>, RenewError> {
-        let lock = self.renewal_lock(name).await.map_err(|err| RenewError::local(name, err, true))?;
+        let lock = match self.renewal_lock(name).await {
+            Ok(lock) => lock,
+            Err(err) => {
+                self.renewals.reschedule_unsaved(name, self.clock.now());
+                return Err(RenewError::local(name, err, true));
+            }
+        };
         let saved = self.flush_unsaved(name).await;
         drop(lock);
         if let Ok(Some(account)) = &saved {
@@ -577,12 +603,7 @@ impl Keyport {
             }
             Err(err) => {
                 if let Some(entry) = current {
-                    entry.attempts = entry.attempts.saturating_add(1);
-                    let delay = UNSAVED_RETRY_FIRST
-                        .saturating_mul(2u32.saturating_pow(entry.attempts.saturating_sub(1)))
-                        .min(UNSAVED_RETRY_CAP);
-                    entry.next_attempt =
-                        self.clock.now() + time::Duration::try_from(delay).unwrap_or(time::Duration::MINUTE);
+                    let delay = entry.reschedule(self.clock.now());
                     tracing::warn!(account = name, %err, attempts = entry.attempts, retry_in = ?delay,
                         "a new refresh token is waiting in memory to be saved");
                 }

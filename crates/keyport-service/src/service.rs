@@ -92,6 +92,12 @@ struct Cached {
 /// Accounts as last read, with the file's modification time and when it was last compared.
 #[derive(Debug, Default)]
 struct Snapshot {
+    /// Whether the file was ever read (the first look reads it at once).
+    loaded: bool,
+    /// Accounts this process changed since the file was last read: they are left out of
+    /// [`Service::accounts`] until it is read again, so that whoever needs them looks at the
+    /// file (a removed account is not found, a renewed one is read anew).
+    invalidated: std::collections::HashSet<String>,
     modified: Option<SystemTime>,
     checked: Option<Instant>,
     accounts: Arc<HashMap<String, Account>>,
@@ -165,7 +171,8 @@ impl Service {
                     self.publish(event);
                 }
                 Err(broadcast::error::RecvError::Lagged(count)) => {
-                    self.snapshot.lock().expect("snapshot").checked = None;
+                    // Which accounts changed is unknown: read the file at the next look.
+                    self.snapshot.lock().expect("snapshot").loaded = false;
                     self.tokens.lock().expect("token cache").clear();
                     self.publish(Event::Missed { count });
                 }
@@ -216,19 +223,35 @@ impl Service {
     /// accounts compare the file again. Called for every core event, and by methods that
     /// changed an account before they answer.
     pub(crate) fn invalidate(&self, account: &str) {
-        self.snapshot.lock().expect("snapshot").checked = None;
+        {
+            let mut snapshot = self.snapshot.lock().expect("snapshot");
+            snapshot.checked = None;
+            snapshot.invalidated.insert(account.to_owned());
+        }
         self.tokens.lock().expect("token cache").remove(account);
     }
 
-    /// The accounts as last read, from memory: never waits on the disk. When the snapshot is
-    /// older than [`RECHECK`], a comparison with `accounts.json` starts on the blocking pool
-    /// (one at a time) and the next caller sees its outcome. A snapshot never read yet is
-    /// empty; callers that find no account look again with [`Self::accounts_now`].
+    /// The accounts as last read, from memory: once the file was read the first time, never
+    /// waits on the disk. When the snapshot is older than [`RECHECK`], a comparison with
+    /// `accounts.json` starts on the blocking pool (one at a time) and the next caller sees its
+    /// outcome; callers that find no account look again with [`Self::accounts_now`].
     pub(crate) fn accounts(&self) -> Result<Arc<HashMap<String, Account>>, keyport_core::Error> {
-        let (accounts, stale) = {
+        let (accounts, loaded, stale) = {
             let snapshot = self.snapshot.lock().expect("snapshot");
-            (snapshot.accounts.clone(), snapshot.checked.is_none_or(|at| at.elapsed() >= RECHECK))
+            let accounts = if snapshot.invalidated.is_empty() {
+                snapshot.accounts.clone()
+            } else {
+                let mut kept = (*snapshot.accounts).clone();
+                kept.retain(|name, _| !snapshot.invalidated.contains(name));
+                Arc::new(kept)
+            };
+            (accounts, snapshot.loaded, snapshot.checked.is_none_or(|at| at.elapsed() >= RECHECK))
         };
+        if !loaded {
+            // The very first look (no token is cached before it), or after missed events: read
+            // the file now.
+            return self.accounts_now();
+        }
         if stale {
             self.recheck_in_background();
         }
@@ -247,15 +270,20 @@ impl Service {
         let (keyport, file, rechecking, snapshot) =
             (self.keyport.clone(), self.config.accounts_file.clone(), self.rechecking.clone(), self.snapshot.clone());
         runtime.spawn_blocking(move || {
+            // What this read covers: changes this process made before it starts.
+            let (known, covering) = {
+                let snapshot = snapshot.lock().expect("snapshot");
+                (snapshot.modified, snapshot.invalidated.clone())
+            };
             let modified = std::fs::metadata(&file).and_then(|m| m.modified()).ok();
-            let known = snapshot.lock().expect("snapshot").modified;
-            if known != modified || modified.is_none() {
+            if known != modified || modified.is_none() || !covering.is_empty() {
                 match keyport.accounts() {
                     Ok(accounts) => {
                         let mut snapshot = snapshot.lock().expect("snapshot");
                         snapshot.accounts = Arc::new(accounts.into_iter().map(|a| (a.name.clone(), a)).collect());
                         snapshot.modified = modified;
                         snapshot.checked = Some(Instant::now());
+                        snapshot.invalidated.retain(|name| !covering.contains(name));
                     }
                     // Kept as it was; the next look tries again, and reports it if it must.
                     Err(err) => tracing::warn!(%err, "could not read the accounts"),
@@ -272,10 +300,12 @@ impl Service {
     pub(crate) fn accounts_now(&self) -> Result<Arc<HashMap<String, Account>>, keyport_core::Error> {
         let mut snapshot = self.snapshot.lock().expect("snapshot");
         let modified = std::fs::metadata(&self.config.accounts_file).and_then(|m| m.modified()).ok();
-        if snapshot.modified != modified || modified.is_none() {
+        if snapshot.modified != modified || modified.is_none() || !snapshot.loaded || !snapshot.invalidated.is_empty() {
             let accounts = self.keyport.accounts()?;
             snapshot.accounts = Arc::new(accounts.into_iter().map(|a| (a.name.clone(), a)).collect());
             snapshot.modified = modified;
+            snapshot.loaded = true;
+            snapshot.invalidated.clear();
         }
         snapshot.checked = Some(Instant::now());
         Ok(snapshot.accounts.clone())
@@ -285,6 +315,7 @@ impl Service {
     /// replaced with them).
     pub(crate) async fn accounts_fresh(&self) -> Result<Arc<HashMap<String, Account>>, keyport_core::Error> {
         let (keyport, file) = (self.keyport.clone(), self.config.accounts_file.clone());
+        let covering = self.snapshot.lock().expect("snapshot").invalidated.clone();
         let (modified, accounts) = tokio::task::spawn_blocking(move || {
             let modified = std::fs::metadata(&file).and_then(|m| m.modified()).ok();
             (modified, keyport.accounts())
@@ -297,6 +328,8 @@ impl Service {
         snapshot.accounts = accounts.clone();
         snapshot.modified = modified;
         snapshot.checked = Some(Instant::now());
+        snapshot.loaded = true;
+        snapshot.invalidated.retain(|name| !covering.contains(name));
         Ok(accounts)
     }
 

@@ -409,13 +409,7 @@ async fn a_renewal_lock_held_by_another_process_ends_in_a_clear_error() {
     // Issue 10, finding 3: with the account's renewal lock held elsewhere, a renewal hung.
     let fixture = Fixture::signed_in(TIMEOUT).await;
     fixture.fake.otherwise(Reply::tokens("access-n", None));
-    let held = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(fixture.renewal_lock("acct"))
-        .unwrap();
-    held.lock().unwrap();
+    let held = fixture.hold_renewal_lock("acct");
     let outcome = tokio::time::timeout(Duration::from_secs(30), fixture.keyport.refresh("acct")).await;
     let err = outcome.expect("the wait for the lock has a deadline").unwrap_err();
     let shown = err.to_string();
@@ -432,13 +426,7 @@ async fn the_background_refresher_renews_other_accounts_while_one_waits_for_its_
     fixture.fake.then(Reply::tokens("other-0", Some("other-refresh-0")));
     fixture.sign_in("other").await.unwrap();
     fixture.fake.otherwise(Reply::json(200, r#"{"access_token":"access-n","token_type":"Bearer","expires_in":2}"#));
-    let held = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(fixture.renewal_lock("acct"))
-        .unwrap();
-    held.lock().unwrap();
+    let held = fixture.hold_renewal_lock("acct");
     let mut events = fixture.keyport.subscribe();
     let policy =
         RefreshPolicy { margin_share: 1.0, margin_floor: Duration::from_secs(3600), ..RefreshPolicy::default() };
@@ -481,16 +469,33 @@ async fn reauth_works_for_an_account_without_a_subject() {
     assert_eq!(fixture.tokens().0, "access-again");
 }
 
-#[tokio::test]
-async fn a_name_is_checked_under_the_lock_when_a_service_account_is_added() {
-    // Issue 10, finding 8: the name was checked before the keyring writes, outside any lock.
-    // Here a sign-in for `x` finishes while a service account `x` is being written.
-    let fixture = Fixture::signed_in(TIMEOUT).await;
-    fixture.fake.then(Reply::tokens("service-token", None));
-    fixture.fake.then(Reply::tokens("user-token", Some("user-refresh")));
-    fixture.store.block("/account/x/client_secret");
-    let keyport = fixture.keyport.clone();
-    let service = tokio::spawn(async move {
+/// Runs `work` on a thread of its own with a runtime of its own, as another process would:
+/// a keyring call blocking there (before the fix, on the async worker) stops nothing else.
+fn elsewhere<T: Send + 'static>(
+    work: impl std::future::Future<Output = T> + Send + 'static,
+) -> std::thread::JoinHandle<T> {
+    std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(work)
+    })
+}
+
+/// Waits up to 2 s for `thread` to finish (it may be waiting for a lock, as it should).
+async fn give_a_chance<T>(thread: &std::thread::JoinHandle<T>) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    while !thread.is_finished() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Joins `thread` without blocking the test's runtime.
+async fn join<T: Send + 'static>(thread: std::thread::JoinHandle<T>) -> T {
+    tokio::task::spawn_blocking(move || thread.join().unwrap()).await.unwrap()
+}
+
+type Outcome = Result<keyport_core::account::Account, Error>;
+
+fn service_account_x(keyport: keyport_core::Keyport) -> impl std::future::Future<Output = Outcome> {
+    async move {
         let request = keyport_core::ServiceAccountRequest {
             name: "x".into(),
             scopes: vec![],
@@ -498,89 +503,75 @@ async fn a_name_is_checked_under_the_lock_when_a_service_account_is_added() {
             client_secret: keyport_core::secret::Secret::new("service-secret"),
         };
         keyport.add_service_account("fake", request).await
-    });
-    let store = fixture.store.clone();
-    tokio::task::spawn_blocking(move || store.wait_until_blocked()).await.unwrap();
-    let user = tokio::spawn({
-        let request = keyport_core::signin::SignInRequest {
-            account_name: Some("x".into()),
-            open_browser: false,
-            ..Default::default()
-        };
-        let pending = fixture.keyport.begin_sign_in("fake", request).unwrap();
-        support::deliver_redirect(&pending);
-        let keyport = fixture.keyport.clone();
-        async move { keyport.finish_sign_in(pending).await }
-    });
-    // Give the sign-in every chance to finish while the service account is half written.
-    let _ = tokio::time::timeout(Duration::from_secs(2), async {
-        while !user.is_finished() {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    })
-    .await;
-    fixture.store.release();
-    let (service, user) = (service.await.unwrap(), user.await.unwrap());
-    // Whoever got the name, its record and its tokens belong together.
+    }
+}
+
+fn sign_in_x(keyport: keyport_core::Keyport) -> impl std::future::Future<Output = Outcome> {
+    let request = keyport_core::signin::SignInRequest {
+        account_name: Some("x".into()),
+        open_browser: false,
+        ..Default::default()
+    };
+    let pending = keyport.begin_sign_in("fake", request).unwrap();
+    support::deliver_redirect(&pending);
+    async move { keyport.finish_sign_in(pending).await }
+}
+
+/// Whoever got the name `x`, its record and its tokens belong together, and the other one
+/// was told the name is taken.
+fn assert_one_owner(fixture: &Fixture, service: Outcome, user: Outcome) {
+    assert!(
+        service.is_ok() != user.is_ok(),
+        "exactly one gets the name (service account {service:?}, sign-in {user:?})"
+    );
+    let loser = if service.is_ok() { &user } else { &service };
+    assert!(matches!(loser, Err(Error::AccountExists { .. })), "{loser:?}");
     let account = fixture.keyport.account("x").unwrap();
     let (access, refresh) = fixture.tokens_of("x");
     match account.kind {
         keyport_core::account::AccountKind::Service => {
-            assert!(service.is_ok() && matches!(user, Err(Error::AccountExists { .. })), "{service:?} {user:?}");
-            assert_eq!(access, "service-token");
+            assert!(service.is_ok());
+            assert_eq!(access, "service-token", "the service account's record, another's token");
         }
         keyport_core::account::AccountKind::User => {
-            assert!(user.is_ok() && matches!(service, Err(Error::AccountExists { .. })), "{service:?} {user:?}");
+            assert!(user.is_ok());
             assert_eq!((access.as_str(), refresh.as_deref()), ("user-token", Some("user-refresh")));
         }
     }
 }
 
 #[tokio::test]
+async fn a_name_is_checked_under_the_lock_when_a_service_account_is_added() {
+    // Issue 10, finding 8: names were checked before the keyring writes, outside any lock.
+    // Here a sign-in for `x` finishes while another process writes a service account `x`.
+    let fixture = Fixture::signed_in(TIMEOUT).await;
+    fixture.fake.then(Reply::tokens("service-token", None));
+    fixture.fake.then(Reply::tokens("user-token", Some("user-refresh")));
+    fixture.store.block("/account/x/client_secret");
+    let service = elsewhere(service_account_x(fixture.other_process()));
+    let store = fixture.store.clone();
+    tokio::task::spawn_blocking(move || store.wait_until_blocked()).await.unwrap();
+    let user = elsewhere(sign_in_x(fixture.other_process()));
+    give_a_chance(&user).await;
+    fixture.store.release();
+    let (service, user) = (join(service).await, join(user).await);
+    assert_one_owner(&fixture, service, user);
+}
+
+#[tokio::test]
 async fn a_name_is_checked_under_the_lock_when_a_sign_in_finishes() {
-    // The other order: a service account `x` is added while a sign-in for `x` is writing.
+    // The other order: another process adds a service account `x` while a sign-in for `x`
+    // is writing its tokens.
     let fixture = Fixture::signed_in(TIMEOUT).await;
     fixture.fake.then(Reply::tokens("user-token", Some("user-refresh")));
     fixture.fake.then(Reply::tokens("service-token", None));
-    fixture.store.block("/account/x/access_token");
-    let request = keyport_core::signin::SignInRequest {
-        account_name: Some("x".into()),
-        open_browser: false,
-        ..Default::default()
-    };
-    let pending = fixture.keyport.begin_sign_in("fake", request).unwrap();
-    support::deliver_redirect(&pending);
-    let keyport = fixture.keyport.clone();
-    let user = tokio::spawn(async move { keyport.finish_sign_in(pending).await });
+    fixture.store.block("/account/x/refresh_token");
+    let user = elsewhere(sign_in_x(fixture.other_process()));
     let store = fixture.store.clone();
     tokio::task::spawn_blocking(move || store.wait_until_blocked()).await.unwrap();
-    let keyport = fixture.keyport.clone();
-    let service = tokio::spawn(async move {
-        let request = keyport_core::ServiceAccountRequest {
-            name: "x".into(),
-            scopes: vec![],
-            client_id: None,
-            client_secret: keyport_core::secret::Secret::new("service-secret"),
-        };
-        keyport.add_service_account("fake", request).await
-    });
-    let _ = tokio::time::timeout(Duration::from_secs(2), async {
-        while !service.is_finished() {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    })
-    .await;
+    let service = elsewhere(service_account_x(fixture.other_process()));
+    give_a_chance(&service).await;
     fixture.store.release();
-    let (user, service) = (user.await.unwrap(), service.await.unwrap());
-    assert!(
-        user.is_ok() != service.is_ok(),
-        "exactly one of the two gets the name (sign-in {user:?}, service account {service:?})"
-    );
-    let account = fixture.keyport.account("x").unwrap();
-    let (access, _) = fixture.tokens_of("x");
-    let expected = match account.kind {
-        keyport_core::account::AccountKind::Service => "service-token",
-        keyport_core::account::AccountKind::User => "user-token",
-    };
-    assert_eq!(access, expected, "the record and the keyring agree");
+    let (service, user) = (join(service).await, join(user).await);
+    assert_one_owner(&fixture, service, user);
 }

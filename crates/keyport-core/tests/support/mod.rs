@@ -216,6 +216,7 @@ pub struct Fixture {
     pub secrets: Arc<MemoryStore>,
     pub store: Arc<FaultyStore>,
     pub dir: tempfile::TempDir,
+    timeout: Duration,
 }
 
 impl Fixture {
@@ -252,7 +253,7 @@ impl Fixture {
             redirect_path: "/callback".into(),
         };
         keyport.add_provider("fake", new).await.unwrap();
-        let fixture = Self { keyport, fake, secrets, store, dir };
+        let fixture = Self { keyport, fake, secrets, store, dir, timeout };
         fixture.fake.then(Reply::tokens("access-0", Some("refresh-0")));
         fixture.sign_in("acct").await.unwrap();
         fixture
@@ -268,9 +269,30 @@ impl Fixture {
         self.keyport.finish_sign_in(pending).await
     }
 
-    /// The keyring path of `name`'s renewal lock.
-    pub fn renewal_lock(&self, name: &str) -> std::path::PathBuf {
-        self.dir.path().join(format!("data/locks/{name}.lock"))
+    /// Another Keyport over the same files and secret store: what a second Keyport process
+    /// (the CLI beside the daemon) would see.
+    pub fn other_process(&self) -> Keyport {
+        let paths = Paths {
+            config_dir: self.dir.path().join("config"),
+            data_dir: self.dir.path().join("data"),
+            runtime_dir: Some(self.dir.path().join("run")),
+        };
+        Keyport::new(
+            &paths,
+            self.store.clone(),
+            Arc::new(ReqwestClient::with_timeout(self.timeout).unwrap()),
+            Arc::new(SystemClock),
+            Arc::new(NoBrowser),
+        )
+    }
+
+    /// Holds `name`'s renewal lock as another process would, until dropped.
+    pub fn hold_renewal_lock(&self, name: &str) -> std::fs::File {
+        let path = self.dir.path().join(format!("data/locks/{name}.lock"));
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(path).unwrap();
+        file.lock().unwrap();
+        file
     }
 
     /// The stored access and refresh tokens.

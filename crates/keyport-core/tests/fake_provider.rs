@@ -494,16 +494,14 @@ async fn join<T: Send + 'static>(thread: std::thread::JoinHandle<T>) -> T {
 
 type Outcome = Result<keyport_core::account::Account, Error>;
 
-fn service_account_x(keyport: keyport_core::Keyport) -> impl std::future::Future<Output = Outcome> {
-    async move {
-        let request = keyport_core::ServiceAccountRequest {
-            name: "x".into(),
-            scopes: vec![],
-            client_id: None,
-            client_secret: keyport_core::secret::Secret::new("service-secret"),
-        };
-        keyport.add_service_account("fake", request).await
-    }
+async fn service_account_x(keyport: keyport_core::Keyport) -> Outcome {
+    let request = keyport_core::ServiceAccountRequest {
+        name: "x".into(),
+        scopes: vec![],
+        client_id: None,
+        client_secret: keyport_core::secret::Secret::new("service-secret"),
+    };
+    keyport.add_service_account("fake", request).await
 }
 
 fn sign_in_x(keyport: keyport_core::Keyport) -> impl std::future::Future<Output = Outcome> {

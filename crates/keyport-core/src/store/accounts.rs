@@ -129,7 +129,7 @@ mod tests {
         // rename, as `update` does) while this one asks for the namespace of a profile
         // without one. Whatever the timing, the answer must be the namespace the file ends up with;
         // before the fix, a rename landing between the two reads of `namespace()` made it
-        // return a random namespace that was never written (6 to 10 rounds of 800 in a run).
+        // return a random namespace that was never written (11 and 15 rounds of 600 in two runs).
         let theirs = br#"{"format": 1, "keyring_namespace": "0123456789abcdef", "accounts": []}"#;
         let mut wrong = Vec::new();
         for round in 0..600 {

@@ -1,13 +1,19 @@
 //! End to end: keeping tokens alive against the real `oidc-provider` with short lifetimes:
 //! background renewal by the daemon, rotation, `token --min-valid`, re-authentication after a
-//! dead grant, service accounts, and a process killed at each step of a renewal.
+//! dead grant, service accounts, and a process killed at each step of a renewal. Then Keyport
+//! issue 10, one test per finding: the keyring locking during a rotating renewal, requests
+//! answered while another process holds a lock, lock waits with a deadline, short-lived
+//! tokens, `Retry-After` for on-demand renewals, reauth of an account without a subject.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use serde_json::json;
+
 use crate::support::oidc::{self, OidcServer};
 use crate::support::profile::Profile;
+use crate::support::rpc::Rpc;
 
 fn signed_in(server_args: &[&str]) -> (OidcServer, Profile) {
     let server = OidcServer::start_with(server_args);
@@ -66,11 +72,13 @@ fn refresh_rotates_the_refresh_token() {
 
 #[test]
 fn token_min_valid_renews_only_when_the_token_would_expire_sooner() {
-    let (server, profile) = signed_in(&[]);
+    // 6-second tokens: `--min-valid` is capped at half the lifetime, 3 s.
+    let (server, profile) = signed_in(&["--access-ttl", "6"]);
     let first = access_token(&profile);
-    assert_eq!(profile.ok(&["token", "a", "--min-valid", "30"]).trim(), first, "an hour left: no renewal");
-    let renewed = profile.ok(&["token", "a", "--min-valid", "7200"]);
-    assert_ne!(renewed.trim(), first, "less than two hours left: renewed first");
+    assert_eq!(profile.ok(&["token", "a", "--min-valid", "30"]).trim(), first, "fresh: no renewal");
+    std::thread::sleep(Duration::from_millis(3500));
+    let renewed = profile.ok(&["token", "a", "--min-valid", "30"]);
+    assert_ne!(renewed.trim(), first, "less than half its life left: renewed first");
     assert_eq!(renewed.trim(), access_token(&profile));
     assert_eq!(server.introspect(renewed.trim())["active"], true);
 }
@@ -217,9 +225,233 @@ fn a_process_killed_at_any_step_of_a_renewal_leaves_a_usable_or_clearly_dead_acc
             }
             _ => {
                 assert_eq!(account["status"], "valid", "{step}");
-                let token = profile.ok(&["token", "a", "--min-valid", "7200"]);
+                profile.ok(&["refresh", "a"]);
+                let token = profile.ok(&["token", "a"]);
                 assert_eq!(server.introspect(token.trim())["active"], true, "{step}");
             }
         }
     }
+}
+
+// ---- Keyport issue 10 --------------------------------------------------------------------
+
+/// The profile's socket.
+fn socket(profile: &Profile) -> std::path::PathBuf {
+    profile.root().join("run/keyport/keyport.sock")
+}
+
+/// Holds a Keyport lock file as another process would (an `flock` on its own open file).
+fn hold_lock(path: &std::path::Path) -> std::fs::File {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(path).unwrap();
+    file.lock().unwrap();
+    file
+}
+
+/// Waits until the keyring's refresh token is one the provider accepts (at most `within`).
+fn keyring_refresh_token_active(server: &OidcServer, profile: &Profile, within: Duration) -> bool {
+    let deadline = Instant::now() + within;
+    loop {
+        if server.introspect(&refresh_token(profile))["active"] == true {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_keyring_locked_while_a_rotated_refresh_token_is_stored_keeps_the_grant() {
+    // Issue 10, finding 1. The provider has rotated the refresh token; the keyring locks before
+    // Keyport stores the new one. Before: the new token was dropped (-32603), the next renewal
+    // sent the retired one, and oidc-provider's reuse detection ended the grant.
+    let (server, mut profile) = signed_in(&[]);
+    let old_refresh = refresh_token(&profile);
+    server.faults(json!([{"hold": true}]));
+    let refresh = std::thread::spawn({
+        let socket = socket(&profile);
+        move || Rpc::connect(&socket, Duration::from_secs(60)).call("token.refresh", json!({"account": "a"}))
+    });
+    server.wait_until_held(1); // the provider has answered, and retired `old_refresh`
+    assert_eq!(server.introspect(&old_refresh)["active"], false);
+    profile.keyring().lock();
+    server.release();
+    let answer = refresh.join().unwrap();
+    assert_eq!(answer["error"]["code"], -32007, "keyring_unavailable: {answer}");
+    let message = answer["error"]["message"].as_str().unwrap();
+    assert!(message.contains("locked") && message.contains("kept in memory"), "{message}");
+    // Unlocked: the token waiting in memory reaches the keyring with no new sign-in and no
+    // second request.
+    profile.keyring().unlock();
+    assert!(keyring_refresh_token_active(&server, &profile, Duration::from_secs(30)), "the grant was lost");
+    assert_eq!(server.refresh_requests(), 1);
+    assert_eq!(status(&profile)["status"], "valid");
+    profile.ok(&["refresh", "a"]);
+    assert_eq!(server.introspect(&access_token(&profile))["active"], true);
+}
+
+#[test]
+fn an_unrelated_request_is_answered_while_another_process_holds_accounts_lock() {
+    // Issue 10, finding 2: a renewal waiting for `accounts.lock` blocked the service's only
+    // async worker; `providers.list` waited with it.
+    let (server, profile) = signed_in(&[]);
+    let lock = hold_lock(&profile.root().join("data/keyport/accounts.lock"));
+    let refresh = std::thread::spawn({
+        let socket = socket(&profile);
+        move || Rpc::connect(&socket, Duration::from_secs(60)).call("token.refresh", json!({"account": "a"}))
+    });
+    // The renewal has its answer and now waits to write accounts.json.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while server.refresh_requests() == 0 {
+        assert!(Instant::now() < deadline, "no renewal reached the provider");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let (answered, answers) = std::sync::mpsc::channel();
+    std::thread::spawn({
+        let socket = socket(&profile);
+        move || {
+            let mut rpc = Rpc::connect(&socket, Duration::from_secs(60));
+            let asked = Instant::now();
+            let providers = rpc.call("providers.list", serde_json::Value::Null);
+            let _ = answered.send((providers, asked.elapsed()));
+        }
+    });
+    let providers = answers.recv_timeout(Duration::from_secs(5));
+    let answered_while_held = providers.is_ok();
+    drop(lock);
+    assert!(answered_while_held, "providers.list waited for a lock it does not need");
+    let (providers, took) = providers.unwrap();
+    println!("providers.list while another process holds accounts.lock: answered in {took:?}");
+    assert_eq!(providers["result"]["providers"][0]["name"], "local");
+    // The renewal went on once the lock was free; the grant is intact.
+    let answer = refresh.join().unwrap();
+    assert!(answer.get("result").is_some(), "{answer}");
+    assert!(keyring_refresh_token_active(&server, &profile, Duration::from_secs(10)));
+}
+
+#[test]
+fn a_renewal_lock_held_elsewhere_ends_in_lock_timeout_and_other_accounts_keep_renewing() {
+    // Issue 10, finding 3: with one account's renewal lock held by another process, its
+    // `token.get` hung, and the background refresher renewed no other account.
+    let server = OidcServer::start_with(&["--access-ttl", "4"]);
+    let profile = Profile::new();
+    profile.add_local_provider(&server);
+    for name in ["a", "b"] {
+        profile.ok(&["add", "local", "--name", name]);
+        profile.allow_me(name);
+    }
+    profile.stop_daemon();
+    let lock = hold_lock(&profile.root().join("data/keyport/locks/a.lock"));
+    let mut daemon = profile.keyport().arg("daemon").stderr(Stdio::piped()).spawn().unwrap();
+    let stderr = BufReader::new(daemon.stderr.take().unwrap());
+    let (lines_tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in stderr.lines().map_while(Result::ok) {
+            let _ = lines_tx.send(line);
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !socket(&profile).exists() {
+        assert!(Instant::now() < deadline, "the daemon did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let started = Instant::now();
+    let answer =
+        Rpc::connect(&socket(&profile), Duration::from_secs(30)).call("token.refresh", json!({"account": "a"}));
+    assert_eq!(answer["error"]["code"], -32013, "lock_timeout: {answer}");
+    assert!(answer["error"]["message"].as_str().unwrap().contains("locks/a.lock"), "{answer}");
+    assert!(started.elapsed() < Duration::from_secs(25), "the wait has a deadline");
+    // Meanwhile (the lock still held), `b`'s 4-second tokens kept being renewed.
+    let mut renewed_b = 0;
+    let mut seen = Vec::new();
+    while let Ok(line) = lines.try_recv() {
+        renewed_b += usize::from(line.contains("b: token renewed"));
+        seen.push(line);
+    }
+    drop(lock);
+    assert!(renewed_b >= 2, "`b` renewed {renewed_b} times while `a` waited: {seen:#?}");
+    Rpc::connect(&socket(&profile), Duration::from_secs(30)).ok("token.refresh", json!({"account": "a"}));
+    let _ = Command::new("kill").args(["-TERM", &daemon.id().to_string()]).status();
+    let _ = daemon.wait();
+}
+
+#[test]
+fn short_lived_tokens_are_not_renewed_on_every_read() {
+    // Issue 10, finding 4: with 20-second tokens, 300 `token.get`s (default min_valid, 60 s)
+    // made 300 refresh requests and 300 distinct tokens.
+    let (server, profile) = signed_in(&["--access-ttl", "20"]);
+    let mut rpc = Rpc::connect(&socket(&profile), Duration::from_secs(30));
+    let before = server.refresh_requests();
+    let mut tokens = std::collections::HashSet::new();
+    let mut took = Vec::new();
+    for _ in 0..300 {
+        let started = Instant::now();
+        let result = rpc.ok("token.get", json!({"account": "a"}));
+        took.push(started.elapsed());
+        tokens.insert(result["access_token"].as_str().unwrap().to_owned());
+    }
+    let renewals = server.refresh_requests() - before;
+    took.sort();
+    println!(
+        "300 token.get with 20-second tokens: {renewals} renewals, {} distinct tokens, p50 {:?}",
+        tokens.len(),
+        took[150]
+    );
+    assert!(renewals <= 2, "{renewals} renewals for 300 reads");
+    assert!(tokens.len() <= 3, "{} distinct tokens", tokens.len());
+}
+
+#[test]
+fn retry_after_holds_back_on_demand_renewals() {
+    // Issue 10, finding 5: ten `token.get`s sent ten refresh requests although the provider
+    // had answered 429 with `Retry-After: 120`.
+    let (server, profile) = signed_in(&["--access-ttl", "4"]);
+    let slow_down = json!({"status": 429, "headers": {"Retry-After": "120"}, "body": "{\"error\":\"slow_down\"}"});
+    server.faults(json!(vec![slow_down; 10]));
+    // Past half its life, every `token.get` wants the token renewed first.
+    std::thread::sleep(Duration::from_millis(2500));
+    let mut rpc = Rpc::connect(&socket(&profile), Duration::from_secs(30));
+    let mut codes = Vec::new();
+    for _ in 0..10 {
+        codes.push(rpc.call("token.get", json!({"account": "a"}))["error"]["code"].clone());
+    }
+    let sent = server.refresh_requests();
+    assert_eq!(sent, 1, "one request (by the refresher or the first token.get), then the provider's wait: {codes:?}");
+    assert!(codes.iter().all(|code| *code == -32005), "{codes:?}");
+    let error = rpc.err("token.get", json!({"account": "a"}));
+    assert!(error["message"].as_str().unwrap().contains("not renewing the token of `a` for another"), "{error}");
+}
+
+#[test]
+fn an_account_without_a_subject_can_sign_in_again() {
+    // Issue 10, finding 7: a provider by endpoints, without userinfo (no subject known), and
+    // `reauth` always answered `account_exists`.
+    let server = OidcServer::start();
+    let profile = Profile::new();
+    profile.ok(&[
+        "provider",
+        "add",
+        "plain",
+        "--auth-url",
+        &format!("{}/auth", server.issuer),
+        "--token-url",
+        &format!("{}/token", server.issuer),
+        "--client-id",
+        oidc::NATIVE_CLIENT,
+        "--scope",
+        "profile",
+    ]);
+    profile.ok(&["add", "plain", "--name", "p"]);
+    let before = profile.json(&["status", "p", "--json"]);
+    assert!(before["identity"]["sub"].is_null(), "{before}");
+    profile.ok(&["reauth", "p"]);
+    let after = profile.json(&["status", "p", "--json"]);
+    assert_eq!(after["status"], "valid");
+    assert_eq!(after["created_at"], before["created_at"], "the same account, signed in again");
+    // A new sign-in under that name is still refused.
+    let stderr = profile.fails(&["add", "plain", "--name", "p"]);
+    assert!(stderr.contains("already exists"), "{stderr}");
 }

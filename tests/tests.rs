@@ -6,11 +6,13 @@
 
 mod desktop;
 mod device;
+mod fault_matrix;
 mod helpers;
 mod hostile;
 mod keyring_store;
 mod listener;
 mod renewal;
+mod responsive;
 mod revoke;
 mod signin;
 mod socket;

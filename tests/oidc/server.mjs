@@ -503,6 +503,80 @@ async function handleInteraction(req, res, uid, action) {
 
 const INTERACTION_RE = /^\/interaction\/([A-Za-z0-9_-]+)(?:\/(login|confirm|abort))?\/?$/;
 
+// ---------------------------------------------------------------------------
+// Test faults on the token endpoint (test-only; see README "Faults")
+// ---------------------------------------------------------------------------
+
+// What the next POST /token requests get, in order; empty = the real answer.
+const tokenFaults = [];
+// Real answers held back by a `hold` fault, released by POST /test/release.
+const held = [];
+const stats = { token_requests: 0, refresh_requests: 0, faults_served: 0 };
+
+function sendJson(res, status, value) {
+  res.statusCode = status;
+  res.setHeader('Content-Type', 'application/json');
+  res.setHeader('Cache-Control', 'no-store');
+  res.end(JSON.stringify(value));
+}
+
+async function handleTest(req, res, path) {
+  if (req.method === 'POST' && path === '/test/faults') {
+    const body = [];
+    for await (const chunk of req) body.push(chunk);
+    const { token = [] } = JSON.parse(Buffer.concat(body).toString('utf8') || '{}');
+    tokenFaults.push(...token);
+    sendJson(res, 200, { queued: tokenFaults.length });
+    return;
+  }
+  if (req.method === 'POST' && path === '/test/release') {
+    const count = held.length;
+    for (const release of held.splice(0)) release();
+    sendJson(res, 200, { released: count });
+    return;
+  }
+  if (req.method === 'GET' && path === '/test/stats') {
+    sendJson(res, 200, { ...stats, held: held.length, queued: tokenFaults.length });
+    return;
+  }
+  sendJson(res, 404, { error: 'not_found' });
+}
+
+// Applies the next fault to a POST /token. Returns true when the request was answered here.
+async function tokenFault(req, res) {
+  const fault = tokenFaults.shift();
+  if (!fault) return false;
+  stats.faults_served += 1;
+  if (fault.hold || fault.drop) {
+    // The real provider answers (and rotates); the answer is held until released, or the
+    // connection is dropped instead of answering (a response lost on the way).
+    const end = res.end.bind(res);
+    res.end = (...args) => {
+      if (fault.drop) {
+        res.socket?.destroy();
+        return res;
+      }
+      held.push(() => end(...args));
+      return res;
+    };
+    return false;
+  }
+  // A canned answer: the body is read (so grant_type counts) and the provider never sees it.
+  const body = [];
+  for await (const chunk of req) body.push(chunk);
+  if (new URLSearchParams(Buffer.concat(body).toString('utf8')).get('grant_type') === 'refresh_token') {
+    stats.refresh_requests += 1;
+  }
+  setTimeout(() => {
+    if (res.destroyed) return;
+    res.statusCode = fault.status ?? 500;
+    for (const [name, value] of Object.entries(fault.headers ?? {})) res.setHeader(name, value);
+    if (!res.hasHeader('Content-Type')) res.setHeader('Content-Type', 'application/json');
+    res.end(fault.body ?? '{"error":"server_error"}');
+  }, fault.delay_ms ?? 0);
+  return true;
+}
+
 let providerCallback;
 const server = http.createServer((req, res) => {
   const started = Date.now();
@@ -515,6 +589,19 @@ const server = http.createServer((req, res) => {
     return;
   }
   const path = req.url.split('?')[0];
+  if (path.startsWith('/test/')) {
+    handleTest(req, res, path).catch((err) => sendJson(res, 500, { error: String(err) }));
+    return;
+  }
+  if (req.method === 'POST' && path === '/token') {
+    stats.token_requests += 1;
+    tokenFault(req, res)
+      .then((answered) => {
+        if (!answered) providerCallback(req, res);
+      })
+      .catch((err) => sendJson(res, 500, { error: String(err) }));
+    return;
+  }
   const m = INTERACTION_RE.exec(path);
   if (m) {
     handleInteraction(req, res, m[1], m[2]).catch((err) => {
@@ -540,6 +627,12 @@ server.listen(0, '127.0.0.1', () => {
     const detail = err.error_detail || err.cause?.message;
     return `${err.error || err.name}: ${err.error_description || err.message}${detail ? ` (${detail})` : ''}`;
   };
+  // Refresh requests the real provider answered (canned faults count themselves).
+  const countRefresh = (ctx) => {
+    if (ctx.oidc?.params?.grant_type === 'refresh_token') stats.refresh_requests += 1;
+  };
+  provider.on('grant.success', countRefresh);
+  provider.on('grant.error', countRefresh);
   for (const event of ['grant.error', 'authorization.error', 'introspection.error', 'revocation.error', 'userinfo.error', 'device_authorization.error']) {
     provider.on(event, (ctx, err) => console.error(`[provider] ${event}: ${describe(err)}`));
   }

@@ -52,8 +52,9 @@ const BUS_CONFIG: &str = r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bu
 </busconfig>
 "#;
 
-/// Starts the daemons, then blocks on stdin; when stdin closes, stops them.
-/// Arguments: $1 bus config, $2 socket path, $3 log directory.
+/// Starts the daemons, then reads commands on stdin (`stop-keyring`, `start-keyring`: the
+/// keyring daemon goes away, or comes back, with the same files and password); when stdin
+/// closes, stops them. Arguments: $1 bus config, $2 socket path, $3 log directory.
 const SUPERVISOR: &str = r#"
 dbus-daemon --nofork --config-file="$1" </dev/null >/dev/null 2>"$3/dbus-daemon.log" &
 bus=$!
@@ -67,13 +68,23 @@ while [ ! -S "$2" ]; do
     fi
     sleep 0.05
 done
-printf '%s' "$KEYPORT_TEST_KEYRING_PASSWORD" \
-    | gnome-keyring-daemon --foreground --unlock --components=secrets \
-        >"$3/gnome-keyring.out" 2>"$3/gnome-keyring.log" &
-keyring=$!
+password="$KEYPORT_TEST_KEYRING_PASSWORD"
 unset KEYPORT_TEST_KEYRING_PASSWORD
-read -r _ || true
-kill "$keyring" "$bus" 2>/dev/null
+keyring=
+start_keyring() {
+    printf '%s' "$password" \
+        | gnome-keyring-daemon --foreground --unlock --components=secrets \
+            >>"$3/gnome-keyring.out" 2>>"$3/gnome-keyring.log" &
+    keyring=$!
+}
+start_keyring
+while read -r command; do
+    case "$command" in
+        stop-keyring) kill "$keyring" 2>/dev/null; wait "$keyring" 2>/dev/null; keyring= ;;
+        start-keyring) [ -n "$keyring" ] || start_keyring ;;
+    esac
+done
+kill $keyring "$bus" 2>/dev/null
 wait
 "#;
 
@@ -184,6 +195,80 @@ impl KeyringSession {
             .expect("run dbus-send");
         assert!(output.status.success(), "locking the keyring failed: {}", String::from_utf8_lossy(&output.stderr));
         assert_eq!(self.default_collection_locked(), Ok(true), "the keyring did not lock");
+    }
+
+    /// Unlocks the default (`login`) collection with its password, as logging in to the
+    /// desktop or typing it into the unlock dialog does (through GNOME Keyring's own
+    /// interface: the standard `Unlock` needs a prompter, which the private bus has not).
+    pub fn unlock(&self) {
+        use zbus::zvariant::{ObjectPath, OwnedObjectPath, OwnedValue, Value};
+        let connection = zbus::blocking::connection::Builder::address(self.address.as_str())
+            .and_then(|builder| builder.build())
+            .expect("connect to the private bus");
+        let service = Some("org.freedesktop.secrets");
+        let reply = connection
+            .call_method(
+                service,
+                "/org/freedesktop/secrets",
+                Some("org.freedesktop.Secret.Service"),
+                "OpenSession",
+                &("plain", Value::from("")),
+            )
+            .expect("open a Secret Service session");
+        let (_, session): (OwnedValue, OwnedObjectPath) = reply.body().deserialize().expect("a session");
+        let collection = ObjectPath::try_from("/org/freedesktop/secrets/collection/login").unwrap();
+        let secret = (session, Vec::<u8>::new(), PASSWORD.as_bytes().to_vec(), "text/plain");
+        connection
+            .call_method(
+                service,
+                "/org/freedesktop/secrets",
+                Some("org.gnome.keyring.InternalUnsupportedGuiltRiddenInterface"),
+                "UnlockWithMasterPassword",
+                &(collection, secret),
+            )
+            .expect("unlock the login keyring");
+        assert_eq!(self.default_collection_locked(), Ok(false), "the keyring did not unlock");
+    }
+
+    /// Stops the keyring daemon (the bus stays): the Secret Service is gone, as when it
+    /// crashed or was never started. Returns once nobody owns its bus name.
+    pub fn stop_keyring(&mut self) {
+        self.command("stop-keyring");
+        let deadline = Instant::now() + START_TIMEOUT;
+        while self.secret_service_owned() {
+            assert!(Instant::now() < deadline, "the keyring daemon did not stop\n{}", self.logs());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Starts the keyring daemon again (same files, same password: unlocked, with every item
+    /// it had). Returns once it answers.
+    pub fn start_keyring(&mut self) {
+        self.command("start-keyring");
+        self.wait_until_ready();
+    }
+
+    fn command(&mut self, line: &str) {
+        use std::io::Write;
+        let stop = self.stop.as_mut().expect("the session is running");
+        writeln!(stop, "{line}").and_then(|()| stop.flush()).expect("tell the supervisor");
+    }
+
+    /// Whether a process owns `org.freedesktop.secrets` on the bus.
+    fn secret_service_owned(&self) -> bool {
+        let output = Command::new("dbus-send")
+            .arg(format!("--bus={}", self.address))
+            .args([
+                "--print-reply=literal",
+                "--dest=org.freedesktop.DBus",
+                "/org/freedesktop/DBus",
+                "org.freedesktop.DBus.NameHasOwner",
+                "string:org.freedesktop.secrets",
+            ])
+            .stdin(Stdio::null())
+            .output()
+            .expect("run dbus-send");
+        String::from_utf8_lossy(&output.stdout).contains("true")
     }
 
     /// Polls the Secret Service until its default collection exists and is unlocked.

@@ -5,4 +5,5 @@ pub mod display;
 pub mod keyring_session;
 pub mod oidc;
 pub mod profile;
+pub mod rpc;
 pub mod webdriver;

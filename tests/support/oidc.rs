@@ -110,6 +110,47 @@ impl OidcServer {
         serde_json::from_slice(&output.stdout).expect("introspection JSON")
     }
 
+    /// Queues faults for the next `POST /token` requests (tests/oidc/README.md, "Faults"):
+    /// `[{"status": 429, "headers": {"Retry-After": "120"}}, {"hold": true}]`.
+    pub fn faults(&self, faults: serde_json::Value) {
+        self.test_call("POST", "/test/faults", Some(serde_json::json!({ "token": faults })));
+    }
+
+    /// Delivers the answers held by `hold` faults.
+    pub fn release(&self) {
+        self.test_call("POST", "/test/release", None);
+    }
+
+    /// `{"token_requests", "refresh_requests", "faults_served", "held", "queued"}`.
+    pub fn stats(&self) -> serde_json::Value {
+        self.test_call("GET", "/test/stats", None)
+    }
+
+    /// Refresh requests the server received so far (answered by it or by a canned fault).
+    pub fn refresh_requests(&self) -> u64 {
+        self.stats()["refresh_requests"].as_u64().expect("a count")
+    }
+
+    /// Waits until `count` answers are held back (at most 30 s).
+    pub fn wait_until_held(&self, count: u64) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while self.stats()["held"].as_u64() != Some(count) {
+            assert!(std::time::Instant::now() < deadline, "no answer was held: {}", self.stats());
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    fn test_call(&self, method: &str, path: &str, body: Option<serde_json::Value>) -> serde_json::Value {
+        let mut command = Command::new("curl");
+        command.args(["-sS", "--fail-with-body", "-X", method]);
+        if let Some(body) = body {
+            command.args(["-H", "Content-Type: application/json", "--data", &body.to_string()]);
+        }
+        let output = command.arg(format!("{}{path}", self.issuer)).output().expect("running curl");
+        assert!(output.status.success(), "{path}: {}", String::from_utf8_lossy(&output.stdout));
+        serde_json::from_slice(&output.stdout).expect("JSON from the test endpoint")
+    }
+
     /// The discovery document.
     pub fn metadata(&self) -> serde_json::Value {
         let output = Command::new("curl")

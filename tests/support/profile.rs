@@ -66,6 +66,11 @@ impl Profile {
         self.dir.path().join("driver.log")
     }
 
+    /// The profile's keyring session (to lock, unlock, stop or restart it).
+    pub fn keyring(&mut self) -> &mut KeyringSession {
+        &mut self.keyring
+    }
+
     /// The keyring session's environment, for other tools (secret-tool).
     pub fn keyring_env(&self) -> Vec<(String, String)> {
         self.keyring.env()

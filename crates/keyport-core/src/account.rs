@@ -134,6 +134,18 @@ impl Account {
         }
     }
 
+    /// Whether a caller that needs the access token valid for `min_valid` should have it
+    /// renewed first at `now`: when it expires within `min_valid`, **capped at half the
+    /// token's lifetime** (as the background refresher's floor is). Without the cap a
+    /// provider issuing 20-second tokens made every `token.get` with the default 60 s renew:
+    /// a fresh token could never satisfy it. A token without a known expiry never needs it.
+    pub fn expires_within(&self, now: OffsetDateTime, min_valid: std::time::Duration) -> bool {
+        let Some(expires_at) = self.expires_at else { return false };
+        let lifetime = (expires_at - self.token_issued_at).max(time::Duration::ZERO);
+        let wanted = time::Duration::try_from(min_valid).unwrap_or(time::Duration::MAX).min(lifetime / 2);
+        expires_at - now < wanted
+    }
+
     /// The stable JSON view.
     pub fn view(&self, now: OffsetDateTime) -> AccountView {
         AccountView {
@@ -252,6 +264,26 @@ mod tests {
         assert_eq!(dead.status(datetime!(2026-01-01 12:30 UTC)), Status::NeedsSignIn);
         let forever = Account { expires_at: None, ..a };
         assert_eq!(forever.status(datetime!(2099-01-01 0:00 UTC)), Status::Valid);
+    }
+
+    #[test]
+    fn min_valid_is_capped_at_half_the_lifetime() {
+        let secs = std::time::Duration::from_secs;
+        // An hour-long token issued at 12:00.
+        let hour = account();
+        assert!(!hour.expires_within(datetime!(2026-01-01 12:30 UTC), secs(60)));
+        assert!(hour.expires_within(datetime!(2026-01-01 12:59:30 UTC), secs(60)));
+        // Asking for two hours of an hour-long token: renewed only in its second half.
+        assert!(!hour.expires_within(datetime!(2026-01-01 12:29 UTC), secs(7200)));
+        assert!(hour.expires_within(datetime!(2026-01-01 12:31 UTC), secs(7200)));
+        // A 20-second token and the default 60 s: renewed in its last 10 s, not on every read.
+        let short = Account { expires_at: Some(datetime!(2026-01-01 12:00:20 UTC)), ..account() };
+        assert!(!short.expires_within(datetime!(2026-01-01 12:00:01 UTC), secs(60)));
+        assert!(short.expires_within(datetime!(2026-01-01 12:00:11 UTC), secs(60)));
+        // Expired: always; unknown expiry: never.
+        assert!(short.expires_within(datetime!(2026-01-01 13:00 UTC), secs(0)));
+        let forever = Account { expires_at: None, ..account() };
+        assert!(!forever.expires_within(datetime!(2099-01-01 0:00 UTC), secs(60)));
     }
 
     #[test]

@@ -205,7 +205,7 @@ impl Keyport {
         let signed =
             signin::signed_in(provider, tokens, scopes, None, account_name, self.http.as_ref(), self.clock.now())
                 .await?;
-        self.store_signed_in(signed)
+        self.store_signed_in(signed).await
     }
 }
 

@@ -128,6 +128,13 @@ pub enum Error {
     /// Reading or writing a file failed.
     #[error("{}: {source}", path.display())]
     Io { path: PathBuf, source: std::io::Error },
+    /// Another process held a Keyport lock past the deadline; nothing was changed.
+    #[error(
+        "another process has held {} for {} s; nothing was changed. Try again later (a Keyport \
+         process that stays stuck can be found with `fuser {}`)",
+        path.display(), waited.as_secs(), path.display()
+    )]
+    LockTimeout { path: PathBuf, waited: std::time::Duration },
 }
 
 fn describe(error: &str, description: Option<&str>) -> String {

@@ -20,10 +20,11 @@ use crate::paths::Paths;
 use crate::provider::{
     Endpoints, MicrosoftTenant, Preset, Provider, ProviderConfig, ProviderSource, Providers, RedirectHost, SecretPolicy,
 };
+use crate::refresher::RefreshPolicy;
 use crate::secret::Secret;
 use crate::secrets::{SecretKey, SecretStore};
 use crate::signin::{self, PendingSignIn, SignInRequest};
-use crate::store::AccountsFile;
+use crate::store::{AccountsFile, FileLock};
 
 /// Where a new provider's endpoints come from.
 #[derive(Debug, Clone)]
@@ -86,6 +87,18 @@ impl From<&Provider> for ProviderView {
     }
 }
 
+/// Runs blocking work (keyring calls, file locks, fsync) on tokio's blocking pool, so that it
+/// never stalls an async worker: the service answers its socket with one. A panic in `work`
+/// is re-raised here.
+pub(crate) async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(value) => value,
+        Err(err) if err.is_panic() => std::panic::resume_unwind(err.into_panic()),
+        // Only a runtime shutting down cancels a blocking task, and then nobody awaits this.
+        Err(err) => panic!("a blocking task was cancelled: {err}"),
+    }
+}
+
 /// Keyport's core, with its outside world injected.
 ///
 /// Cloning is cheap and clones share everything (files, keyring, events, in-flight refreshes).
@@ -100,7 +113,7 @@ pub struct Keyport {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) browser: Arc<dyn BrowserOpener>,
     pub(crate) events: Events,
-    pub(crate) flights: Arc<crate::refresh::Flights>,
+    pub(crate) renewals: Arc<crate::refresh::Renewals>,
 }
 
 impl Keyport {
@@ -120,8 +133,24 @@ impl Keyport {
             clock,
             browser,
             events: Events::default(),
-            flights: Arc::default(),
+            renewals: Arc::default(),
         }
+    }
+
+    /// Sets the backoff after failed renewals (`backoff_base`, `backoff_cap`), which on-demand
+    /// renewals share with the background refresher; [`Self::run_refresher`] sets its whole
+    /// policy too. The default is [`RefreshPolicy::default`].
+    pub fn with_refresh_policy(self, policy: RefreshPolicy) -> Self {
+        *self.renewals.policy.lock().expect("policy lock") = policy;
+        self
+    }
+
+    /// Sets how long a change waits for a lock another process holds (`accounts.lock`, an
+    /// account's renewal lock) before failing with [`Error::LockTimeout`]; the default is
+    /// [`crate::files::LOCK_WAIT`]. Call it before cloning.
+    pub fn with_lock_wait(mut self, wait: std::time::Duration) -> Self {
+        self.accounts.lock_wait = wait;
+        self
     }
 
     /// Subscribes to account events (see [`AccountEvent`]).
@@ -237,7 +266,9 @@ impl Keyport {
 
     /// Starts a new browser sign-in for an existing account: same provider and name, the
     /// scopes it asked for plus `extra_scopes`. Finishing it replaces the account's tokens
-    /// only if the same identity signs in.
+    /// only if the same identity signs in; an account whose provider never told who it is (no
+    /// subject: a provider by endpoints, without userinfo) takes whoever signs in, since the
+    /// person asking to sign it in again is its owner.
     pub fn begin_reauth(
         &self,
         name: &str,
@@ -259,40 +290,61 @@ impl Keyport {
                 scopes.push(scope.clone());
             }
         }
-        let request = SignInRequest { scopes, account_name: Some(account.name.clone()), timeout, open_browser };
+        let request =
+            SignInRequest { scopes, account_name: Some(account.name.clone()), timeout, open_browser, reauth: true };
         self.begin_sign_in(&account.provider, request)
     }
 
     /// Waits for the browser, exchanges the code and stores the account.
     pub async fn finish_sign_in(&self, pending: PendingSignIn) -> Result<Account, Error> {
         let signed = signin::complete(pending, self.http.as_ref(), self.clock.now()).await?;
-        self.store_signed_in(signed)
+        self.store_signed_in(signed).await
     }
 
     /// Stores the outcome of an interactive sign-in (browser or device): tokens to the
-    /// keyring first, then the account record; publishes [`AccountEvent::Added`].
-    pub(crate) fn store_signed_in(&self, signed: signin::SignedIn) -> Result<Account, Error> {
-        let now = self.clock.now();
+    /// keyring first, then the account record; publishes [`AccountEvent::Added`]. Runs on the
+    /// blocking pool.
+    pub(crate) async fn store_signed_in(&self, signed: signin::SignedIn) -> Result<Account, Error> {
+        let keyport = self.clone();
+        blocking(move || keyport.store_signed_in_now(signed)).await
+    }
+
+    /// [`Self::store_signed_in`], blocking. The name is checked, the secrets written and the
+    /// record saved under the account's renewal lock, the lock every writer of an account's
+    /// secrets takes (renewals, other sign-ins, service accounts, removal): checked before it,
+    /// as this once was, two sign-ins for one name (or a sign-in and a service account) could
+    /// both pass the check and leave one's record over the other's tokens.
+    fn store_signed_in_now(&self, signed: signin::SignedIn) -> Result<Account, Error> {
         let namespace = self.accounts.namespace()?;
-        let existing = self.accounts.read()?.accounts;
         let same_identity = |a: &Account| {
             a.provider == signed.provider.name && a.identity.sub.is_some() && a.identity.sub == signed.identity.sub
         };
         let name = match &signed.account_name {
             Some(name) => name.clone(),
-            None => existing
+            None => self
+                .accounts
+                .read()?
+                .accounts
                 .iter()
                 .find(|a| same_identity(a))
                 .map(|a| a.name.clone())
                 .unwrap_or_else(|| signin::default_account_name(&signed.provider.name, &signed.identity)),
         };
         check_account_name(&name)?;
-        if let Some(taken) = existing.iter().find(|a| a.name == name)
-            && !same_identity(taken)
-        {
-            let id = &signed.identity;
-            let who = id.email.clone().or_else(|| id.sub.clone().map(|sub| format!("subject {sub}")));
-            return Err(Error::AccountExists { name, signed_in_as: Some(who.unwrap_or_else(|| "unknown".into())) });
+        let _lock = FileLock::acquire_within(&self.accounts.renewal_lock_path(&name), self.accounts.lock_wait)?;
+        let existing = self.accounts.read()?.accounts;
+        if let Some(taken) = existing.iter().find(|a| a.name == name) {
+            // Signing in again to an account with no known subject: nothing to compare, and
+            // the user asked for exactly this account.
+            let unknown_owner = signed.reauth
+                && taken.identity.sub.is_none()
+                && taken.provider == signed.provider.name
+                && taken.kind == crate::account::AccountKind::User;
+            if !same_identity(taken) && !unknown_owner {
+                let id = &signed.identity;
+                let who = id.email.clone().or_else(|| id.sub.clone().map(|sub| format!("subject {sub}")));
+                return Err(Error::AccountExists { name, signed_in_as: Some(who.unwrap_or_else(|| "unknown".into())) });
+            }
         }
         // Secrets first: metadata never points at tokens that are not stored.
         self.secrets.set(&SecretKey::access_token(&namespace, &name), &signed.tokens.access_token)?;
@@ -301,6 +353,9 @@ impl Keyport {
             Some(token) => self.secrets.set(&refresh_key, token)?,
             None => self.secrets.delete(&refresh_key)?,
         }
+        // A new grant: whatever the old one's renewals left unsaved is worthless now.
+        self.renewals.forget(&name);
+        let now = self.clock.now();
         self.accounts
             .update(|data| {
                 let created = data.accounts.iter().find(|a| a.name == name).map(|a| a.created_at);
@@ -349,21 +404,30 @@ impl Keyport {
     }
 
     /// Deletes an account: its secrets first, then its metadata, so a crash in between
-    /// leaves an account that asks for a sign-in rather than secrets nobody can see.
+    /// leaves an account that asks for a sign-in rather than secrets nobody can see. Holds the
+    /// account's renewal lock, so no renewal stores tokens for it meanwhile. Blocks (keyring,
+    /// files): async callers use the blocking pool.
     pub fn remove_account(&self, name: &str) -> Result<Account, Error> {
-        let account = self.forget_account(name)?;
+        check_account_name(name).map_err(|_| Error::AccountNotFound { name: name.to_owned() })?;
+        let lock = FileLock::acquire_within(&self.accounts.renewal_lock_path(name), self.accounts.lock_wait)?;
+        let account = self.forget_account(name);
+        drop(lock);
+        let account = account?;
         self.events.publish(AccountEvent::Removed { account: name.to_owned() });
         Ok(account)
     }
 
-    /// [`Self::remove_account`] without its event, for callers that publish their own
-    /// (`revoke.rs` publishes [`AccountEvent::Revoked`]).
+    /// [`Self::remove_account`] without its lock and event, for callers that hold the lock
+    /// and publish their own (`revoke.rs` publishes [`AccountEvent::Revoked`]).
     pub(crate) fn forget_account(&self, name: &str) -> Result<Account, Error> {
         let account = self.account(name)?;
         let namespace = self.accounts.namespace()?;
         self.secrets.delete(&SecretKey::access_token(&namespace, name))?;
         self.secrets.delete(&SecretKey::refresh_token(&namespace, name))?;
         self.secrets.delete(&SecretKey::account_client_secret(&namespace, name))?;
+        // Only now: had a delete failed, a rotated refresh token waiting to be saved would
+        // still be the account's only working one.
+        self.renewals.forget(name);
         self.accounts.update(|data| {
             data.accounts.retain(|a| a.name != name);
             Ok(())

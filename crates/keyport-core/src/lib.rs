@@ -39,9 +39,9 @@ pub use crate::revoke::{RevokeMode, RevokeOutcome};
 pub use crate::service::ServiceAccountRequest;
 
 /// Whole-file atomic writes (temporary file, fsync, rename, mode 0600) for front ends'
-/// own small files, so they keep the same guarantees as Keyport's.
+/// own small files, so they keep the same guarantees as Keyport's, and the lock deadline.
 pub mod files {
-    pub use crate::store::{read_optional, write_atomic};
+    pub use crate::store::{LOCK_WAIT, read_optional, write_atomic};
 }
 
 /// The result type of this crate.

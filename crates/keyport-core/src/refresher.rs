@@ -1,4 +1,6 @@
-//! The background refresher: renews every account's access token before it expires.
+//! The background refresher: renews every account's access token before it expires, each
+//! account on its own (one that waits on a lock or a slow provider delays no other), and saves
+//! tokens the keyring refused (see `refresh.rs`) on a schedule.
 //!
 //! Each wake-up reads the clock once and compares it with every account's absolute
 //! `expires_at`, so a laptop that slept through a renewal time renews right after resume (the
@@ -6,11 +8,12 @@
 //! suspend). Renewal time is `expires_at - margin - jitter`: the margin is a share of the
 //! token's lifetime with a floor, the jitter (stable per token) spreads accounts that were
 //! signed in together. Transient failures back off exponentially up to a cap, never sooner
-//! than the provider's `Retry-After`; permanent ones mark the account `needs_sign_in` and it is
-//! left alone until the user signs in again. Service accounts are not renewed in the
+//! than the provider's `Retry-After` (capped at `refresh::MAX_RETRY_AFTER`), in the backoff
+//! state the account shares with on-demand renewals; permanent ones mark the account
+//! `needs_sign_in` and it is left alone until the user signs in again. Service accounts are not renewed in the
 //! background: their tokens are minted on demand.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::future::Future;
 use std::hash::{Hash, Hasher};
 use std::time::Duration;
@@ -19,7 +22,11 @@ use time::OffsetDateTime;
 
 use crate::Keyport;
 use crate::account::{Account, AccountKind, Health};
+use crate::keyport::blocking;
 use crate::refresh::RenewError;
+
+/// The shortest time between two background renewals of one account.
+const MIN_RENEWAL_GAP: time::Duration = time::Duration::SECOND;
 
 /// When to renew and how to back off.
 #[derive(Debug, Clone, PartialEq)]
@@ -66,7 +73,9 @@ impl RefreshPolicy {
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         (&account.name, account.token_issued_at.unix_timestamp_nanos()).hash(&mut hasher);
         let fraction = (hasher.finish() % 1000) as f64 / 1000.0;
-        Some(expires_at - margin - jitter_cap * fraction)
+        // A provider that issues tokens living a second or nothing must not get a request in a
+        // tight loop.
+        Some((expires_at - margin - jitter_cap * fraction).max(account.token_issued_at + MIN_RENEWAL_GAP))
     }
 
     /// The delay after `failures` consecutive transient failures.
@@ -76,80 +85,94 @@ impl RefreshPolicy {
     }
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Backoff {
-    failures: u32,
-    not_before: OffsetDateTime,
-}
-
 impl Keyport {
     /// Runs the background refresher until `shutdown` completes.
+    ///
+    /// Accounts renew independently: each due renewal is a task of its own, and the loop
+    /// goes on scheduling the others while one waits (on a lock another process holds, a slow
+    /// provider, a keyring call). Backoff is the account's shared state (`refresh.rs`), so a
+    /// person asking for a token in between sends no request before its time either. Tokens
+    /// the keyring refused are saved again on their own schedule. On shutdown, renewals under
+    /// way finish, and unsaved tokens get one last attempt.
     pub async fn run_refresher(&self, policy: RefreshPolicy, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
+        *self.renewals.policy.lock().expect("policy lock") = policy.clone();
         let mut events = self.subscribe();
-        let mut backoff: HashMap<String, Backoff> = HashMap::new();
+        let mut running: tokio::task::JoinSet<(String, Result<(), RenewError>)> = tokio::task::JoinSet::new();
+        let mut busy: HashSet<String> = HashSet::new();
         loop {
             let now = self.clock.now();
-            let accounts = match self.accounts() {
+            let keyport = self.clone();
+            let accounts = match blocking(move || keyport.accounts()).await {
                 Ok(accounts) => accounts,
                 Err(err) => {
                     tracing::error!(%err, "the refresher cannot read the accounts");
                     Vec::new()
                 }
             };
-            backoff.retain(|name, _| accounts.iter().any(|a| &a.name == name));
+            self.renewals.retain_backoff(|name| accounts.iter().any(|a| a.name == name));
             let mut next = now + policy.max_sleep;
-            let mut due = Vec::new();
             for account in &accounts {
-                let Some(mut at) = policy.renew_at(account) else { continue };
-                if let Some(b) = backoff.get(&account.name) {
-                    at = at.max(b.not_before);
+                if busy.contains(&account.name) {
+                    continue;
                 }
-                if at <= now {
-                    due.push(account.name.clone());
-                } else {
-                    next = next.min(at);
-                }
-            }
-            if !due.is_empty() {
-                let mut renewals = tokio::task::JoinSet::new();
-                for name in due {
-                    let keyport = self.clone();
-                    renewals.spawn(async move {
-                        let result = keyport.renew(&name).await;
-                        (name, result)
-                    });
-                }
-                while let Some(joined) = renewals.join_next().await {
-                    let Ok((name, result)) = joined else { continue };
-                    match result {
-                        Ok(account) => {
-                            backoff.remove(&name);
-                            tracing::info!(account = %name, expires_at = ?account.expires_at, "renewed in the background");
+                let (at, work) = match self.renewals.unsaved_due(&account.name) {
+                    Some(at) => (at, Work::Save),
+                    None => {
+                        let Some(mut at) = policy.renew_at(account) else { continue };
+                        if let Some(backoff) = self.renewals.backoff.lock().expect("backoff lock").get(&account.name) {
+                            at = at.max(backoff.not_before);
                         }
-                        Err(RenewError::NeedsSignIn { .. }) => {
-                            backoff.remove(&name);
-                        }
-                        Err(err) => {
-                            let failures = backoff.get(&name).map_or(0, |b| b.failures) + 1;
-                            let delay = policy.backoff(failures, err.retry_after());
-                            tracing::warn!(account = %name, %err, failures, retry_in = ?delay, "background renewal failed");
-                            let not_before = self.clock.now() + delay;
-                            backoff.insert(name, Backoff { failures, not_before });
-                        }
+                        (at, Work::Renew)
                     }
+                };
+                if at > now {
+                    next = next.min(at);
+                    continue;
                 }
-                continue; // read the clock again before deciding to sleep
+                busy.insert(account.name.clone());
+                let keyport = self.clone();
+                let name = account.name.clone();
+                running.spawn(async move {
+                    let result = match work {
+                        Work::Renew => keyport.renew(&name).await.map(|account| {
+                            tracing::info!(account = %name, expires_at = ?account.expires_at, "renewed in the background");
+                        }),
+                        Work::Save => keyport.save_unsaved(&name).await.map(|_| ()),
+                    };
+                    (name, result)
+                });
             }
             let sleep = Duration::try_from(next - now).unwrap_or(Duration::ZERO);
             tokio::select! {
-                _ = &mut shutdown => return,
+                _ = &mut shutdown => break,
                 _ = tokio::time::sleep(sleep) => {}
                 // A new or changed account may need an earlier wake-up.
                 _ = events.recv() => {}
+                Some(joined) = running.join_next(), if !running.is_empty() => {
+                    let Ok((name, result)) = joined else { continue };
+                    busy.remove(&name);
+                    if let Err(err) = result {
+                        let retry_at = self.renewals.unsaved_due(&name).or_else(|| {
+                            self.renewals.backoff.lock().expect("backoff lock").get(&name).map(|b| b.not_before)
+                        });
+                        tracing::warn!(account = %name, %err, ?retry_at, "background renewal failed");
+                    }
+                }
             }
         }
+        while running.join_next().await.is_some() {}
+        self.save_all_unsaved().await;
     }
+}
+
+/// What the refresher does for a due account.
+#[derive(Debug, Clone, Copy)]
+enum Work {
+    /// Renew its token.
+    Renew,
+    /// Save tokens the keyring refused earlier.
+    Save,
 }
 
 #[cfg(test)]

@@ -14,10 +14,10 @@ use crate::account::{Account, AccountKind};
 use crate::error::Error;
 use crate::events::AccountEvent;
 use crate::http::{Request, Response};
+use crate::keyport::blocking;
 use crate::provider::{ClientAuth, Provider, RevocationMethod};
 use crate::secret::Secret;
 use crate::secrets::SecretKey;
-use crate::store::FileLock;
 
 /// What to do when the provider cannot revoke (network down, provider outage...).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -83,9 +83,11 @@ enum Failure {
 impl From<Error> for Failure {
     fn from(err: Error) -> Self {
         match err {
-            Error::Secrets(_) | Error::Io { .. } | Error::CorruptFile { .. } | Error::NewerFile { .. } => {
-                Self::Local(err)
-            }
+            Error::Secrets(_)
+            | Error::Io { .. }
+            | Error::LockTimeout { .. }
+            | Error::CorruptFile { .. }
+            | Error::NewerFile { .. } => Self::Local(err),
             other => Self::Provider(other.to_string()),
         }
     }
@@ -96,14 +98,13 @@ impl Keyport {
     /// and publishes [`AccountEvent::Revoked`]. When the provider fails, the account is kept
     /// and [`Error::RevokeFailed`] returned, unless `mode` says to remove it anyway.
     pub async fn revoke(&self, name: &str, mode: RevokeMode) -> Result<RevokeOutcome, Error> {
-        self.account(name)?;
+        let (keyport, owned) = (self.clone(), name.to_owned());
+        blocking(move || keyport.account(&owned)).await?;
         // A refresh running meanwhile (the daemon, another `keyport`) must not store new tokens
         // after these are revoked: hold the account's renewal lock throughout.
-        let lock_path = self.accounts.renewal_lock_path(name);
-        let _lock = tokio::task::spawn_blocking(move || FileLock::acquire(&lock_path))
-            .await
-            .map_err(|err| Error::Io { path: self.accounts.renewal_lock_path(name), source: err.into() })??;
-        let account = self.account(name)?;
+        let _lock = self.renewal_lock(name).await?;
+        let (keyport, owned) = (self.clone(), name.to_owned());
+        let account = blocking(move || keyport.account(&owned)).await?;
 
         let attempt = match self.providers.get(&account.provider) {
             Ok(provider) => self.revoke_at_provider(&account, provider).await,
@@ -121,7 +122,8 @@ impl Keyport {
                 RevokeMode::RemoveLocallyAnyway => RevokeOutcome::RemovedLocally { account, reason },
             },
         };
-        self.forget_account(name)?;
+        let (keyport, owned) = (self.clone(), name.to_owned());
+        blocking(move || keyport.forget_account(&owned)).await?;
         self.events.publish(match outcome {
             RevokeOutcome::RemovedLocally { .. } => AccountEvent::Removed { account: name.to_owned() },
             _ => AccountEvent::Revoked { account: name.to_owned() },
@@ -133,23 +135,35 @@ impl Keyport {
         if let RevocationMethod::UserRevokes { page } = &provider.quirks.revocation {
             return Ok(AtProvider::UserRevokes { page: page.clone() });
         }
-        let namespace = self.accounts.namespace()?;
-        let access = self.secrets.get(&SecretKey::access_token(&namespace, &account.name)).map_err(Error::from)?;
-        let refresh = self.secrets.get(&SecretKey::refresh_token(&namespace, &account.name)).map_err(Error::from)?;
         // A service account authenticates as its own client, with its own secret.
-        let secret = match account.kind {
-            AccountKind::Service => {
-                if let Some(client_id) = &account.client_id {
-                    provider.client_id = client_id.clone();
+        if let (AccountKind::Service, Some(client_id)) = (account.kind, &account.client_id) {
+            provider.client_id = client_id.clone();
+        }
+        let (keyport, record, for_secret) = (self.clone(), account.clone(), provider.clone());
+        let (access, refresh, secret) = blocking(move || -> Result<_, Failure> {
+            let namespace = keyport.accounts.namespace()?;
+            let access =
+                keyport.secrets.get(&SecretKey::access_token(&namespace, &record.name)).map_err(Error::from)?;
+            // A rotated refresh token the keyring has not taken yet is the live one.
+            let refresh = match keyport.renewals.unsaved_refresh_token(&record.name) {
+                Some(token) => Some(token),
+                None => {
+                    keyport.secrets.get(&SecretKey::refresh_token(&namespace, &record.name)).map_err(Error::from)?
                 }
-                match self.secrets.get(&SecretKey::account_client_secret(&namespace, &account.name)) {
-                    Ok(Some(secret)) => Some(secret),
-                    Ok(None) => self.client_secret(&provider)?,
-                    Err(err) => return Err(Failure::Local(err.into())),
+            };
+            let secret = match record.kind {
+                AccountKind::Service => {
+                    match keyport.secrets.get(&SecretKey::account_client_secret(&namespace, &record.name)) {
+                        Ok(Some(secret)) => Some(secret),
+                        Ok(None) => keyport.client_secret(&for_secret)?,
+                        Err(err) => return Err(Failure::Local(err.into())),
+                    }
                 }
-            }
-            AccountKind::User => self.client_secret(&provider)?,
-        };
+                AccountKind::User => keyport.client_secret(&for_secret)?,
+            };
+            Ok((access, refresh, secret))
+        })
+        .await?;
         match provider.quirks.revocation.clone() {
             RevocationMethod::UserRevokes { page } => Ok(AtProvider::UserRevokes { page }),
             RevocationMethod::Rfc7009 => self.revoke_rfc7009(&provider, secret.as_ref(), refresh, access).await,

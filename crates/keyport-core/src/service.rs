@@ -10,10 +10,12 @@ use crate::Keyport;
 use crate::account::{Account, AccountKind, Health, Identity, check_account_name};
 use crate::error::Error;
 use crate::events::AccountEvent;
+use crate::keyport::blocking;
 use crate::oauth::{self, Exchange, Tokens};
 use crate::refresh::expires_at;
 use crate::secret::Secret;
 use crate::secrets::SecretKey;
+use crate::store::FileLock;
 
 /// A service account to add.
 #[derive(Debug)]
@@ -33,10 +35,14 @@ impl Keyport {
     /// token in the keyring first, then the record (`kind: "service"`).
     pub async fn add_service_account(&self, provider: &str, request: ServiceAccountRequest) -> Result<Account, Error> {
         check_account_name(&request.name)?;
-        if self.accounts()?.iter().any(|a| a.name == request.name) {
+        // A first look, to fail before asking the provider; the check that counts is under
+        // the lock (`store_service_account`).
+        let (keyport, owned) = (self.clone(), provider.to_owned());
+        let (existing, mut provider) =
+            blocking(move || Ok::<_, Error>((keyport.accounts()?, keyport.providers.get(&owned)?))).await?;
+        if existing.iter().any(|a| a.name == request.name) {
             return Err(Error::AccountExists { name: request.name, signed_in_as: None });
         }
-        let mut provider = self.providers.get(provider)?;
         let client_id = request.client_id.clone().unwrap_or_else(|| provider.client_id.clone());
         provider.client_id = client_id.clone();
         let scopes = if request.scopes.is_empty() { provider.default_scopes.clone() } else { request.scopes.clone() };
@@ -54,8 +60,31 @@ impl Keyport {
             .map_err(|err| oauth::token_error(err, exchange.last()))?;
         let tokens = Tokens::from_response(response, provider.quirks.scope_separator)?;
 
+        let keyport = self.clone();
+        let account =
+            blocking(move || keyport.store_service_account(provider, client_id, request, tokens, scopes)).await?;
+        self.events.publish(AccountEvent::Added { account: account.name.clone() });
+        Ok(account)
+    }
+
+    /// Writes a new service account: its secret and token to the keyring, then its record,
+    /// all under the account's renewal lock, with the name checked again there (checked only
+    /// before, as this once was, a sign-in finishing meanwhile under the same name had its
+    /// access token replaced by this account's: `a_name_is_checked_under_the_lock...`).
+    fn store_service_account(
+        &self,
+        provider: crate::provider::Provider,
+        client_id: String,
+        request: ServiceAccountRequest,
+        tokens: Tokens,
+        scopes: Vec<String>,
+    ) -> Result<Account, Error> {
         let namespace = self.accounts.namespace()?;
         let name = request.name;
+        let _lock = FileLock::acquire_within(&self.accounts.renewal_lock_path(&name), self.accounts.lock_wait)?;
+        if self.accounts.read()?.accounts.iter().any(|a| a.name == name) {
+            return Err(Error::AccountExists { name, signed_in_as: None });
+        }
         self.secrets.set(&SecretKey::account_client_secret(&namespace, &name), &request.client_secret)?;
         self.secrets.set(&SecretKey::access_token(&namespace, &name), &tokens.access_token)?;
         let now = self.clock.now();
@@ -76,15 +105,13 @@ impl Keyport {
             created_at: now,
             updated_at: now,
         };
-        let account = self.accounts.update(|data| {
+        self.accounts.update(|data| {
             if data.accounts.iter().any(|a| a.name == name) {
                 return Err(Error::AccountExists { name: name.clone(), signed_in_as: None });
             }
             data.accounts.push(record.clone());
             data.accounts.sort_by(|a, b| a.name.cmp(&b.name));
             Ok(record)
-        })?;
-        self.events.publish(AccountEvent::Added { account: account.name.clone() });
-        Ok(account)
+        })
     }
 }

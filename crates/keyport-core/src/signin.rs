@@ -43,11 +43,15 @@ pub struct SignInRequest {
     pub timeout: Duration,
     /// Open the browser (false: only show the URL).
     pub open_browser: bool,
+    /// Signing in again to the existing account `account_name` ([`crate::Keyport::begin_reauth`]):
+    /// the account is replaced when the same identity signs in, or, for an account whose
+    /// identity was never known (no subject), whoever signs in.
+    pub reauth: bool,
 }
 
 impl Default for SignInRequest {
     fn default() -> Self {
-        Self { scopes: Vec::new(), account_name: None, timeout: DEFAULT_TIMEOUT, open_browser: true }
+        Self { scopes: Vec::new(), account_name: None, timeout: DEFAULT_TIMEOUT, open_browser: true, reauth: false }
     }
 }
 
@@ -148,6 +152,8 @@ pub(crate) struct SignedIn {
     pub granted: Vec<String>,
     pub requested: Vec<String>,
     pub account_name: Option<String>,
+    /// A sign-in again to the existing account `account_name` (see [`SignInRequest::reauth`]).
+    pub reauth: bool,
 }
 
 /// Waits for the redirect, checks it, exchanges the code and learns the identity.
@@ -173,7 +179,9 @@ pub(crate) async fn complete(
     let tokens = Tokens::from_response(response, provider.quirks.scope_separator)?;
     tracing::debug!(has_refresh_token = tokens.refresh_token.is_some(), expires_in = ?tokens.expires_in, "code exchanged");
 
-    signed_in(provider, tokens, scopes, nonce.as_ref(), request.account_name, http, now).await
+    let reauth = request.reauth;
+    let signed = signed_in(provider, tokens, scopes, nonce.as_ref(), request.account_name, http, now).await?;
+    Ok(SignedIn { reauth, ..signed })
 }
 
 /// Turns a token response from an interactive grant (code or device) into a [`SignedIn`]:
@@ -216,7 +224,7 @@ pub(crate) async fn signed_in(
             Err(err) => tracing::warn!(%err, "could not read the account's identity from the userinfo endpoint"),
         }
     }
-    Ok(SignedIn { provider, tokens, identity, granted, requested: scopes, account_name })
+    Ok(SignedIn { provider, tokens, identity, granted, requested: scopes, account_name, reauth: false })
 }
 
 /// RFC 9207: when the server names an issuer, it must be this provider's.

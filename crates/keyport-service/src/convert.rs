@@ -85,8 +85,11 @@ pub(crate) fn error(err: &Error) -> ErrorObject {
         Error::AccountExists { .. } => ErrorCode::AccountExists,
         Error::NeedsSignIn { .. } | Error::TokenMissing { .. } => ErrorCode::NeedsSignIn,
         Error::Renew(RenewError::NeedsSignIn { .. } | RenewError::NoRefreshToken { .. }) => ErrorCode::NeedsSignIn,
-        Error::Renew(RenewError::Transient { .. }) | Error::Http(_) => ErrorCode::ProviderUnreachable,
-        Error::Secrets(_) => ErrorCode::KeyringUnavailable,
+        Error::Renew(RenewError::Transient { .. } | RenewError::BackingOff { .. }) | Error::Http(_) => {
+            ErrorCode::ProviderUnreachable
+        }
+        Error::Secrets(_) | Error::Renew(RenewError::KeyringUnavailable { .. }) => ErrorCode::KeyringUnavailable,
+        Error::LockTimeout { .. } | Error::Renew(RenewError::LockTimeout { .. }) => ErrorCode::LockTimeout,
         Error::SignInCancelled => ErrorCode::SigninCancelled,
         Error::SignInTimedOut { .. }
         | Error::AuthorizationDenied { .. }
@@ -113,5 +116,28 @@ pub(crate) fn rule(rule: crate::access::Rule) -> wire::AccessRule {
             crate::access::Decision::Deny => wire::AccessDecision::Deny,
         },
         decided_at: rfc3339(rule.decided_at),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code(err: Error) -> i64 {
+        error(&err).code
+    }
+
+    #[test]
+    fn keyring_and_lock_failures_of_a_renewal_have_their_documented_codes() {
+        let account = "a".to_owned();
+        let keyring =
+            RenewError::KeyringUnavailable { account: account.clone(), reason: "locked".into(), unsaved: true };
+        assert_eq!(code(Error::Renew(keyring)), -32007);
+        let lock = RenewError::LockTimeout { account: account.clone(), reason: "held".into() };
+        assert_eq!(code(Error::Renew(lock)), -32013);
+        let waited = std::time::Duration::from_secs(10);
+        assert_eq!(code(Error::LockTimeout { path: "/x/accounts.lock".into(), waited }), -32013);
+        let backing_off = RenewError::BackingOff { account, reason: "HTTP 429".into(), retry_in: waited };
+        assert_eq!(code(Error::Renew(backing_off)), -32005);
     }
 }

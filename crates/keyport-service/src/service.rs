@@ -73,9 +73,17 @@ impl ServiceConfig {
 /// were 16% of the daemon's CPU under load (three per cached `token.get`, two of them of
 /// `accounts.json`: `perf` during `cargo bench --bench socket`). Changes made in this process
 /// are seen at once ([`Service::invalidate`]); changes by other processes (`keyport add
-/// --client-credentials`, `--device`) within this time; and anything not answered from memory
-/// (a missing account, an uncached token) looks at the file again first.
+/// --client-credentials`, `--device`) by the first request after this time (the comparison
+/// runs on the blocking pool, so the request that starts it is answered from memory and never
+/// waits on the disk); and anything not answered from memory (a missing account, an uncached
+/// token) looks at the file again first.
 pub(crate) const RECHECK: Duration = Duration::from_millis(50);
+
+/// Keyring reads for uncached tokens under way at once. Each holds a thread of the blocking
+/// pool for as long as the keyring takes, which on a desktop is as long as an unlock dialog
+/// stays open: requests beyond this wait (as tasks, holding no thread) instead of filling
+/// the pool that renewals and file writes need too.
+const KEYRING_READS: usize = 8;
 
 /// A cached access token, valid while the account's `token_issued_at` is unchanged.
 #[derive(Debug)]
@@ -87,6 +95,12 @@ struct Cached {
 /// Accounts as last read, with the file's modification time and when it was last compared.
 #[derive(Debug, Default)]
 struct Snapshot {
+    /// Whether the file was ever read (the first look reads it at once).
+    loaded: bool,
+    /// Accounts this process changed since the file was last read: they are left out of
+    /// [`Service::accounts`] until it is read again, so that whoever needs them looks at the
+    /// file (a removed account is not found, a renewed one is read anew).
+    invalidated: std::collections::HashSet<String>,
     modified: Option<SystemTime>,
     checked: Option<Instant>,
     accounts: Arc<HashMap<String, Account>>,
@@ -105,8 +119,11 @@ pub struct Service {
     pub(crate) signins: Mutex<HashMap<String, tokio::task::AbortHandle>>,
     /// Each account's last error not fixed since (in memory only; messages hold no secret).
     last_errors: Mutex<HashMap<String, crate::app::LastError>>,
-    snapshot: Mutex<Snapshot>,
+    snapshot: Arc<Mutex<Snapshot>>,
+    /// A comparison of `accounts.json` with the snapshot is under way on the blocking pool.
+    rechecking: Arc<std::sync::atomic::AtomicBool>,
     tokens: Mutex<HashMap<String, Cached>>,
+    keyring_reads: tokio::sync::Semaphore,
 }
 
 impl Service {
@@ -123,8 +140,10 @@ impl Service {
             bus: broadcast::channel(1024).0,
             signins: Mutex::new(HashMap::new()),
             last_errors: Mutex::new(HashMap::new()),
-            snapshot: Mutex::new(Snapshot::default()),
+            snapshot: Arc::default(),
+            rechecking: Arc::default(),
             tokens: Mutex::new(HashMap::new()),
+            keyring_reads: tokio::sync::Semaphore::new(KEYRING_READS),
         })
     }
 
@@ -159,7 +178,8 @@ impl Service {
                     self.publish(event);
                 }
                 Err(broadcast::error::RecvError::Lagged(count)) => {
-                    self.snapshot.lock().expect("snapshot").checked = None;
+                    // Which accounts changed is unknown: read the file at the next look.
+                    self.snapshot.lock().expect("snapshot").loaded = false;
                     self.tokens.lock().expect("token cache").clear();
                     self.publish(Event::Missed { count });
                 }
@@ -210,46 +230,126 @@ impl Service {
     /// accounts compare the file again. Called for every core event, and by methods that
     /// changed an account before they answer.
     pub(crate) fn invalidate(&self, account: &str) {
-        self.snapshot.lock().expect("snapshot").checked = None;
+        {
+            let mut snapshot = self.snapshot.lock().expect("snapshot");
+            snapshot.checked = None;
+            snapshot.invalidated.insert(account.to_owned());
+        }
         self.tokens.lock().expect("token cache").remove(account);
     }
 
-    /// The accounts, re-read only when `accounts.json` changed on disk; the file is compared at
-    /// most every [`RECHECK`].
+    /// The accounts as last read, from memory: once the file was read the first time, never
+    /// waits on the disk. When the snapshot is older than [`RECHECK`], a comparison with
+    /// `accounts.json` starts on the blocking pool (one at a time) and the next caller sees its
+    /// outcome; callers that find no account look again with [`Self::accounts_now`].
     pub(crate) fn accounts(&self) -> Result<Arc<HashMap<String, Account>>, keyport_core::Error> {
-        self.accounts_within(RECHECK)
-    }
-
-    /// [`Self::accounts`], comparing the file now.
-    pub(crate) fn accounts_now(&self) -> Result<Arc<HashMap<String, Account>>, keyport_core::Error> {
-        self.accounts_within(Duration::ZERO)
-    }
-
-    fn accounts_within(&self, age: Duration) -> Result<Arc<HashMap<String, Account>>, keyport_core::Error> {
-        let mut snapshot = self.snapshot.lock().expect("snapshot");
-        if snapshot.checked.is_some_and(|at| at.elapsed() < age) {
-            return Ok(snapshot.accounts.clone());
+        let (accounts, loaded, stale) = {
+            let snapshot = self.snapshot.lock().expect("snapshot");
+            let accounts = if snapshot.invalidated.is_empty() {
+                snapshot.accounts.clone()
+            } else {
+                let mut kept = (*snapshot.accounts).clone();
+                kept.retain(|name, _| !snapshot.invalidated.contains(name));
+                Arc::new(kept)
+            };
+            (accounts, snapshot.loaded, snapshot.checked.is_none_or(|at| at.elapsed() >= RECHECK))
+        };
+        if !loaded {
+            // The very first look (no token is cached before it), or after missed events: read
+            // the file now.
+            return self.accounts_now();
         }
+        if stale {
+            self.recheck_in_background();
+        }
+        Ok(accounts)
+    }
+
+    /// Compares the snapshot with `accounts.json` on the blocking pool, unless a comparison
+    /// is under way already (or there is no runtime to run it: then the next caller that needs
+    /// the file reads it).
+    fn recheck_in_background(&self) {
+        use std::sync::atomic::Ordering;
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        if self.rechecking.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let (keyport, file, rechecking, snapshot) =
+            (self.keyport.clone(), self.config.accounts_file.clone(), self.rechecking.clone(), self.snapshot.clone());
+        runtime.spawn_blocking(move || {
+            // What this read covers: changes this process made before it starts.
+            let (known, covering) = {
+                let snapshot = snapshot.lock().expect("snapshot");
+                (snapshot.modified, snapshot.invalidated.clone())
+            };
+            let modified = std::fs::metadata(&file).and_then(|m| m.modified()).ok();
+            if known != modified || modified.is_none() || !covering.is_empty() {
+                match keyport.accounts() {
+                    Ok(accounts) => {
+                        let mut snapshot = snapshot.lock().expect("snapshot");
+                        snapshot.accounts = Arc::new(accounts.into_iter().map(|a| (a.name.clone(), a)).collect());
+                        snapshot.modified = modified;
+                        snapshot.checked = Some(Instant::now());
+                        snapshot.invalidated.retain(|name| !covering.contains(name));
+                    }
+                    // Kept as it was; the next look tries again, and reports it if it must.
+                    Err(err) => tracing::warn!(%err, "could not read the accounts"),
+                }
+            } else {
+                snapshot.lock().expect("snapshot").checked = Some(Instant::now());
+            }
+            rechecking.store(false, Ordering::Release);
+        });
+    }
+
+    /// [`Self::accounts`], comparing the file now. Reads the disk: async callers use
+    /// [`Self::accounts_fresh`].
+    pub(crate) fn accounts_now(&self) -> Result<Arc<HashMap<String, Account>>, keyport_core::Error> {
+        let mut snapshot = self.snapshot.lock().expect("snapshot");
         let modified = std::fs::metadata(&self.config.accounts_file).and_then(|m| m.modified()).ok();
-        if snapshot.modified != modified || modified.is_none() {
+        if snapshot.modified != modified || modified.is_none() || !snapshot.loaded || !snapshot.invalidated.is_empty() {
             let accounts = self.keyport.accounts()?;
             snapshot.accounts = Arc::new(accounts.into_iter().map(|a| (a.name.clone(), a)).collect());
             snapshot.modified = modified;
+            snapshot.loaded = true;
+            snapshot.invalidated.clear();
         }
         snapshot.checked = Some(Instant::now());
         Ok(snapshot.accounts.clone())
     }
 
-    /// Whether the account's token, expiring at `expires_at`, stays valid for `min_valid`.
-    fn fresh_enough(&self, account: &Account, min_valid: Duration) -> bool {
-        account.expires_at.is_none_or(|at| {
-            at - self.keyport.now() >= time::Duration::try_from(min_valid).unwrap_or(time::Duration::MAX)
+    /// The accounts read from `accounts.json` now, on the blocking pool (the snapshot is
+    /// replaced with them).
+    pub(crate) async fn accounts_fresh(&self) -> Result<Arc<HashMap<String, Account>>, keyport_core::Error> {
+        let (keyport, file) = (self.keyport.clone(), self.config.accounts_file.clone());
+        let covering = self.snapshot.lock().expect("snapshot").invalidated.clone();
+        let (modified, accounts) = tokio::task::spawn_blocking(move || {
+            let modified = std::fs::metadata(&file).and_then(|m| m.modified()).ok();
+            (modified, keyport.accounts())
         })
+        .await
+        .expect("reading the accounts does not panic");
+        let accounts: Arc<HashMap<String, Account>> =
+            Arc::new(accounts?.into_iter().map(|a| (a.name.clone(), a)).collect());
+        let mut snapshot = self.snapshot.lock().expect("snapshot");
+        snapshot.accounts = accounts.clone();
+        snapshot.modified = modified;
+        snapshot.checked = Some(Instant::now());
+        snapshot.loaded = true;
+        snapshot.invalidated.retain(|name| !covering.contains(name));
+        Ok(accounts)
     }
 
-    /// `answer(account, token)` when the cached token is current and valid for `min_valid`;
-    /// `None` when the account, the keyring or the provider must be asked. Never blocks on
-    /// anything but a short lock, so the server answers with it without a task of its own.
+    /// Whether the account's token stays valid for `min_valid` (capped at half its lifetime:
+    /// [`Account::expires_within`]).
+    fn fresh_enough(&self, account: &Account, min_valid: Duration) -> bool {
+        !account.expires_within(self.keyport.now(), min_valid)
+    }
+
+    /// `answer(account, token)` when the cached token is current and valid for `min_valid`
+    /// (capped at half its lifetime); `None` when the account, the keyring or the provider must
+    /// be asked. Never blocks on anything but a short lock (no disk, no keyring), so the server
+    /// answers with it without a task of its own.
     pub(crate) fn cached_token<T>(
         &self,
         name: &str,
@@ -281,7 +381,8 @@ impl Service {
         }
         // Not from memory: look at the file now, not at a snapshot up to RECHECK old.
         let account = self
-            .accounts_now()?
+            .accounts_fresh()
+            .await?
             .get(name)
             .cloned()
             .ok_or_else(|| keyport_core::Error::AccountNotFound { name: name.to_owned() })?;
@@ -292,11 +393,15 @@ impl Service {
         let keyport = self.keyport.clone();
         let owned = name.to_owned();
         let (account, token) = if fresh_enough {
-            // Keyring calls block (D-Bus): keep them off the async workers.
+            // Keyring calls block (D-Bus, an unlock dialog): keep them off the async workers,
+            // and only a few at once.
+            let _slot = self.keyring_reads.acquire().await.expect("the semaphore is never closed");
             tokio::task::spawn_blocking(move || keyport.access_token(&owned))
                 .await
                 .expect("the keyring task does not panic")?
         } else {
+            // The core runs its keyring calls, locks and writes on the blocking pool, one
+            // renewal per account however many callers wait.
             keyport.fresh_access_token(&owned, min_valid).await?
         };
         let token = Arc::new(token);

@@ -2,7 +2,7 @@
 //! Keyport's own, in the server range -32000..=-32099.
 //!
 //! **These numbers never change and are never reused.** New codes are only added (the next
-//! free one is -32013). Programs decide by `code`; `message` is for people.
+//! free one is -32014). Programs decide by `code`; `message` is for people.
 //!
 //! The message convention: one short English sentence, lower-case first letter, no trailing
 //! period, naming what it is about (account, provider, program, method) and, when there is
@@ -60,11 +60,14 @@ pub enum ErrorCode {
     MessageTooLarge,
     /// -32012: too many connections, or too many sign-ins at once. Worth retrying later.
     Busy,
+    /// -32013: another process held a lock Keyport needed (an account's renewal lock,
+    /// `accounts.json`'s) past the deadline; nothing was changed. Worth retrying later.
+    LockTimeout,
 }
 
 impl ErrorCode {
     /// Every code, in table order.
-    pub const ALL: [ErrorCode; 18] = [
+    pub const ALL: [ErrorCode; 19] = [
         Self::ParseError,
         Self::InvalidRequest,
         Self::MethodNotFound,
@@ -83,6 +86,7 @@ impl ErrorCode {
         Self::NoSuchSignin,
         Self::MessageTooLarge,
         Self::Busy,
+        Self::LockTimeout,
     ];
 
     /// The number sent as `error.code`.
@@ -106,6 +110,7 @@ impl ErrorCode {
             Self::NoSuchSignin => -32010,
             Self::MessageTooLarge => -32011,
             Self::Busy => -32012,
+            Self::LockTimeout => -32013,
         }
     }
 
@@ -136,6 +141,7 @@ impl ErrorCode {
             Self::NoSuchSignin => "no_such_signin",
             Self::MessageTooLarge => "message_too_large",
             Self::Busy => "busy",
+            Self::LockTimeout => "lock_timeout",
         }
     }
 
@@ -160,6 +166,7 @@ impl ErrorCode {
             Self::NoSuchSignin => "no sign-in in progress with that id",
             Self::MessageTooLarge => "message too large: at most 65536 bytes per line",
             Self::Busy => "busy; try again later",
+            Self::LockTimeout => "another process held a lock too long; nothing was changed, try again later",
         }
     }
 }
@@ -216,6 +223,7 @@ mod tests {
                 (-32010, "no_such_signin"),
                 (-32011, "message_too_large"),
                 (-32012, "busy"),
+                (-32013, "lock_timeout"),
             ]
         );
     }

@@ -47,7 +47,7 @@ impl Providers {
     pub fn insert(&self, name: &str, config: ProviderConfig) -> Result<Provider, Error> {
         check_provider_name(name)?;
         let provider = config.resolve(name)?;
-        store::with_lock(&self.path, || {
+        store::with_lock(&self.path, store::LOCK_WAIT, || {
             let mut file = self.read()?;
             if file.providers.contains_key(name) {
                 return Err(Error::ProviderExists { name: name.to_owned() });
@@ -60,7 +60,7 @@ impl Providers {
 
     /// Removes a provider and returns its config.
     pub fn remove(&self, name: &str) -> Result<ProviderConfig, Error> {
-        store::with_lock(&self.path, || {
+        store::with_lock(&self.path, store::LOCK_WAIT, || {
             let mut file = self.read()?;
             let config =
                 file.providers.remove(name).ok_or_else(|| Error::ProviderNotFound { name: name.to_owned() })?;

@@ -28,14 +28,20 @@ const SERVICE: &str = "keyport";
 
 /// Secrets kept in the operating system's keyring.
 ///
-/// Cheap to share (`Arc` it); the methods block for one D-Bus round trip or a few. They may be
-/// called from plain threads, from `spawn_blocking`, and even directly from async code (see
-/// `off_runtime` below for why that does not panic), though async callers should prefer
-/// `spawn_blocking` so they do not stall a runtime worker.
+/// Cheap to share (`Arc` it); the methods block for one D-Bus round trip or a few (or, on a
+/// desktop, as long as an unlock dialog stays open). They may be called from plain threads,
+/// from `spawn_blocking`, and even directly from async code (see `off_runtime` below for why
+/// that does not panic), though async callers should prefer `spawn_blocking` so they do not
+/// stall a runtime worker.
+///
+/// The connection survives the Secret Service going away and coming back (a keyring daemon
+/// restarted, or started after Keyport): a call that finds its session gone drops the
+/// connection and, once, opens a new one and tries again; while no Secret Service answers,
+/// each call tries to reconnect and fails with [`SecretStoreError::Unavailable`].
 pub struct KeyringStore {
-    /// Always `Some` until `Drop` takes it (see there).
+    /// `None` after a failure that showed the connection unusable; reopened on the next call.
     #[cfg(target_os = "linux")]
-    store: Option<std::sync::Arc<keyring_core::CredentialStore>>,
+    store: std::sync::Mutex<Option<std::sync::Arc<keyring_core::CredentialStore>>>,
 }
 
 impl fmt::Debug for KeyringStore {
@@ -58,9 +64,7 @@ impl KeyringStore {
     pub fn open() -> Result<Self, SecretStoreError> {
         #[cfg(target_os = "linux")]
         {
-            let store =
-                off_runtime(zbus_secret_service_keyring_store::Store::new).map_err(|err| map_error(Op::Open, err))?;
-            Ok(Self { store: Some(store) })
+            Ok(Self { store: std::sync::Mutex::new(Some(connect()?)) })
         }
         #[cfg(not(target_os = "linux"))]
         {
@@ -70,14 +74,76 @@ impl KeyringStore {
         }
     }
 
+    /// Runs `call` on the entry for `key`, reconnecting once when the connection turns out
+    /// to be stale.
     #[cfg(target_os = "linux")]
-    fn entry(&self, key: &SecretKey) -> Result<keyring_core::Entry, SecretStoreError> {
+    fn with_entry<T: Send>(
+        &self,
+        op: Op,
+        key: &SecretKey,
+        call: impl Fn(&keyring_core::Entry) -> Result<T, keyring_core::Error> + Sync,
+    ) -> Result<T, SecretStoreError> {
         let label = format!("Keyport: {}", key.as_str());
         let modifiers = std::collections::HashMap::from([("label", label.as_str())]);
-        let store = self.store.as_ref().expect("the store is only taken by Drop");
-        keyring_core::Entry::new_in_store_with_modifiers(store, SERVICE, key.as_str(), &modifiers)
-            .map_err(|err| map_error(Op::Entry, err))
+        let mut reconnected = false;
+        loop {
+            let store = self.connection()?;
+            let entry = keyring_core::Entry::new_in_store_with_modifiers(&store, SERVICE, key.as_str(), &modifiers)
+                .map_err(|err| map_error(Op::Entry, err))?;
+            match off_runtime(|| call(&entry)) {
+                Err(err) if stale(&err) => {
+                    self.forget_connection(&store);
+                    if reconnected {
+                        return Err(map_error(op, err));
+                    }
+                    reconnected = true;
+                    tracing::info!("the Secret Service connection went stale; reconnecting");
+                }
+                result => return result.map_err(|err| map_error(op, err)),
+            }
+        }
     }
+
+    /// The current connection, opening one when there is none.
+    #[cfg(target_os = "linux")]
+    fn connection(&self) -> Result<std::sync::Arc<keyring_core::CredentialStore>, SecretStoreError> {
+        let mut slot = self.store.lock().expect("keyring store lock");
+        if let Some(store) = slot.as_ref() {
+            return Ok(store.clone());
+        }
+        let store = connect()?;
+        *slot = Some(store.clone());
+        Ok(store)
+    }
+
+    /// Drops `stale` unless another call already replaced it.
+    #[cfg(target_os = "linux")]
+    fn forget_connection(&self, stale: &std::sync::Arc<keyring_core::CredentialStore>) {
+        let old = {
+            let mut slot = self.store.lock().expect("keyring store lock");
+            if slot.as_ref().is_some_and(|current| std::sync::Arc::ptr_eq(current, stale)) { slot.take() } else { None }
+        };
+        if let Some(old) = old {
+            off_runtime(move || drop(old));
+        }
+    }
+}
+
+/// A new Secret Service connection and session.
+#[cfg(target_os = "linux")]
+fn connect() -> Result<std::sync::Arc<keyring_core::CredentialStore>, SecretStoreError> {
+    let store: std::sync::Arc<keyring_core::CredentialStore> =
+        off_runtime(zbus_secret_service_keyring_store::Store::new).map_err(|err| map_error(Op::Open, err))?;
+    Ok(store)
+}
+
+/// Errors after which the connection is not worth keeping: the service is gone, or it is
+/// another one now (restarted), which knows nothing of our session.
+#[cfg(target_os = "linux")]
+fn stale(err: &keyring_core::Error) -> bool {
+    let keyring_core::Error::PlatformFailure(source) = err else { return false };
+    let message = source.to_string();
+    UNAVAILABLE_MARKERS.iter().chain(STALE_MARKERS).any(|marker| message.contains(marker))
 }
 
 /// Dropping the zbus store closes its D-Bus proxies, and zbus's blocking `Proxy::drop` calls
@@ -86,7 +152,7 @@ impl KeyringStore {
 #[cfg(target_os = "linux")]
 impl Drop for KeyringStore {
     fn drop(&mut self) {
-        if let Some(store) = self.store.take() {
+        if let Some(store) = self.store.get_mut().ok().and_then(Option::take) {
             off_runtime(move || drop(store));
         }
     }
@@ -95,25 +161,22 @@ impl Drop for KeyringStore {
 #[cfg(target_os = "linux")]
 impl SecretStore for KeyringStore {
     fn get(&self, key: &SecretKey) -> Result<Option<Secret>, SecretStoreError> {
-        let entry = self.entry(key)?;
-        match off_runtime(|| entry.get_password()) {
+        self.with_entry(Op::Get, key, |entry| match entry.get_password() {
             Ok(value) => Ok(Some(Secret::from(value))),
             Err(keyring_core::Error::NoEntry) => Ok(None),
-            Err(err) => Err(map_error(Op::Get, err)),
-        }
+            Err(err) => Err(err),
+        })
     }
 
     fn set(&self, key: &SecretKey, value: &Secret) -> Result<(), SecretStoreError> {
-        let entry = self.entry(key)?;
-        off_runtime(|| entry.set_password(value.expose())).map_err(|err| map_error(Op::Set, err))
+        self.with_entry(Op::Set, key, |entry| entry.set_password(value.expose()))
     }
 
     fn delete(&self, key: &SecretKey) -> Result<(), SecretStoreError> {
-        let entry = self.entry(key)?;
-        match off_runtime(|| entry.delete_credential()) {
+        self.with_entry(Op::Delete, key, |entry| match entry.delete_credential() {
             Ok(()) | Err(keyring_core::Error::NoEntry) => Ok(()),
-            Err(err) => Err(map_error(Op::Delete, err)),
-        }
+            Err(err) => Err(err),
+        })
     }
 }
 
@@ -184,6 +247,16 @@ const UNAVAILABLE_MARKERS: &[&str] = &[
     "Broken pipe",
     "Connection reset",
     "Connection refused",
+];
+
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))] // only the Linux store maps errors yet
+/// Platform messages of a Secret Service that answers but no longer knows our session: it
+/// was restarted since we connected.
+const STALE_MARKERS: &[&str] = &[
+    "org.freedesktop.DBus.Error.UnknownObject",
+    "org.freedesktop.DBus.Error.UnknownMethod",
+    "org.freedesktop.Secret.Error.NoSession",
+    "org.freedesktop.Secret.Error.NoSuchObject",
 ];
 
 #[cfg_attr(not(target_os = "linux"), allow(dead_code))] // only the Linux store maps errors yet

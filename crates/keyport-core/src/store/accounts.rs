@@ -1,10 +1,15 @@
 //! `accounts.json`: account metadata, read and written whole, under a lock.
+//!
+//! Reading takes no lock (the file is replaced whole by a rename, so a reader sees the old or
+//! the new file); every change is a read-modify-write under `accounts.lock`, waited for at most
+//! the file's lock wait.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::{read_optional, with_lock, write_atomic};
+use super::{LOCK_WAIT, read_optional, with_lock, write_atomic};
 use crate::account::Account;
 use crate::error::Error;
 
@@ -26,18 +31,28 @@ pub(crate) struct AccountsData {
 #[derive(Debug, Clone)]
 pub(crate) struct AccountsFile {
     path: PathBuf,
+    /// How long a change waits for `accounts.lock` (and a renewal for its account's lock).
+    pub lock_wait: Duration,
 }
 
 impl AccountsFile {
     pub fn new(path: PathBuf) -> Self {
-        Self { path }
+        Self { path, lock_wait: LOCK_WAIT }
     }
 
-    /// Reads the file; a missing file is an empty profile with a fresh namespace.
+    /// Reads the file; a missing file is an empty profile with a fresh namespace (which is
+    /// only real once [`Self::update`] writes it: see [`Self::namespace`]).
     pub fn read(&self) -> Result<AccountsData, Error> {
-        let Some(bytes) = read_optional(&self.path)? else {
-            return Ok(AccountsData { format: FORMAT, keyring_namespace: new_namespace(), accounts: Vec::new() });
-        };
+        Ok(self.read_existing()?.unwrap_or_else(|| AccountsData {
+            format: FORMAT,
+            keyring_namespace: new_namespace(),
+            accounts: Vec::new(),
+        }))
+    }
+
+    /// Reads the file, or `None` when there is none yet.
+    fn read_existing(&self) -> Result<Option<AccountsData>, Error> {
+        let Some(bytes) = read_optional(&self.path)? else { return Ok(None) };
         let corrupt = |detail: String| Error::CorruptFile { path: self.path.clone(), detail };
         let value: serde_json::Value =
             serde_json::from_slice(&bytes).map_err(|err| corrupt(format!("not JSON ({err})")))?;
@@ -52,13 +67,13 @@ impl AccountsFile {
             }
             other => return Err(corrupt(format!("unknown format {other:?}"))),
         }
-        serde_json::from_value(value).map_err(|err| corrupt(err.to_string()))
+        serde_json::from_value(value).map(Some).map_err(|err| corrupt(err.to_string()))
     }
 
     /// Read-modify-write under the lock. `change` sees the current data and may fail, in which
     /// case nothing is written.
     pub fn update<T>(&self, change: impl FnOnce(&mut AccountsData) -> Result<T, Error>) -> Result<T, Error> {
-        with_lock(&self.path, || {
+        with_lock(&self.path, self.lock_wait, || {
             let mut data = self.read()?;
             let result = change(&mut data)?;
             let mut bytes = serde_json::to_vec_pretty(&data).expect("accounts serialize to JSON");
@@ -75,9 +90,15 @@ impl AccountsFile {
 
     /// The keyring namespace, creating the file if needed so the namespace is fixed before
     /// any secret is written under it.
+    ///
+    /// The file is read once: either it exists and names the namespace, or the namespace is
+    /// made under the lock (by `update`, which reads again there, so of two first runs the
+    /// second adopts the first's). Reading the file and then asking separately whether it
+    /// exists, as this once did, let a first run that lost the race return the random
+    /// namespace of its first read, never written anywhere: secrets stored under it were
+    /// invisible to every later run (`first_runs_racing_agree_on_one_namespace`).
     pub fn namespace(&self) -> Result<String, Error> {
-        let data = self.read()?;
-        if read_optional(&self.path)?.is_some() {
+        if let Some(data) = self.read_existing()? {
             return Ok(data.keyring_namespace);
         }
         self.update(|data| Ok(data.keyring_namespace.clone()))
@@ -100,6 +121,51 @@ mod tests {
         let first = file.namespace().unwrap();
         assert_eq!(first.len(), 16);
         assert_eq!(file.namespace().unwrap(), first);
+    }
+
+    #[test]
+    fn a_first_run_racing_another_adopts_its_namespace() {
+        // Another process's first run creates `accounts.json` (under the lock, whole, by a
+        // rename, as `update` does) while this one asks for the namespace of a profile
+        // without one. Whatever the timing, the answer must be the namespace the file ends up with;
+        // before the fix, a rename landing between the two reads of `namespace()` made it
+        // return a random namespace that was never written (11 and 15 rounds of 600 in two runs).
+        let theirs = br#"{"format": 1, "keyring_namespace": "0123456789abcdef", "accounts": []}"#;
+        let mut wrong = Vec::new();
+        for round in 0..600 {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("accounts.json");
+            let prepared = dir.path().join("prepared.json");
+            std::fs::write(&prepared, theirs).unwrap();
+            let go = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+            // As a Keyport process creates the file: under the lock, if still missing.
+            let lock = super::super::FileLock::acquire_within(&path.with_extension("lock"), LOCK_WAIT).unwrap();
+            let other = std::thread::spawn({
+                let (go, path) = (go.clone(), path.clone());
+                move || {
+                    while !go.load(std::sync::atomic::Ordering::Acquire) {
+                        std::hint::spin_loop();
+                    }
+                    if !path.exists() {
+                        std::fs::rename(prepared, &path).unwrap();
+                    }
+                    drop(lock);
+                }
+            });
+            let file = AccountsFile::new(path.clone());
+            go.store(true, std::sync::atomic::Ordering::Release);
+            // A different head start each round, to sweep the timing.
+            for _ in 0..(10 + round % 40) * 40 {
+                std::hint::spin_loop();
+            }
+            let answer = file.namespace().unwrap();
+            other.join().unwrap();
+            let kept = AccountsFile::new(path).read().unwrap().keyring_namespace;
+            if answer != kept {
+                wrong.push(format!("round {round}: answered {answer}, the file has {kept}"));
+            }
+        }
+        assert!(wrong.is_empty(), "{} rounds went wrong: {wrong:#?}", wrong.len());
     }
 
     #[test]

@@ -2,15 +2,19 @@
 //!
 //! Nothing secret is ever written here; secrets go to [`crate::secrets`]. A file that cannot
 //! be understood (corrupt, or written by a newer Keyport) is reported and never overwritten:
-//! every write path reads the file first and stops on such an error.
+//! every write path reads the file first and stops on such an error. Every lock wait has a
+//! deadline ([`LOCK_WAIT`]): a lock held by a stuck process becomes an error that names the
+//! lock file, never a hang. Everything here blocks (fsync, lock waits): async callers run it on
+//! the blocking pool.
 
 mod accounts;
 
 pub(crate) use self::accounts::AccountsFile;
 
-use std::fs::{File, OpenOptions};
+use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{ErrorKind, Write};
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use crate::error::Error;
 use crate::paths::ensure_private_dir;
@@ -51,24 +55,36 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     result.map_err(io)
 }
 
+/// How long Keyport waits for a lock another process holds (`accounts.lock`, an account's
+/// renewal lock) before it gives up with [`Error::LockTimeout`]. Keyport's own holders keep a
+/// lock for a file write or one token request (whose HTTP timeout is 30 s, but which answer in
+/// well under a second when the provider is healthy); a holder past this is stuck or
+/// suspended, and waiting longer would only stall whoever asked.
+pub const LOCK_WAIT: Duration = Duration::from_secs(10);
+
 /// Runs `action` while holding an exclusive advisory lock tied to `path` (a `.lock` file
-/// beside it), so two Keyport processes never interleave a read-modify-write.
-pub(crate) fn with_lock<T>(path: &Path, action: impl FnOnce() -> Result<T, Error>) -> Result<T, Error> {
-    let lock = FileLock::acquire(&path.with_extension("lock"))?;
+/// beside it), so two Keyport processes never interleave a read-modify-write. Waits at most
+/// `wait` for the lock.
+pub(crate) fn with_lock<T>(path: &Path, wait: Duration, action: impl FnOnce() -> Result<T, Error>) -> Result<T, Error> {
+    let lock = FileLock::acquire_within(&path.with_extension("lock"), wait)?;
     let result = action();
     drop(lock);
     result
 }
 
-/// An exclusive advisory lock on a file, held until dropped. Blocks while another process
-/// (or another `FileLock` in this one) holds it.
+/// An exclusive advisory lock on a file, held until dropped. Another process (or another
+/// `FileLock` in this one: `flock` locks belong to open files) holding it makes
+/// [`FileLock::acquire_within`] wait, up to its deadline.
 #[derive(Debug)]
 pub(crate) struct FileLock {
     _held: File,
 }
 
 impl FileLock {
-    pub fn acquire(lock_path: &Path) -> Result<Self, Error> {
+    /// Takes the lock, polling for at most `wait` (blocking the calling thread meanwhile).
+    /// Polling instead of a blocking `flock` is what gives the wait its deadline: the first
+    /// retries come after 2 ms, later ones every 50 ms.
+    pub fn acquire_within(lock_path: &Path, wait: Duration) -> Result<Self, Error> {
         let io = |source| Error::Io { path: lock_path.to_owned(), source };
         ensure_private_dir(lock_path.parent().expect("lock files have a parent")).map_err(io)?;
         let mut options = OpenOptions::new();
@@ -76,8 +92,21 @@ impl FileLock {
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
         let file = options.open(lock_path).map_err(io)?;
-        file.lock().map_err(io)?;
-        Ok(Self { _held: file })
+        let started = Instant::now();
+        let mut pause = Duration::from_millis(2);
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(Self { _held: file }),
+                Err(TryLockError::WouldBlock) => {}
+                Err(TryLockError::Error(source)) => return Err(io(source)),
+            }
+            let waited = started.elapsed();
+            if waited >= wait {
+                return Err(Error::LockTimeout { path: lock_path.to_owned(), waited });
+            }
+            std::thread::sleep(pause.min(wait - waited));
+            pause = (pause * 2).min(Duration::from_millis(50));
+        }
     }
 }
 
@@ -101,6 +130,26 @@ mod tests {
         let leftovers: Vec<_> =
             std::fs::read_dir(path.parent().unwrap()).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(leftovers, vec![std::ffi::OsString::from("file.json")]);
+    }
+
+    #[test]
+    fn a_lock_held_elsewhere_is_waited_for_until_the_deadline_and_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("locks/a.lock");
+        let held = FileLock::acquire_within(&path, Duration::ZERO).unwrap();
+        let started = Instant::now();
+        let err = FileLock::acquire_within(&path, Duration::from_millis(200)).unwrap_err();
+        assert!(started.elapsed() >= Duration::from_millis(200), "waited up to the deadline");
+        assert!(matches!(&err, Error::LockTimeout { path: named, .. } if *named == path), "{err}");
+        assert!(err.to_string().contains("a.lock"), "{err}");
+        // Released elsewhere while waiting: taken.
+        let waiter = std::thread::spawn({
+            let path = path.clone();
+            move || FileLock::acquire_within(&path, Duration::from_secs(10)).map(drop)
+        });
+        std::thread::sleep(Duration::from_millis(100));
+        drop(held);
+        waiter.join().unwrap().unwrap();
     }
 
     #[test]

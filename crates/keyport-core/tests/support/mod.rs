@@ -15,7 +15,8 @@ use keyport_core::clock::SystemClock;
 use keyport_core::http::ReqwestClient;
 use keyport_core::paths::Paths;
 use keyport_core::provider::{Endpoints, RedirectHost};
-use keyport_core::secrets::MemoryStore;
+use keyport_core::secret::Secret;
+use keyport_core::secrets::{MemoryStore, SecretKey, SecretStore, SecretStoreError};
 use keyport_core::signin::SignInRequest;
 use keyport_core::{Keyport, NewProvider, ProviderSpec};
 
@@ -118,13 +119,104 @@ impl FakeProvider {
     }
 }
 
+/// A [`MemoryStore`] with faults a real keyring produces but cannot be made to produce on cue:
+/// writes to chosen keys fail (a keyring locking between two writes), or block until released
+/// (a keyring waiting on an unlock dialog, or a slow D-Bus call).
+#[derive(Debug, Default)]
+pub struct FaultyStore {
+    pub memory: Arc<MemoryStore>,
+    faults: Mutex<Faults>,
+    released: std::sync::Condvar,
+}
+
+#[derive(Debug, Default)]
+struct Faults {
+    /// Writes to keys ending with this fail (`count` more times).
+    fail_writes: Option<(String, usize)>,
+    /// Calls (reads or writes) to keys ending with this block while `blocked` is set.
+    block: Option<String>,
+    /// Calls waiting at the gate right now.
+    waiting: usize,
+}
+
+impl FaultyStore {
+    pub fn new(memory: Arc<MemoryStore>) -> Self {
+        Self { memory, ..Self::default() }
+    }
+
+    /// Makes the next `count` writes to keys ending with `suffix` fail as a locked keyring does.
+    pub fn fail_writes(&self, suffix: &str, count: usize) {
+        self.faults.lock().unwrap().fail_writes = Some((suffix.to_owned(), count));
+    }
+
+    /// Makes calls to keys ending with `suffix` block until [`Self::release`].
+    pub fn block(&self, suffix: &str) {
+        self.faults.lock().unwrap().block = Some(suffix.to_owned());
+    }
+
+    /// Lets blocked calls (and later ones) through.
+    pub fn release(&self) {
+        self.faults.lock().unwrap().block = None;
+        self.released.notify_all();
+    }
+
+    /// Waits until a call is blocked at the gate (at most 10 s).
+    pub fn wait_until_blocked(&self) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.faults.lock().unwrap().waiting == 0 {
+            assert!(Instant::now() < deadline, "no keyring call reached the gate");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    fn gate(&self, key: &SecretKey) {
+        let mut faults = self.faults.lock().unwrap();
+        if faults.block.as_ref().is_some_and(|suffix| key.as_str().ends_with(suffix.as_str())) {
+            faults.waiting += 1;
+            while faults.block.is_some() {
+                faults = self.released.wait(faults).unwrap();
+            }
+            faults.waiting -= 1;
+        }
+    }
+}
+
+impl SecretStore for FaultyStore {
+    fn get(&self, key: &SecretKey) -> Result<Option<Secret>, SecretStoreError> {
+        self.gate(key);
+        self.memory.get(key)
+    }
+
+    fn set(&self, key: &SecretKey, value: &Secret) -> Result<(), SecretStoreError> {
+        self.gate(key);
+        {
+            let mut faults = self.faults.lock().unwrap();
+            if let Some((suffix, count)) = &mut faults.fail_writes
+                && *count > 0
+                && key.as_str().ends_with(suffix.as_str())
+            {
+                *count -= 1;
+                return Err(SecretStoreError::Locked);
+            }
+        }
+        self.memory.set(key, value)
+    }
+
+    fn delete(&self, key: &SecretKey) -> Result<(), SecretStoreError> {
+        self.gate(key);
+        self.memory.delete(key)
+    }
+}
+
 /// A Keyport over temporary files, an in-memory secret store and the fake provider, with
 /// one user account `acct` signed in (access token `access-0`, refresh token `refresh-0`).
 pub struct Fixture {
     pub keyport: Keyport,
     pub fake: FakeProvider,
     pub secrets: Arc<MemoryStore>,
-    _dir: tempfile::TempDir,
+    pub store: Arc<FaultyStore>,
+    pub dir: tempfile::TempDir,
+    timeout: Duration,
 }
 
 impl Fixture {
@@ -137,9 +229,10 @@ impl Fixture {
             runtime_dir: Some(dir.path().join("run")),
         };
         let secrets = Arc::new(MemoryStore::new());
+        let store = Arc::new(FaultyStore::new(secrets.clone()));
         let keyport = Keyport::new(
             &paths,
-            secrets.clone(),
+            store.clone(),
             Arc::new(ReqwestClient::with_timeout(timeout).unwrap()),
             Arc::new(SystemClock),
             Arc::new(NoBrowser),
@@ -160,38 +253,81 @@ impl Fixture {
             redirect_path: "/callback".into(),
         };
         keyport.add_provider("fake", new).await.unwrap();
-        fake.then(Reply::tokens("access-0", Some("refresh-0")));
+        let fixture = Self { keyport, fake, secrets, store, dir, timeout };
+        fixture.fake.then(Reply::tokens("access-0", Some("refresh-0")));
+        fixture.sign_in("acct").await.unwrap();
+        fixture
+    }
+
+    /// Signs in account `name` through the fake (the next scripted reply is the token
+    /// response).
+    pub async fn sign_in(&self, name: &str) -> Result<keyport_core::account::Account, keyport_core::Error> {
         let request =
-            SignInRequest { account_name: Some("acct".into()), open_browser: false, ..SignInRequest::default() };
-        let pending = keyport.begin_sign_in("fake", request).unwrap();
-        let state = pending.url().query_pairs().find(|(k, _)| k == "state").unwrap().1.into_owned();
-        let redirect = pending.redirect_uri().clone();
-        std::thread::spawn(move || {
-            let mut stream =
-                std::net::TcpStream::connect((redirect.host_str().unwrap(), redirect.port().unwrap())).unwrap();
-            write!(stream, "GET /callback?code=code-1&state={state} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-                .unwrap();
-            let mut sink = String::new();
-            let _ = stream.read_to_string(&mut sink);
-        });
-        keyport.finish_sign_in(pending).await.unwrap();
-        Self { keyport, fake, secrets, _dir: dir }
+            SignInRequest { account_name: Some(name.into()), open_browser: false, ..SignInRequest::default() };
+        let pending = self.keyport.begin_sign_in("fake", request).unwrap();
+        deliver_redirect(&pending);
+        self.keyport.finish_sign_in(pending).await
+    }
+
+    /// Another Keyport over the same files and secret store: what a second Keyport process
+    /// (the CLI beside the daemon) would see.
+    pub fn other_process(&self) -> Keyport {
+        let paths = Paths {
+            config_dir: self.dir.path().join("config"),
+            data_dir: self.dir.path().join("data"),
+            runtime_dir: Some(self.dir.path().join("run")),
+        };
+        Keyport::new(
+            &paths,
+            self.store.clone(),
+            Arc::new(ReqwestClient::with_timeout(self.timeout).unwrap()),
+            Arc::new(SystemClock),
+            Arc::new(NoBrowser),
+        )
+    }
+
+    /// Holds `name`'s renewal lock as another process would, until dropped.
+    pub fn hold_renewal_lock(&self, name: &str) -> std::fs::File {
+        let path = self.dir.path().join(format!("data/locks/{name}.lock"));
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(path).unwrap();
+        file.lock().unwrap();
+        file
     }
 
     /// The stored access and refresh tokens.
     pub fn tokens(&self) -> (String, Option<String>) {
-        let (_, access) = self.keyport.access_token("acct").unwrap();
-        let refresh = self
-            .secrets
-            .keys()
-            .into_iter()
-            .find(|k| k.ends_with("/account/acct/refresh_token"))
-            .and_then(|k| self.secrets.get_raw(&k));
-        (access.expose().to_owned(), refresh)
+        self.tokens_of("acct")
+    }
+
+    /// The stored access and refresh tokens of `name`, straight from the store.
+    pub fn tokens_of(&self, name: &str) -> (String, Option<String>) {
+        let raw = |what: &str| {
+            self.secrets
+                .keys()
+                .into_iter()
+                .find(|k| k.ends_with(&format!("/account/{name}/{what}")))
+                .and_then(|k| self.secrets.get_raw(&k))
+        };
+        (raw("access_token").unwrap_or_default(), raw("refresh_token"))
     }
 
     /// Refresh requests seen (the sign-in's code exchange excluded).
     pub fn refresh_requests(&self) -> Vec<Seen> {
         self.fake.seen().into_iter().filter(|s| s.body.contains("grant_type=refresh_token")).collect()
     }
+}
+
+/// Plays the browser: delivers the redirect of a pending sign-in to its loopback listener.
+pub fn deliver_redirect(pending: &keyport_core::signin::PendingSignIn) {
+    let state = pending.url().query_pairs().find(|(k, _)| k == "state").unwrap().1.into_owned();
+    let redirect = pending.redirect_uri().clone();
+    std::thread::spawn(move || {
+        let mut stream =
+            std::net::TcpStream::connect((redirect.host_str().unwrap(), redirect.port().unwrap())).unwrap();
+        write!(stream, "GET /callback?code=code-1&state={state} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let mut sink = String::new();
+        let _ = stream.read_to_string(&mut sink);
+    });
 }

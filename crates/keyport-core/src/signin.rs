@@ -375,10 +375,7 @@ pub(crate) fn account_record(
     now: time::OffsetDateTime,
     created_at: Option<time::OffsetDateTime>,
 ) -> Account {
-    let expires_at = signed
-        .tokens
-        .expires_in
-        .map(|lifetime| now + time::Duration::try_from(lifetime).unwrap_or(time::Duration::MAX));
+    let expires_at = signed.tokens.expires_in.map(|lifetime| oauth::expires_at(now, lifetime));
     Account {
         name,
         provider: signed.provider.name.clone(),

@@ -225,6 +225,17 @@ mod tests {
         assert!(text.contains("expires_in") && !text.contains("SECRET-TOKEN-TEXT"), "{text}");
     }
 
+    #[tokio::test]
+    async fn an_access_token_no_header_can_carry_does_not_panic_the_sign_in() {
+        // Found by the token_response fuzz target: building the userinfo request panicked.
+        let http = ScriptedHttp::new()
+            .reply(200, r#"{"access_token":"gho_0123\u000089","token_type":"bearer","scope":"repo"}"#);
+        let (account, tokens) = code_exchange(provider(ProviderKind::GitHub), None, &http, now()).await.unwrap();
+        assert_eq!(tokens.access_token.expose(), "gho_0123\u{0}89");
+        assert_eq!(account.identity, Identity::default(), "no identity, as with any userinfo failure");
+        assert!(http.requests().len() == 1, "no userinfo request was sent");
+    }
+
     #[test]
     fn expiry_near_the_end_of_time_saturates() {
         let end = OffsetDateTime::new_utc(time::Date::MAX, time::Time::MIDNIGHT);

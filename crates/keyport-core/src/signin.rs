@@ -295,7 +295,11 @@ async fn fetch_identity(
             .header(::http::header::AUTHORIZATION, format!("Bearer {}", token.expose()))
             .header(::http::header::ACCEPT, "application/json")
             .body(Vec::new())
-            .expect("a GET request is valid");
+            // A token with bytes a header cannot carry (a control character, say): found by
+            // the token_response fuzz target, where `expect` here panicked the sign-in.
+            .map_err(|_| Error::BadTokenResponse {
+                reason: "userinfo: the access token cannot be sent in an HTTP header".into(),
+            })?;
         http.send(request).await.map_err(Error::from)
     };
     let unusable = |reason: String| Error::BadTokenResponse { reason: format!("userinfo: {reason}") };

@@ -314,13 +314,11 @@ pub fn mutate(input: &mut Vec<u8>, rng: &mut Rng, dictionary: &[&[u8]], corpus: 
 }
 
 fn token<'a>(rng: &mut Rng, dictionary: &[&'a [u8]]) -> &'a [u8] {
-    let all = COMMON_TOKENS.len() + dictionary.len();
-    let pick = rng.below(all);
-    // Target tokens are the more useful: give them at least half of the picks.
-    if !dictionary.is_empty() && (pick < COMMON_TOKENS.len() && rng.below(2) == 0 || pick >= COMMON_TOKENS.len()) {
+    // The target's own tokens are the more useful: two picks in three when it has some.
+    if !dictionary.is_empty() && rng.below(3) < 2 {
         dictionary[rng.below(dictionary.len())]
     } else {
-        COMMON_TOKENS[pick.min(COMMON_TOKENS.len() - 1)]
+        COMMON_TOKENS[rng.below(COMMON_TOKENS.len())]
     }
 }
 

@@ -17,6 +17,8 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::sync::Mutex;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use keyport_core::http::{HttpClient, HttpError, Request, Response, ResponseFuture};
 
 /// The separator between sections.
@@ -150,13 +152,24 @@ pub fn now() -> time::OffsetDateTime {
 }
 
 /// The strings under `keys` in the JSON bodies (anywhere in each document) that occur exactly
-/// once in all of them and are long enough to be told apart: the secrets that must never
-/// appear in an error or a `Debug` output. A value repeated elsewhere (in `error_description`,
-/// say) is left out: the provider itself put it there.
+/// once in all of them and in the claims of their ID tokens, and are long enough to be told
+/// apart: the secrets that must never appear in an error or a `Debug` output. A value repeated
+/// elsewhere (in `error_description`, or inside an email claim) is left out: the provider
+/// itself put it where Keyport may show it.
 pub fn secrets_in(bodies: &[Vec<u8>], keys: &[&str]) -> Vec<String> {
-    let all: Vec<u8> = bodies.concat();
-    let text = String::from_utf8_lossy(&all);
     let mut found: Vec<String> = bodies.iter().flat_map(|body| strings_under(body, keys)).collect();
+    // What Keyport may show: the bodies, and whatever is base64url inside them, such as the
+    // claims of an ID token (an email there is shown as the identity, and may contain another
+    // field's value). Found by scanning, as a body need not be JSON that `Value` can hold.
+    let all = bodies.concat();
+    let mut text = String::from_utf8_lossy(&all).into_owned();
+    for run in all.split(|b| !(b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_')) {
+        if run.len() >= 8
+            && let Ok(decoded) = URL_SAFE_NO_PAD.decode(run)
+        {
+            text.push_str(&String::from_utf8_lossy(&decoded));
+        }
+    }
     found.retain(|secret| secret.len() >= 8 && text.matches(secret.as_str()).count() == 1);
     found
 }
@@ -179,7 +192,11 @@ fn strings_under(body: &[u8], keys: &[&str]) -> Vec<String> {
             _ => {}
         }
     }
-    let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) else { return Vec::new() };
+    // The first JSON value, as `oauth2` reads a token response: trailing bytes are ignored.
+    let body = response(body).into_body();
+    let Some(Ok(value)) = serde_json::Deserializer::from_slice(&body).into_iter::<serde_json::Value>().next() else {
+        return Vec::new();
+    };
     let mut found = Vec::new();
     walk(&value, keys, &mut found);
     found

@@ -229,7 +229,7 @@ impl Tokens {
         Ok(Self {
             access_token: Secret::new(access_token.clone()),
             refresh_token: response.refresh_token().map(|token| Secret::new(token.secret().clone())),
-            expires_in: response.expires_in().map(|lifetime| lifetime.min(MAX_TOKEN_LIFETIME)),
+            expires_in: response.expires_in(),
             token_type: match response.token_type() {
                 BasicTokenType::Bearer => "Bearer".to_owned(),
                 BasicTokenType::Mac => "mac".to_owned(),

@@ -8,7 +8,7 @@
 //!
 //! 1. 100 service accounts (`robot1`..`robot100`, client credentials) and one user account
 //!    (`a`, signed in through the headless login driver, with a refresh token); this bench
-//!    binary is allowed to read all of them (`keyport allow`), as raw socket clients are judged
+//!    binary is allowed to read all of them (access rules), as raw socket clients are judged
 //!    by their executable and `keyport token` by its parent's.
 //! 2. The daemon's memory once idle with those 101 accounts loaded (VmRSS, VmHWM).
 //! 3. Cached `token.get` over the socket: 1 client, then 64 concurrent clients (connections driven by one client thread)
@@ -189,11 +189,10 @@ impl<'a> Setup<'a> {
                 });
             }
         });
-        // Rules are read-modify-write without a lock across processes: one at a time.
-        let me = std::env::current_exe().expect("the bench binary");
-        let me = me.to_str().expect("a UTF-8 path");
+        // One rule per account, as a user who allowed each would have (the profile also allows
+        // this binary every account; a rule naming the account is the first one looked at).
         for n in 1..=ACCOUNTS {
-            profile.ok(&["allow", me, &format!("robot{n}")]);
+            profile.allow_me(&format!("robot{n}"));
         }
         profile.allow_me("a");
         let daemon = profile.daemon_pid().expect("the service runs");

@@ -9,11 +9,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use keyport_wire::{Call, ErrorObject, Event, Id, Response, ServerMessage, frame};
+use keyport_wire::{Call, ErrorCode, ErrorObject, Event, Id, Response, ServerMessage, frame};
 use serde::de::DeserializeOwned;
 
 /// How long to wait for a freshly started service to accept connections.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long to keep asking a service that answers `busy` (too many connections).
+const BUSY_RETRY: Duration = Duration::from_secs(10);
 
 /// Why a call failed.
 #[derive(Debug, thiserror::Error)]
@@ -72,8 +75,29 @@ impl Client {
         Ok(Self { path: path.to_owned(), writer, reader, next_id: 1, events: VecDeque::new() })
     }
 
-    /// Sends `call` and waits for its result.
+    /// Sends `call` and waits for its result. A service too busy to take this connection (it
+    /// answers `busy` and closes it at once, before reading anything) is asked again on a new
+    /// connection, for up to [`BUSY_RETRY`].
     pub fn call<T: DeserializeOwned>(&mut self, call: Call) -> Result<T, ClientError> {
+        let started = Instant::now();
+        let mut pause = Duration::from_millis(10);
+        loop {
+            match self.call_once(call.clone()) {
+                Err(ClientError::Rpc(error))
+                    if error.known_code() == Some(ErrorCode::Busy)
+                        && self.next_id == 2
+                        && started.elapsed() < BUSY_RETRY =>
+                {
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_millis(500));
+                    *self = Self::connect(&self.path).map_err(|err| socket_error(&self.path, &err))?;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn call_once<T: DeserializeOwned>(&mut self, call: Call) -> Result<T, ClientError> {
         let id = self.next_id;
         self.next_id += 1;
         let request = call.into_request(Id::Number(id));
@@ -116,7 +140,7 @@ impl Client {
     }
 
     fn read(&mut self) -> Result<ServerMessage, ClientError> {
-        match frame::read_message(&mut self.reader) {
+        match frame::read_answer(&mut self.reader) {
             Ok(Some(line)) => ServerMessage::parse(&line).map_err(|err| self.error(err)),
             Ok(None) => Err(self.error("the service closed the connection")),
             Err(err) => Err(self.error(err)),
@@ -141,7 +165,9 @@ fn socket_error(path: &Path, err: &std::io::Error) -> ClientError {
 }
 
 /// Starts `keyport daemon` in the background, detached from this terminal (its own process
-/// group, so Ctrl-C here does not stop it), logging to `daemon.log` beside the socket.
+/// group, so Ctrl-C here does not stop it), logging to `daemon.log` beside the socket (rotated
+/// at 1 MiB by the service itself). Its standard error, which only a crash writes to, goes to
+/// the same file.
 fn start_service(socket: &Path) -> Result<(), ClientError> {
     let dir = socket.parent().expect("the socket has a directory");
     keyport_service::instance::private_dir(dir)
@@ -155,6 +181,8 @@ fn start_service(socket: &Path) -> Result<(), ClientError> {
     tracing::debug!(exe = %exe.display(), "starting the Keyport service");
     Command::new(exe)
         .arg("daemon")
+        .arg("--log-file")
+        .arg(dir.join("daemon.log"))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(log)

@@ -7,6 +7,7 @@
 
 mod client;
 mod helpers;
+mod log_file;
 mod print;
 
 use std::io::{IsTerminal, Read};
@@ -26,7 +27,7 @@ use keyport_core::secret::Secret;
 use keyport_core::secrets::{KeyringStore, OpenOnUse, SecretStore};
 use keyport_core::signin;
 use keyport_core::{Error, Keyport, NewProvider, ProviderSpec, ProviderView, ServiceAccountRequest, endpoint};
-use keyport_service::access::{AccessRules, Decision, NoPrompter, Program};
+use keyport_service::access::{NoPrompter, Program};
 use keyport_service::{Service, ServiceConfig};
 use keyport_wire::{self as wire, Call, ErrorCode, Event};
 
@@ -85,20 +86,14 @@ enum Command {
     ///
     /// Other commands start one in the background when none is running.
     Daemon(DaemonArgs),
-    /// Let a program read an account's tokens (through the socket or `keyport token`).
-    Allow {
-        /// The program: a name found in PATH, or a path.
-        program: String,
-        /// The account.
-        account: String,
-    },
-    /// Stop a program from reading an account's tokens.
-    Deny {
-        /// The program: a name found in PATH, or a path.
-        program: String,
-        /// The account.
-        account: String,
-    },
+    /// Let a program use an account: read its tokens, renew, sign in again, revoke, remove.
+    ///
+    /// Only you, at a terminal, can change the rules (a program running `keyport allow` is refused).
+    Allow(RuleArgs),
+    /// Stop a program from using an account; it no longer sees anything of it.
+    Deny(RuleArgs),
+    /// Forget what you decided about a program and an account: it is asked again.
+    Forget(RuleArgs),
     /// List which programs may (or may not) read which accounts.
     Apps {
         /// Print JSON.
@@ -213,6 +208,18 @@ struct BrowserArgs {
 }
 
 #[derive(Debug, Args)]
+struct RuleArgs {
+    /// The program: a name found in PATH, a path, or flatpak:APP-ID, snap:NAME, container:NAME:/path.
+    program: String,
+    /// The account.
+    #[arg(required_unless_present = "every_account", conflicts_with = "every_account")]
+    account: Option<String>,
+    /// Every account, present and future (and connecting new ones).
+    #[arg(long)]
+    every_account: bool,
+}
+
+#[derive(Debug, Args)]
 struct DaemonArgs {
     /// Renew when this percentage of a token's lifetime is left.
     #[arg(long, value_name = "PERCENT", default_value_t = 20, value_parser = clap::value_parser!(u8).range(1..=90))]
@@ -220,6 +227,9 @@ struct DaemonArgs {
     /// ... but with at least this many seconds left (at most half the lifetime).
     #[arg(long, value_name = "SECS", default_value_t = 60)]
     refresh_floor: u64,
+    /// Log to this file, rotated at 1 MiB (one old file kept), instead of standard error.
+    #[arg(long, value_name = "PATH")]
+    log_file: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -269,7 +279,11 @@ fn parse_redirect_host(text: &str) -> Result<RedirectHost, String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.verbose);
+    let log_file = match &cli.command {
+        Command::Daemon(args) => args.log_file.clone(),
+        _ => None,
+    };
+    init_logging(cli.verbose, log_file.as_deref());
     match run(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
@@ -300,7 +314,7 @@ fn exit_code(err: &anyhow::Error) -> u8 {
     }
 }
 
-fn init_logging(verbose: u8) {
+fn init_logging(verbose: u8, file: Option<&std::path::Path>) {
     use tracing_subscriber::EnvFilter;
     let default = match verbose {
         0 => "warn",
@@ -308,7 +322,15 @@ fn init_logging(verbose: u8) {
         _ => "warn,keyport=trace,keyport_core=trace",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(verbose > 0).init();
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(verbose > 0);
+    match file.map(log_file::LogFile::open) {
+        Some(Ok(log)) => builder.with_writer(log).with_ansi(false).init(),
+        Some(Err(err)) => {
+            builder.with_writer(std::io::stderr).init();
+            tracing::error!(%err, "cannot open the log file; logging to standard error");
+        }
+        None => builder.with_writer(std::io::stderr).init(),
+    }
 }
 
 fn keyport(no_browser: bool) -> Result<Keyport> {
@@ -375,25 +397,53 @@ fn run(command: Command) -> Result<()> {
         }
         Command::GitCredential(args) => helpers::git_credential(args),
         Command::Xoauth2(args) => helpers::xoauth2(args),
-        Command::Allow { program, account } => set_rule(&program, &account, Decision::Allow),
-        Command::Deny { program, account } => set_rule(&program, &account, Decision::Deny),
+        Command::Allow(args) => set_rule(&args, Some(wire::AccessDecision::Allow)),
+        Command::Deny(args) => set_rule(&args, Some(wire::AccessDecision::Deny)),
+        Command::Forget(args) => set_rule(&args, None),
         Command::Apps { json } => {
-            let rules = access_rules()?.list()?;
-            print::either(json, rules.as_slice(), print::rules)
+            let result: wire::AccessListResult = Client::connect_or_start()?.call(Call::AccessList)?;
+            print::either(json, result.rules.as_slice(), print::rules)
         }
     }
 }
 
-fn access_rules() -> Result<AccessRules> {
-    Ok(AccessRules::new(Paths::from_env()?.config_dir.join("access.toml")))
-}
-
-fn set_rule(program: &str, account: &str, decision: Decision) -> Result<()> {
-    let program = Program::resolve(program)?;
-    access_rules()?.set(program.clone(), account, decision)?;
+/// `keyport allow`, `deny` (`Some(decision)`) and `forget` (`None`), through the service, which
+/// accepts them only from the user at a terminal.
+fn set_rule(args: &RuleArgs, decision: Option<wire::AccessDecision>) -> Result<()> {
+    let program = Program::resolve(&args.program)?;
+    let account = match &args.account {
+        Some(account) => account.clone(),
+        None => keyport_service::access::EVERY_ACCOUNT.to_owned(),
+    };
+    let shown = if args.every_account { "every account".to_owned() } else { format!("`{account}`") };
+    if decision == Some(wire::AccessDecision::Allow)
+        && let Some(warning) = helpers::allow_warning(&program)
+    {
+        eprintln!("keyport: warning: {warning}");
+    }
+    let mut client = Client::connect_or_start()?;
+    let program_text = program.to_string();
     match decision {
-        Decision::Allow => eprintln!("{program} may now read the tokens of {account}."),
-        Decision::Deny => eprintln!("{program} may no longer read the tokens of {account}."),
+        Some(decision) => {
+            let _: wire::AccessRule = client.call(Call::AccessSet(wire::AccessSetParams {
+                program: program_text.clone(),
+                account,
+                decision,
+            }))?;
+            match decision {
+                wire::AccessDecision::Deny => eprintln!("{program_text} may no longer use {shown}."),
+                _ => eprintln!("{program_text} may now use {shown}."),
+            }
+        }
+        None => {
+            let result: wire::AccessForgetResult =
+                client.call(Call::AccessForget(wire::AccessForgetParams { program: program_text.clone(), account }))?;
+            if result.forgotten {
+                eprintln!("Forgot what you decided about {program_text} and {shown}: it will be asked again.");
+            } else {
+                eprintln!("There was no rule about {program_text} and {shown}.");
+            }
+        }
     }
     Ok(())
 }
@@ -567,7 +617,7 @@ fn daemon(args: DaemonArgs) -> Result<()> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    runtime.block_on(async {
+    let result = runtime.block_on(async {
         let mut events = service.subscribe();
         tokio::spawn(async move {
             while let Ok(event) = events.recv().await {
@@ -577,10 +627,15 @@ fn daemon(args: DaemonArgs) -> Result<()> {
         let shutdown = shutdown_signal();
         let listening = keyport_service::bind(&service)?;
         eprintln!("keyport daemon: serving {} (Ctrl-C to stop)", listening.socket().display());
-        let result = keyport_service::run(service, listening, shutdown).await;
-        eprintln!("keyport daemon: stopped");
-        result
-    })?;
+        tracing::info!(socket = %listening.socket().display(), pid = std::process::id(), "serving");
+        keyport_service::run(service, listening, shutdown).await
+    });
+    // Whatever is still in progress (a renewal waiting on the network, a keyring call) is
+    // dropped: a stop ends the process within a second.
+    runtime.shutdown_timeout(Duration::from_millis(300));
+    eprintln!("keyport daemon: stopped");
+    tracing::info!("stopped");
+    result?;
     Ok(())
 }
 

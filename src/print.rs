@@ -311,7 +311,7 @@ pub fn revoked(result: &RevokeResult) {
 }
 
 /// The access rules table (`keyport apps`).
-pub fn rules(rules: &[keyport_service::access::Rule]) {
+pub fn rules(rules: &[keyport_wire::AccessRule]) {
     if rules.is_empty() {
         println!("No program has been allowed or denied yet. `keyport allow PROGRAM ACCOUNT` allows one.");
         return;
@@ -320,10 +320,13 @@ pub fn rules(rules: &[keyport_service::access::Rule]) {
         .iter()
         .map(|r| {
             let decision = match r.decision {
-                keyport_service::access::Decision::Allow => "allow",
-                keyport_service::access::Decision::Deny => "deny",
+                keyport_wire::AccessDecision::Allow => "allow",
+                keyport_wire::AccessDecision::Deny => "deny",
+                keyport_wire::AccessDecision::Unknown => "?",
             };
-            [r.program.to_string(), r.account.clone(), decision.to_owned(), r.decided_at.date().to_string()]
+            let account = if r.account == "*" { "(every account)".to_owned() } else { r.account.clone() };
+            let since = r.decided_at.split('T').next().unwrap_or(&r.decided_at).to_owned();
+            [r.program.clone(), account, decision.to_owned(), since]
         })
         .collect();
     table(&["PROGRAM", "ACCOUNT", "DECISION", "SINCE"], &rows);

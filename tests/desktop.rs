@@ -385,7 +385,8 @@ fn desktop_app_adds_refreshes_shares_revokes_and_removes_accounts() {
     // Drop order (reverse of this): session, tauri-driver's group, Xvfb, the browser gate,
     // the profile (its keyring), the server.
     let server = OidcServer::start();
-    let profile = Profile::new();
+    // No rule: the program asking for a token below is put to the user.
+    let profile = Profile::without_rules();
     profile.add_local_provider(&server);
     // A CLI command may have started a headless service; the app takes over anyway, but start clean.
     profile.stop_daemon();

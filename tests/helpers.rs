@@ -81,7 +81,7 @@ fn git_credential_fill_gets_the_token_that_keyport_token_prints() {
     let (server, profile) = signed_in();
     // `!exec ...`: the shell git starts replaces itself with keyport, so the program judged is
     // git (the process running the helper), as `keyport allow git` names it.
-    profile.ok(&["allow", "git", "a"]);
+    profile.typed_ok(&["allow", "git", "a"]);
     let helper = format!("!exec {KEYPORT} git-credential --account a");
     let output = git(&profile, &helper, &["credential", "fill"], "protocol=https\nhost=example.test\n\n");
     assert!(output.status.success(), "{}", stderr(&output));
@@ -115,7 +115,7 @@ fn git_credential_fill_gets_the_token_that_keyport_token_prints() {
 #[test]
 fn a_shell_between_git_and_keyport_is_explained_not_allowed() {
     let (_server, profile) = signed_in();
-    profile.ok(&["allow", "git", "a"]);
+    profile.typed_ok(&["allow", "git", "a"]);
     // Without `exec`, git's `sh -c` stays between git and keyport when sh is dash (bash replaces
     // itself with a lone command, so there the helper simply works).
     let shell = std::fs::canonicalize("/bin/sh").unwrap();
@@ -194,7 +194,7 @@ fn a_git_fetch_sends_the_token_and_is_judged_as_gits_http_transport() {
     assert!(message.contains(&format!("keyport allow {} a", seen.display())), "{message}");
     assert!(authorizations.try_recv().is_err(), "no credentials without a rule");
 
-    profile.ok(&["allow", &transport, "a"]);
+    profile.typed_ok(&["allow", &transport, "a"]);
     let _ = git(&profile, &helper, &["ls-remote", &url], "");
     let authorization = authorizations.recv_timeout(std::time::Duration::from_secs(10)).unwrap();
     let basic = base64::engine::general_purpose::STANDARD.encode(format!("oauth2:{token}"));
@@ -204,7 +204,7 @@ fn a_git_fetch_sends_the_token_and_is_judged_as_gits_http_transport() {
 #[test]
 fn git_toml_maps_hosts_to_accounts_and_plain_http_is_refused() {
     let (server, profile) = signed_in();
-    profile.ok(&["allow", "git", "a"]);
+    profile.typed_ok(&["allow", "git", "a"]);
     std::fs::write(
         profile.root().join("config/keyport/git.toml"),
         "[hosts]\n\"example.test\" = \"a\"\n\"example.test/team\" = { account = \"a\", username = \"team-bot\" }\n",
@@ -238,7 +238,7 @@ fn git_toml_maps_hosts_to_accounts_and_plain_http_is_refused() {
 #[test]
 fn git_credential_reject_renews_the_token_it_handed_out() {
     let (server, profile) = signed_in();
-    profile.ok(&["allow", "git", "a"]);
+    profile.typed_ok(&["allow", "git", "a"]);
     profile.allow_me("a");
     let helper = format!("!exec {KEYPORT} git-credential --account a");
     let first = profile.ok(&["token", "a"]).trim().to_owned();
@@ -273,7 +273,7 @@ fn xoauth2_is_the_base64_of_user_and_bearer_token() {
     let bob = format!("user=bob@example.test\x01auth=Bearer {token}\x01\x01");
     assert_eq!(profile.ok(&["xoauth2", "a", "--user", "bob@example.test", "--raw"]), format!("{bob}\n"));
     // Access rules apply as for `keyport token`.
-    profile.ok(&["deny", std::env::current_exe().unwrap().to_str().unwrap(), "a"]);
+    profile.forbid_me("a");
     let output = profile.run(&["xoauth2", "a"]);
     assert_eq!(output.status.code(), Some(4), "{}", stderr(&output));
     assert!(output.stdout.is_empty());

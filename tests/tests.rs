@@ -8,6 +8,7 @@ mod desktop;
 mod device;
 mod helpers;
 mod keyring_store;
+mod listener;
 mod renewal;
 mod revoke;
 mod signin;

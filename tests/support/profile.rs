@@ -17,8 +17,18 @@ pub struct Profile {
 }
 
 impl Profile {
-    /// A fresh profile with an empty, unlocked keyring.
+    /// A fresh profile with an empty, unlocked keyring, in which the user has allowed this
+    /// test binary every account: the `keyport` commands a test runs are judged as the test
+    /// binary (the CLI's parent), which plays the user's own trusted program. Tests of
+    /// refusals use other programs, or [`Profile::forbid_me`].
     pub fn new() -> Self {
+        let profile = Self::without_rules();
+        profile.allow_me(keyport_service::access::EVERY_ACCOUNT);
+        profile
+    }
+
+    /// [`Profile::new`] without any access rule.
+    pub fn without_rules() -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         for sub in ["home", "config", "data", "run"] {
             std::fs::create_dir_all(dir.path().join(sub)).expect("profile dirs");
@@ -29,6 +39,11 @@ impl Profile {
             std::fs::set_permissions(dir.path().join("run"), std::fs::Permissions::from_mode(0o700)).unwrap();
         }
         Self { dir, keyring: KeyringSession::start() }
+    }
+
+    /// `$XDG_CONFIG_HOME/keyport/access.toml`.
+    pub fn access_rules(&self) -> keyport_service::access::AccessRules {
+        keyport_service::access::AccessRules::new(self.dir.path().join("config/keyport/access.toml"))
     }
 
     /// The profile's root directory (everything Keyport writes is below it).
@@ -70,6 +85,10 @@ impl Profile {
             ("KEYPORT_TEST_DRIVER_LOG".into(), self.driver_log_path().into()),
         ];
         env.extend(self.keyring.env().into_iter().map(|(k, v)| (k, v.into())));
+        // `KEYPORT_TEST_LOG=FILTER cargo test ...` turns on the programs' logs (RUST_LOG).
+        if let Some(filter) = std::env::var_os("KEYPORT_TEST_LOG") {
+            env.push(("RUST_LOG".into(), filter));
+        }
         env
     }
 
@@ -81,11 +100,86 @@ impl Profile {
         command
     }
 
-    /// Lets this test process read `account`'s tokens: `keyport token` run by a test is
+    /// Records that the user allows this test binary `account` (or every account, `*`), as
+    /// the window does when the user answers "Always allow": `keyport token` run by a test is
     /// judged by the access rules as the test binary (the CLI's parent).
     pub fn allow_me(&self, account: &str) {
-        let me = std::env::current_exe().expect("the test binary");
-        self.ok(&["allow", me.to_str().expect("a UTF-8 path"), account]);
+        self.decide_me(account, keyport_service::access::Decision::Allow);
+    }
+
+    /// Records that the user denies this test binary `account` (or every account, `*`).
+    pub fn forbid_me(&self, account: &str) {
+        self.decide_me(account, keyport_service::access::Decision::Deny);
+    }
+
+    /// Forgets every rule about this test binary.
+    pub fn forget_me(&self) {
+        let me = me();
+        for rule in self.access_rules().list().expect("access rules") {
+            if rule.program == me {
+                self.access_rules().forget(&me, &rule.account).expect("forget");
+            }
+        }
+    }
+
+    fn decide_me(&self, account: &str, decision: keyport_service::access::Decision) {
+        self.access_rules().set(me(), account, decision).expect("writing access.toml");
+    }
+
+    /// Runs `keyport ARGS` as the user typing it at a terminal: in an interactive `bash` in a
+    /// real pseudo-terminal (`script`), with this profile's environment. Its standard output
+    /// and error are captured through files.
+    pub fn typed(&self, args: &[&str]) -> Output {
+        use std::io::Write;
+        use std::os::unix::process::ExitStatusExt;
+        let scratch = tempfile::tempdir_in(self.dir.path()).expect("scratch dir");
+        let (out, err, status) =
+            (scratch.path().join("out"), scratch.path().join("err"), scratch.path().join("status"));
+        let quote = |text: &str| format!("'{}'", text.replace('\'', "'\\''"));
+        let mut line = quote(env!("CARGO_BIN_EXE_keyport"));
+        for arg in args {
+            line.push(' ');
+            line.push_str(&quote(arg));
+        }
+        let line = format!(
+            "{line} > {} 2> {}; echo $? > {}; exit\n",
+            quote(&out.display().to_string()),
+            quote(&err.display().to_string()),
+            quote(&status.display().to_string())
+        );
+        let mut script = Command::new("script")
+            .args(["-qfec", "bash --norc --noprofile -i", "/dev/null"])
+            .env_clear()
+            .envs(self.env())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("running script (util-linux)");
+        script.stdin.take().expect("piped").write_all(line.as_bytes()).expect("typing into the terminal");
+        script.wait().expect("waiting for script");
+        let code: i32 = std::fs::read_to_string(&status)
+            .unwrap_or_else(|_| panic!("the typed command did not finish: keyport {args:?}"))
+            .trim()
+            .parse()
+            .expect("an exit status");
+        Output {
+            status: std::process::ExitStatus::from_raw(code << 8),
+            stdout: std::fs::read(&out).unwrap_or_default(),
+            stderr: std::fs::read(&err).unwrap_or_default(),
+        }
+    }
+
+    /// [`Profile::typed`], asserting success; returns stdout.
+    pub fn typed_ok(&self, args: &[&str]) -> String {
+        let output = self.typed(args);
+        assert!(
+            output.status.success(),
+            "keyport {args:?} typed at a terminal failed ({}):\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).expect("UTF-8 output")
     }
 
     /// The pid of the service this profile's commands started, if one runs.
@@ -232,6 +326,13 @@ impl Drop for Profile {
     fn drop(&mut self) {
         self.stop_daemon();
     }
+}
+
+/// This test binary, as the access rules name it.
+pub fn me() -> keyport_service::access::Program {
+    keyport_service::access::Program::Path(
+        std::fs::canonicalize(std::env::current_exe().expect("the test binary")).expect("canonical path"),
+    )
 }
 
 /// Whether `pid` runs (a zombie, dead but not yet reaped by its new parent, does not).

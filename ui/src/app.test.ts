@@ -34,6 +34,7 @@ function prompt(id: string): AccessPrompt {
     prompt_id: id,
     program: `/usr/bin/${id}`,
     program_name: id,
+    action: "read_token",
     account: "work",
     asked_at: new Date().toISOString(),
     expires_at: new Date(Date.now() + 60_000).toISOString(),

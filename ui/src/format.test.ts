@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 
 import {
+  actionPhrase,
   base64Utf8,
   baseName,
   expiryText,
@@ -120,5 +121,16 @@ describe("provider kinds", () => {
     expect(providerKindLabel("issuer https://sso.example.org")).toBe("OpenID Connect, issuer https://sso.example.org");
     expect(providerKindLabel("manual")).toBe("Custom endpoints");
     expect(providerKindLabel("something")).toBe("something");
+  });
+});
+
+describe("actionPhrase", () => {
+  it("names every action a program can ask for", () => {
+    expect(actionPhrase("read_token")).toEqual({ verb: "read", after: "" });
+    expect(actionPhrase("sign_in_again")).toEqual({ verb: "sign in to", after: " again" });
+    expect(actionPhrase("remove").verb).toBe("remove");
+    expect(actionPhrase("revoke").verb).toBe("revoke and remove");
+    expect(actionPhrase("refresh").verb).toBe("renew the token of");
+    expect(actionPhrase("connect").verb).toBe("connect a new account as");
   });
 });

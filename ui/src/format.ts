@@ -1,4 +1,5 @@
 import type { AccountStatus } from "./bindings/AccountStatus";
+import type { Action } from "./bindings/Action";
 import type { AccountSummary } from "./bindings/AccountSummary";
 import type { Identity } from "./bindings/Identity";
 
@@ -161,4 +162,22 @@ export function svgDataUrl(svg: string): string {
 export function baseName(path: string): string {
   const parts = path.split(/[\\/]/).filter(Boolean);
   return parts.length ? parts[parts.length - 1] : path;
+}
+
+/** What a program asks to do with an account, as the end of "PROGRAM wants to ...". */
+export function actionPhrase(action: Action): { verb: string; after: string } {
+  switch (action) {
+    case "read_token":
+      return { verb: "read", after: "" };
+    case "refresh":
+      return { verb: "renew the token of", after: "" };
+    case "sign_in_again":
+      return { verb: "sign in to", after: " again" };
+    case "revoke":
+      return { verb: "revoke and remove", after: "" };
+    case "remove":
+      return { verb: "remove", after: "" };
+    case "connect":
+      return { verb: "connect a new account as", after: "" };
+  }
 }

@@ -20,6 +20,7 @@ function prompt(id: string, askedSecs: number, expiresSecs = 60): AccessPrompt {
     prompt_id: id,
     program: `/usr/bin/${id}`,
     program_name: id,
+    action: "read_token",
     account: "work",
     asked_at: new Date(NOW + askedSecs * 1000).toISOString(),
     expires_at: new Date(NOW + expiresSecs * 1000).toISOString(),

@@ -23,7 +23,7 @@ use crate::http::{self, HttpClient};
 use crate::id_token;
 use crate::oauth::{self, Exchange, Tokens};
 use crate::provider::{IdentitySource, IssuerRule, Provider};
-use crate::redirect::{self, RedirectListener};
+use crate::redirect::RedirectListener;
 use crate::secret::Secret;
 
 /// How long `keyport add` waits for the browser by default.
@@ -158,7 +158,7 @@ pub(crate) async fn complete(
 ) -> Result<SignedIn, Error> {
     let PendingSignIn { provider, client_secret, listener, state, verifier, nonce, scopes, request, .. } = pending;
     let redirect_uri = listener.redirect_uri().clone();
-    let callback = redirect::wait_async(listener, state.expose().to_owned(), request.timeout).await?;
+    let callback = listener.wait(state.expose(), request.timeout).await?;
     check_iss(&provider, callback.iss.as_deref())?;
 
     let client = oauth::client(&provider, client_secret.as_ref())?;

@@ -1,12 +1,10 @@
-//! Which program may read which account: the per-app access rules and how a peer on the
-//! socket is identified.
+//! Which program may use which account: the per-app access rules, the [`Program`] names they
+//! use, and the [`AccessPrompter`] that asks the user about a program without a rule.
 //!
-//! A peer is identified by the executable of its process (`/proc/PID/exe`). When that is the
-//! `keyport` CLI itself, the program that ran it (its parent) is what is asking, so
-//! `git → keyport git-credential → socket` is judged as `git`. Rules live in
-//! `$XDG_CONFIG_HOME/keyport/access.toml` (no secrets). An unknown program is put to the host's
-//! [`AccessPrompter`]: the desktop app asks the user; the headless daemon refuses and names the
-//! `keyport allow` command.
+//! A rule lets a program read an account's tokens and act on it (renew, sign in again, revoke,
+//! remove: every [`Action`]), or denies it all of that. Rules live in
+//! `$XDG_CONFIG_HOME/keyport/access.toml` (no secrets); the service is their one writer. How a
+//! program on the socket is identified is `peer/`'s business.
 //!
 //! This is a guard against programs reading accounts they were never meant to, not a wall
 //! against a hostile process of the same user: such a process can ptrace an allowed program,
@@ -14,7 +12,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -24,22 +22,88 @@ use crate::error::ServiceError;
 /// The file format written and read.
 const FORMAT: u32 = 1;
 
-/// A program, by its executable's absolute path.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Program(pub PathBuf);
+/// The account name of a rule that covers every account, present and future (`keyport allow
+/// PROGRAM --every-account`). No account can have it: names start with a letter or digit.
+pub const EVERY_ACCOUNT: &str = "*";
+
+/// A program, as the access rules name it. Written in `access.toml` and shown to the user as
+/// text: an absolute path (`/usr/bin/git`), `flatpak:APP-ID`, `snap:NAME`, or
+/// `container:NAME:/path/inside` for a program in a container (toolbox, podman), whose paths
+/// mean nothing on the host.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Program {
+    /// An executable of this machine, by its absolute path.
+    Path(PathBuf),
+    /// A Flatpak app, by its application id.
+    Flatpak(String),
+    /// A Snap, by its name.
+    Snap(String),
+    /// A program in a container, by the container's name and the path inside it.
+    Container { name: String, path: PathBuf },
+}
 
 impl fmt::Display for Program {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0.display())
+        match self {
+            Self::Path(path) => write!(f, "{}", path.display()),
+            Self::Flatpak(app) => write!(f, "flatpak:{app}"),
+            Self::Snap(name) => write!(f, "snap:{name}"),
+            Self::Container { name, path } => write!(f, "container:{name}:{}", path.display()),
+        }
+    }
+}
+
+impl std::str::FromStr for Program {
+    type Err = ServiceError;
+
+    /// Parses the text form (see [`Program`]); paths must be absolute.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let bad = |why: &str| ServiceError::BadRequest(format!("`{text}` is not a program: {why}"));
+        let id = |id: &str| {
+            let ok = !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+            if ok { Ok(id.to_owned()) } else { Err(bad("letters, digits, `.`, `_` or `-` expected after the prefix")) }
+        };
+        if let Some(app) = text.strip_prefix("flatpak:") {
+            return Ok(Self::Flatpak(id(app)?));
+        }
+        if let Some(name) = text.strip_prefix("snap:") {
+            return Ok(Self::Snap(id(name)?));
+        }
+        if let Some(rest) = text.strip_prefix("container:") {
+            let (name, path) = rest.split_once(':').ok_or_else(|| bad("container:NAME:/path expected"))?;
+            if !path.starts_with('/') {
+                return Err(bad("the path inside the container must be absolute"));
+            }
+            return Ok(Self::Container { name: id(name)?, path: PathBuf::from(path) });
+        }
+        if !text.starts_with('/') {
+            return Err(bad("an absolute path, or flatpak:, snap: or container: expected"));
+        }
+        Ok(Self::Path(PathBuf::from(text)))
+    }
+}
+
+impl Serialize for Program {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Program {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
     }
 }
 
 impl Program {
-    /// Resolves what a user typed (`git`, `/usr/bin/git`, `./tool`) to an absolute executable
-    /// path, following `PATH` for bare names and symlinks to the real file, as `/proc/PID/exe`
-    /// shows it.
+    /// Resolves what a user typed (`git`, `/usr/bin/git`, `./tool`, `flatpak:org.x.App`) to a
+    /// program: bare names through `PATH`, paths to the real file (symlinks followed), as the
+    /// kernel names a running program's executable.
     pub fn resolve(typed: &str) -> Result<Self, ServiceError> {
+        if ["flatpak:", "snap:", "container:"].iter().any(|prefix| typed.starts_with(prefix)) {
+            return typed.parse();
+        }
         let candidate = if typed.contains('/') {
             PathBuf::from(typed)
         } else {
@@ -49,7 +113,18 @@ impl Program {
         };
         let real = std::fs::canonicalize(&candidate)
             .map_err(|err| ServiceError::BadRequest(format!("{}: {err}", candidate.display())))?;
-        Ok(Self(real))
+        Ok(Self::Path(real))
+    }
+
+    /// A short name for headlines: the file name of a path, the app id or snap name.
+    pub fn short_name(&self) -> String {
+        match self {
+            Self::Path(path) | Self::Container { path, .. } => {
+                path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
+            }
+            Self::Flatpak(app) => app.rsplit('.').next().unwrap_or(app).to_owned(),
+            Self::Snap(name) => name.clone(),
+        }
     }
 }
 
@@ -79,13 +154,49 @@ pub enum PromptAnswer {
     NoOneToAsk,
 }
 
+/// What a program asks to do with an account. Each needs the program to be allowed to use
+/// the account; the question put to the user names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// Read its access token (`token.get`).
+    ReadToken,
+    /// Renew its token now (`token.refresh`).
+    Refresh,
+    /// Sign in to it again, perhaps with more scopes (`accounts.reauth`).
+    SignInAgain,
+    /// Have the provider revoke it, then remove it (`accounts.revoke`).
+    Revoke,
+    /// Remove it from Keyport (`accounts.remove`).
+    Remove,
+    /// Connect a new account under this name (`signin.start`).
+    Connect,
+}
+
+impl Action {
+    /// What the program wants, as the end of "PROGRAM wants to ...".
+    pub fn phrase(self, account: &str) -> String {
+        match self {
+            Self::ReadToken => format!("read `{account}`"),
+            Self::Refresh => format!("renew the token of `{account}`"),
+            Self::SignInAgain => format!("sign in to `{account}` again"),
+            Self::Revoke => format!("revoke and remove `{account}`"),
+            Self::Remove => format!("remove `{account}`"),
+            Self::Connect => format!("connect a new account as `{account}`"),
+        }
+    }
+}
+
 /// Asks the user about a program that has no rule yet.
 pub trait AccessPrompter: Send + Sync + fmt::Debug {
-    /// Asks whether `program` may read `account`. May take as long as the user does.
+    /// Asks whether `program` may do `action` with `account`. May take as long as the user
+    /// does.
     fn ask<'a>(
         &'a self,
         program: &'a Program,
         account: &'a str,
+        action: Action,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = PromptAnswer> + Send + 'a>>;
 }
 
@@ -98,6 +209,7 @@ impl AccessPrompter for NoPrompter {
         &'a self,
         _program: &'a Program,
         _account: &'a str,
+        _action: Action,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = PromptAnswer> + Send + 'a>> {
         Box::pin(async { PromptAnswer::NoOneToAsk })
     }
@@ -139,9 +251,13 @@ impl AccessRules {
         Self { path, cache: std::sync::Mutex::new(None) }
     }
 
-    /// The decision for `program` reading `account`, if one was made.
+    /// The decision for `program` using `account`, if one was made: the rule for that account,
+    /// else the program's rule for every account ([`EVERY_ACCOUNT`]).
     pub fn decision(&self, program: &Program, account: &str) -> Result<Option<Decision>, ServiceError> {
-        self.with_rules(|rules| rules.get(&(program.clone(), account.to_owned())).map(|rule| rule.decision))
+        self.with_rules(|rules| {
+            let rule = |name: &str| rules.get(&(program.clone(), name.to_owned())).map(|rule| rule.decision);
+            rule(account).or_else(|| rule(EVERY_ACCOUNT))
+        })
     }
 
     /// Every rule, sorted by program then account.
@@ -219,37 +335,6 @@ impl AccessRules {
     }
 }
 
-/// Identifies the program behind a peer process: its executable, or, when that is one of
-/// `cli_paths` (the `keyport` CLI), its parent's executable.
-pub fn identify(pid: u32, cli_paths: &[PathBuf]) -> Result<Program, ServiceError> {
-    let exe = exe_of(pid)?;
-    if cli_paths.contains(&exe.0)
-        && let Some(parent) = parent_of(pid)
-    {
-        return exe_of(parent);
-    }
-    Ok(exe)
-}
-
-fn exe_of(pid: u32) -> Result<Program, ServiceError> {
-    std::fs::read_link(format!("/proc/{pid}/exe"))
-        .map(|path| Program(strip_deleted(&path)))
-        .map_err(|err| ServiceError::PeerUnknown(format!("process {pid}: {err}")))
-}
-
-/// `/proc/PID/exe` of a replaced binary reads `/usr/bin/x (deleted)`.
-fn strip_deleted(path: &Path) -> PathBuf {
-    let text = path.to_string_lossy();
-    PathBuf::from(text.strip_suffix(" (deleted)").unwrap_or(&text).to_owned())
-}
-
-fn parent_of(pid: u32) -> Option<u32> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name (field 2) is in parentheses and may contain spaces or parentheses.
-    let after_name = &stat[stat.rfind(')')? + 1..];
-    after_name.split_whitespace().nth(1)?.parse().ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -258,7 +343,7 @@ mod tests {
     fn rules_are_remembered_replaced_listed_and_forgotten() {
         let dir = tempfile::tempdir().unwrap();
         let rules = AccessRules::new(dir.path().join("access.toml"));
-        let git = Program(PathBuf::from("/usr/bin/git"));
+        let git = Program::Path(PathBuf::from("/usr/bin/git"));
         assert_eq!(rules.decision(&git, "gh").unwrap(), None);
         rules.set(git.clone(), "gh", Decision::Allow).unwrap();
         assert_eq!(rules.decision(&git, "gh").unwrap(), Some(Decision::Allow));
@@ -273,25 +358,43 @@ mod tests {
     }
 
     #[test]
-    fn this_process_is_identified_by_its_executable_and_the_cli_by_its_parent() {
-        let me = std::process::id();
-        let exe = std::fs::canonicalize(std::env::current_exe().unwrap()).unwrap();
-        assert_eq!(identify(me, &[]).unwrap(), Program(exe.clone()));
-        // Pretend this test binary is the CLI: the answer is whoever ran it.
-        let parent = parent_of(me).unwrap();
-        assert_eq!(identify(me, &[exe]).unwrap(), exe_of(parent).unwrap());
+    fn a_rule_for_every_account_applies_unless_one_names_the_account() {
+        let dir = tempfile::tempdir().unwrap();
+        let rules = AccessRules::new(dir.path().join("access.toml"));
+        let tool = Program::Path(PathBuf::from("/usr/bin/tool"));
+        rules.set(tool.clone(), EVERY_ACCOUNT, Decision::Allow).unwrap();
+        assert_eq!(rules.decision(&tool, "any").unwrap(), Some(Decision::Allow));
+        rules.set(tool.clone(), "work", Decision::Deny).unwrap();
+        assert_eq!(rules.decision(&tool, "work").unwrap(), Some(Decision::Deny));
+        assert_eq!(rules.decision(&tool, "other").unwrap(), Some(Decision::Allow));
+        let other = Program::Path(PathBuf::from("/usr/bin/other"));
+        assert_eq!(rules.decision(&other, "work").unwrap(), None);
     }
 
     #[test]
-    fn parent_pid_parsing_survives_odd_command_names() {
-        assert!(parent_of(std::process::id()).is_some());
-        assert!(exe_of(u32::MAX).is_err());
+    fn programs_read_and_write_as_text() {
+        for text in [
+            "/usr/bin/git",
+            "flatpak:org.mozilla.Thunderbird",
+            "snap:thunderbird",
+            "container:fedora-40:/usr/bin/mbsync",
+        ] {
+            let program: Program = text.parse().unwrap();
+            assert_eq!(program.to_string(), text);
+        }
+        assert_eq!("snap:thunderbird".parse::<Program>().unwrap(), Program::Snap("thunderbird".into()));
+        for bad in ["git", "flatpak:", "flatpak:a/b", "snap:x y", "container:x", "container:x:rel/path", ""] {
+            assert!(bad.parse::<Program>().is_err(), "{bad}");
+        }
+        assert_eq!(Program::Flatpak("org.mozilla.Thunderbird".into()).short_name(), "Thunderbird");
+        assert_eq!(Program::Path(PathBuf::from("/usr/bin/msmtp")).short_name(), "msmtp");
     }
 
     #[test]
     fn typed_programs_resolve_through_path() {
-        let sh = Program::resolve("sh").unwrap();
-        assert!(sh.0.is_absolute() && sh.0.exists());
+        let Program::Path(sh) = Program::resolve("sh").unwrap() else { panic!("a path") };
+        assert!(sh.is_absolute() && sh.exists());
+        assert_eq!(Program::resolve("flatpak:org.x.App").unwrap(), Program::Flatpak("org.x.App".into()));
         assert!(Program::resolve("no-such-program-xyz").is_err());
     }
 }

@@ -465,7 +465,7 @@ impl Service {
 
     /// Forgets what the user decided about `program` reading `account`.
     pub fn app_forget_program(&self, program: &str, account: &str) -> Result<(), AppError> {
-        self.rules.forget(&Program(program.into()), account)?;
+        self.rules.forget(&program.parse::<Program>()?, account)?;
         Ok(())
     }
 
@@ -484,7 +484,7 @@ impl Service {
             PromptChoice::Deny => Some(Decision::Deny),
         };
         if let Some(decision) = remember {
-            self.rules.set(Program(prompt.program.into()), &prompt.account, decision)?;
+            self.rules.set(prompt.program.parse::<Program>()?, &prompt.account, decision)?;
         }
         Ok(prompts.answer(prompt_id, choice)?)
     }

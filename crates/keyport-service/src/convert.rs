@@ -101,3 +101,17 @@ pub(crate) fn error(err: &Error) -> ErrorObject {
     };
     ErrorObject::new(code, err.to_string())
 }
+
+/// The wire form of an access rule.
+pub(crate) fn rule(rule: crate::access::Rule) -> wire::AccessRule {
+    wire::AccessRule {
+        program_name: rule.program.short_name(),
+        program: rule.program.to_string(),
+        account: rule.account,
+        decision: match rule.decision {
+            crate::access::Decision::Allow => wire::AccessDecision::Allow,
+            crate::access::Decision::Deny => wire::AccessDecision::Deny,
+        },
+        decided_at: rfc3339(rule.decided_at),
+    }
+}

@@ -12,7 +12,10 @@ pub mod app;
 mod convert;
 mod error;
 pub mod instance;
+mod lines;
+mod log_budget;
 mod methods;
+pub mod peer;
 pub mod prompts;
 mod server;
 mod service;
@@ -22,7 +25,10 @@ use std::sync::Arc;
 
 pub use crate::convert::account as account_summary;
 pub use crate::error::ServiceError;
-pub use crate::server::serve;
+pub use crate::server::{
+    LINE_DEADLINE, MAX_CONNECTIONS_PER_PROGRAM, MAX_IN_FLIGHT_PER_CONNECTION, MAX_IN_FLIGHT_PER_PROGRAM,
+    WRITE_DEADLINE, serve,
+};
 pub use crate::service::{Service, ServiceConfig};
 
 /// The socket, bound and owned by this instance.
@@ -95,7 +101,10 @@ async fn run_with(
         None => shutdown.await,
     }
     let _ = stop.send(true);
-    let _ = refresher.await;
+    // A renewal waiting on the network must not hold up a stop: the next start renews again.
+    if tokio::time::timeout(std::time::Duration::from_millis(500), refresher).await.is_err() {
+        tracing::info!("stopped without waiting for a renewal in progress");
+    }
     forward.abort();
     drop(stopped);
     Ok(())

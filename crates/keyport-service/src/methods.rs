@@ -1,4 +1,16 @@
-//! The socket's methods: one function per method, each a call or two into the core.
+//! The socket's methods: one function per method, each a call or two into the core, every one
+//! that touches an account behind the access rules.
+//!
+//! Who may do what (docs/socket.md, "Who may do what"):
+//! - reading a token and every action on an account (renew, sign in again, revoke, remove,
+//!   connect under a name) need the asker to be allowed to use the account: a rule, the user's
+//!   answer to the host's question, or the user at their terminal ([`Asker::Person`]);
+//! - metadata (`accounts.list`, `accounts.status`, events) is shown to every identified program
+//!   except for accounts it is denied: a denied program gets nothing about that account. The
+//!   same metadata is in `accounts.json`, which every program of the user can read; the rules
+//!   guard tokens and actions;
+//! - the rules themselves change only through the user: at a terminal (`keyport allow`), or in
+//!   the desktop app's window (in-process, `app.rs`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,21 +22,25 @@ use keyport_wire::{
 };
 use serde_json::Value;
 
-use crate::access::{Decision, PromptAnswer};
+use crate::access::{Action, Decision, EVERY_ACCOUNT, Program, PromptAnswer};
 use crate::convert;
-use crate::server::Peer;
+use crate::peer::{Asker, Delivery};
+use crate::server::Connection;
 use crate::service::Service;
 
 type Answer = Result<Value, ErrorObject>;
 
-/// Answers one request.
-pub(crate) async fn answer(service: &Arc<Service>, peer: &Peer, request: Request) -> Response {
+/// Answers one request, written by the processes `writers`.
+pub(crate) async fn answer(service: &Arc<Service>, conn: &Connection, request: Request, writers: &[u32]) -> Response {
     let id = request.id.clone();
     let call = match Call::from_request(&request) {
         Ok(call) => call,
         Err(error) => return Response::error(Some(id), error),
     };
-    let outcome = dispatch(service, peer, call).await;
+    let outcome = match conn.asker(service, writers) {
+        Ok(asker) => dispatch(service, conn, &asker, call).await,
+        Err(reason) => Err(ErrorObject::new(ErrorCode::AccessDenied, format!("access denied: {reason}"))),
+    };
     match outcome {
         Ok(value) => Response { id: Some(id), outcome: Ok(value) },
         Err(error) => Response::error(Some(id), error),
@@ -39,20 +55,27 @@ struct Success<'a, T> {
     result: &'a T,
 }
 
-/// Answers a `token.get` at once, as an encoded line, when its token is in memory and a rule
-/// allows the program: no task, no `serde_json::Value`. `None` for everything else, which
-/// [`answer`] then handles on a task of its own. With `service::RECHECK` this took the daemon
-/// from 17 to 8.5 µs of CPU per cached request, and one client from 34,000 to 60,000 requests a
-/// second (`cargo bench --bench socket`, 2 cores).
-pub(crate) fn answer_now(service: &Service, peer: &Peer, request: &Request) -> Option<Vec<u8>> {
+/// Answers a `token.get` at once, as an encoded line, when its token is in memory, the writer
+/// was already judged on this connection, and a rule allows it: no task, no `/proc` reads, no
+/// `serde_json::Value`. `None` for everything else, which [`answer`] then handles on a task of
+/// its own. With `service::RECHECK` this took the daemon from 17 to 8.5 µs of CPU per cached
+/// request, and one client from 34,000 to 60,000 requests a second (`cargo bench --bench
+/// socket`, 2 cores).
+pub(crate) fn answer_now(service: &Service, conn: &Connection, request: &Request, writers: &[u32]) -> Option<Vec<u8>> {
     if request.method != wire::Method::TokenGet.name() {
         return None;
     }
     let Ok(Call::TokenGet(params)) = Call::from_request(request) else { return None };
-    let Ok(program) = peer.program_now(service) else { return None };
-    // The rules file is compared on every request (a `stat()`, 5% of the daemon's CPU under
-    // load), unlike the accounts': `keyport deny` takes effect at once.
-    if !matches!(service.rules().decision(program, &params.account), Ok(Some(Decision::Allow))) {
+    let allowed = match conn.known_asker(writers)? {
+        Asker::Person { .. } => true,
+        Asker::Program { program, delivery: Delivery::Connection | Delivery::CliOutput | Delivery::Discarded } => {
+            // The rules file is compared on every request (a `stat()`, 5% of the daemon's CPU
+            // under load), unlike the accounts': `keyport deny` takes effect at once.
+            matches!(service.rules().decision(&program, &params.account), Ok(Some(Decision::Allow)))
+        }
+        Asker::Program { .. } => false,
+    };
+    if !allowed {
         return None;
     }
     let min_valid = Duration::from_secs(params.min_valid_secs.unwrap_or(wire::DEFAULT_MIN_VALID_SECS));
@@ -85,26 +108,48 @@ fn core(err: keyport_core::Error) -> ErrorObject {
     convert::error(&err)
 }
 
-async fn dispatch(service: &Arc<Service>, peer: &Peer, call: Call) -> Answer {
+async fn dispatch(service: &Arc<Service>, conn: &Connection, asker: &Asker, call: Call) -> Answer {
     let keyport = service.keyport();
     match call {
-        Call::AccountsList => to_value(&wire::AccountsListResult { accounts: service.list_accounts().await? }),
+        Call::AccountsList => {
+            let mut accounts = service.list_accounts().await?;
+            accounts.retain(|account| service.may_see(asker, &account.name));
+            to_value(&wire::AccountsListResult { accounts })
+        }
         Call::AccountsStatus(params) => {
-            let account = keyport.account(&params.account).map_err(core)?;
-            to_value(&convert::account(account.view(keyport.now())))
+            let account = service.account_summary(&params.account).await?;
+            if !service.may_see(asker, &params.account) {
+                return Err(denied(asker, &params.account));
+            }
+            to_value(&account)
         }
         Call::TokenGet(params) => {
-            check_access(service, peer, &params.account).await?;
+            authorize(service, asker, &params.account, Action::ReadToken).await?;
+            if let Asker::Program { program, delivery: Delivery::Elsewhere(reason) } = asker {
+                return Err(ErrorObject::new(
+                    ErrorCode::AccessDenied,
+                    format!(
+                        "access denied: {reason}; Keyport hands a token to {program} only through a pipe it reads \
+                         (run `keyport token` with its output captured, as `$(keyport token ...)` or a pipe)"
+                    ),
+                ));
+            }
             let min_valid = Duration::from_secs(params.min_valid_secs.unwrap_or(wire::DEFAULT_MIN_VALID_SECS));
             let (account, token) = service.token(&params.account, min_valid).await.map_err(core)?;
             to_value(&token_result(service, &account, &token))
         }
         Call::TokenRefresh(params) => {
-            // Not behind the access rules: renewing hands out no token (`token.get` does), like
-            // the other account actions a user runs from any shell (`revoke`, `remove`).
+            authorize(service, asker, &params.account, Action::Refresh).await?;
             to_value(&service.refresh_account(&params.account).await?)
         }
         Call::SigninStart(params) => {
+            match &params.account {
+                Some(name) => {
+                    keyport_core::account::check_account_name(name).map_err(core)?;
+                    authorize(service, asker, name, Action::Connect).await?;
+                }
+                None => authorize_unnamed(service, asker)?,
+            }
             let request = SignInRequest {
                 scopes: keyport_core::provider::split_scopes(&params.scopes.unwrap_or_default()),
                 account_name: params.account.clone(),
@@ -112,9 +157,10 @@ async fn dispatch(service: &Arc<Service>, peer: &Peer, call: Call) -> Answer {
                 ..SignInRequest::default()
             };
             let pending = keyport.begin_sign_in(&params.provider, request).map_err(core)?;
-            start_signin(service, peer, pending, params.account)
+            start_signin(service, conn, pending, params.account)
         }
         Call::AccountsReauth(params) => {
+            authorize(service, asker, &params.account, Action::SignInAgain).await?;
             let scopes = keyport_core::provider::split_scopes(&params.scopes.unwrap_or_default());
             let pending = keyport
                 .begin_reauth(
@@ -124,27 +170,159 @@ async fn dispatch(service: &Arc<Service>, peer: &Peer, call: Call) -> Answer {
                     params.open_browser.unwrap_or(false),
                 )
                 .map_err(core)?;
-            start_signin(service, peer, pending, Some(params.account))
+            start_signin(service, conn, pending, Some(params.account))
         }
         Call::SigninCancel(params) => {
+            let own = conn.signins.lock().expect("signins").contains(&params.signin_id);
+            if !own && !matches!(asker, Asker::Person { .. }) {
+                // Another connection's sign-in is not this one's to see or stop.
+                return Err(ErrorObject::new(
+                    ErrorCode::NoSuchSignin,
+                    format!("no sign-in `{}` was started on this connection", params.signin_id),
+                ));
+            }
             service.cancel_sign_in(&params.signin_id)?;
             to_value(&wire::Empty {})
         }
         Call::AccountsRevoke(params) => {
+            authorize(service, asker, &params.account, Action::Revoke).await?;
             to_value(&service.revoke_account(&params.account, params.local.unwrap_or(false)).await?)
         }
         Call::AccountsRemove(params) => {
+            authorize(service, asker, &params.account, Action::Remove).await?;
             to_value(&wire::RemoveResult { account: service.remove_account(&params.account).await? })
         }
         Call::ProvidersList => to_value(&wire::ProvidersListResult { providers: service.list_providers()? }),
         Call::EventsSubscribe => {
-            peer.subscribed.store(true, std::sync::atomic::Ordering::Relaxed);
+            // Listening starts before the answer: no event after it is missed.
+            conn.listen(service);
+            *conn.subscriber.lock().expect("subscriber") = Some(asker.clone());
             to_value(&wire::Empty {})
+        }
+        Call::AccessList => {
+            let rules = service.rules().list().map_err(service_error)?;
+            let visible = rules.into_iter().filter(|rule| match asker {
+                Asker::Person { .. } => true,
+                Asker::Program { program, .. } => &rule.program == program,
+            });
+            to_value(&wire::AccessListResult { rules: visible.map(convert::rule).collect() })
+        }
+        Call::AccessSet(params) => {
+            only_the_user(asker, "change who may use which account")?;
+            let program: Program = params.program.parse().map_err(service_error)?;
+            if params.account != EVERY_ACCOUNT {
+                keyport_core::account::check_account_name(&params.account).map_err(core)?;
+            }
+            let decision = match params.decision {
+                wire::AccessDecision::Allow => Decision::Allow,
+                wire::AccessDecision::Deny => Decision::Deny,
+                wire::AccessDecision::Unknown => {
+                    return Err(ErrorObject::new(ErrorCode::InvalidParams, "`decision` must be `allow` or `deny`"));
+                }
+            };
+            let rule = service.set_rule(program, params.account, decision).await?;
+            to_value(&convert::rule(rule))
+        }
+        Call::AccessForget(params) => {
+            only_the_user(asker, "change who may use which account")?;
+            let program: Program = params.program.parse().map_err(service_error)?;
+            let forgotten = service.forget_rule(program, params.account).await?;
+            to_value(&wire::AccessForgetResult { forgotten })
         }
         other => {
             Err(ErrorObject::new(ErrorCode::MethodNotFound, format!("`{}` is not served here", other.method().name())))
         }
     }
+}
+
+fn service_error(err: crate::ServiceError) -> ErrorObject {
+    match err {
+        crate::ServiceError::BadRequest(message) => ErrorObject::new(ErrorCode::InvalidParams, message),
+        crate::ServiceError::Core(err) => core(err),
+        other => ErrorObject::new(ErrorCode::InternalError, other.to_string()),
+    }
+}
+
+/// The refusal for `asker` about `account`.
+fn denied(asker: &Asker, account: &str) -> ErrorObject {
+    match asker {
+        Asker::Program { program, .. } => ErrorObject::access_denied(&program.to_string(), account),
+        Asker::Person { .. } => ErrorObject::new(ErrorCode::AccessDenied, "access denied"),
+    }
+}
+
+/// Only the user (at a terminal here; the window calls `app.rs` in-process) may do this.
+fn only_the_user(asker: &Asker, what: &str) -> Result<(), ErrorObject> {
+    match asker {
+        Asker::Person { .. } => Ok(()),
+        Asker::Program { program, .. } => Err(ErrorObject::new(
+            ErrorCode::AccessDenied,
+            format!(
+                "access denied: only you, at a terminal or in the Keyport window, may {what}; \
+                 {program} is a program, not you at a terminal"
+            ),
+        )),
+    }
+}
+
+/// The check in front of every token and every action on an account: the person at the
+/// terminal, a rule, or the host's question to the user.
+async fn authorize(service: &Arc<Service>, asker: &Asker, account: &str, action: Action) -> Result<(), ErrorObject> {
+    if action != Action::Connect {
+        // A missing account is reported as such, not as a policy question.
+        service.account_exists(account).await?;
+    }
+    let program = match asker {
+        Asker::Person { terminal } => {
+            tracing::info!(account, terminal = %terminal, ?action, "allowed: the user at their terminal");
+            return Ok(());
+        }
+        Asker::Program { program, .. } => program,
+    };
+    match service.rules().decision(program, account).map_err(service_error)? {
+        Some(Decision::Allow) => return Ok(()),
+        Some(Decision::Deny) => return Err(denied(asker, account)),
+        None => {}
+    }
+    // A remembered answer is already in the rules: the host saved it before answering.
+    match service.prompter.ask(program, account, action).await {
+        PromptAnswer::AllowOnce | PromptAnswer::AllowAlways => Ok(()),
+        PromptAnswer::Deny | PromptAnswer::NoOneToAsk => Err(denied(asker, account)),
+    }
+}
+
+/// A sign-in without a name: the user at a terminal, or a program allowed every account.
+fn authorize_unnamed(service: &Service, asker: &Asker) -> Result<(), ErrorObject> {
+    let program = match asker {
+        Asker::Person { .. } => return Ok(()),
+        Asker::Program { program, .. } => program,
+    };
+    if service.rules().decision(program, EVERY_ACCOUNT).map_err(service_error)? == Some(Decision::Allow) {
+        return Ok(());
+    }
+    Err(ErrorObject::new(
+        ErrorCode::AccessDenied,
+        format!(
+            "access denied: {program} may not connect accounts; name the new account (`account`), and allow it \
+             first: keyport allow {program} NAME"
+        ),
+    ))
+}
+
+/// Whether `asker` may see `event`: events about an account it is denied are not for it.
+pub(crate) fn may_see_event(service: &Service, asker: &Asker, event: &Event) -> bool {
+    let account = match event {
+        Event::Added { account }
+        | Event::Refreshed { account, .. }
+        | Event::NeedsSignIn { account, .. }
+        | Event::Revoked { account }
+        | Event::Removed { account }
+        | Event::Error { account, .. }
+        | Event::SigninFinished { account, .. } => Some(account.as_str()),
+        Event::SigninFailed { account, .. } => account.as_deref(),
+        _ => None,
+    };
+    account.is_none_or(|account| service.may_see(asker, account))
 }
 
 /// Sign-ins that may wait for a browser (or a device) at once: each holds a task, and a browser
@@ -153,23 +331,48 @@ const MAX_SIGNINS: usize = 16;
 
 fn start_signin(
     service: &Arc<Service>,
-    peer: &Peer,
+    conn: &Connection,
     pending: keyport_core::signin::PendingSignIn,
     account: Option<String>,
 ) -> Answer {
     let signin_id = crate::random_id();
     // Before the task starts: its outcome event is routed to this connection.
-    peer.signins.lock().expect("signins").push(signin_id.clone());
+    conn.listen(service);
+    conn.signins.lock().expect("signins").push(signin_id.clone());
     let result = service.track_sign_in(pending, account, signin_id.clone());
     if result.is_err() {
-        peer.signins.lock().expect("signins").retain(|id| *id != signin_id);
+        conn.signins.lock().expect("signins").retain(|id| *id != signin_id);
     }
     to_value(&result?)
 }
 
+/// A sign-in's place among those under way. Dropped however its task ends (finished, failed,
+/// aborted, or panicked), it frees the place; if the sign-in had not reported an outcome and
+/// was not cancelled, it reports a failure, so no client waits for ever.
+struct SigninSlot {
+    service: Arc<Service>,
+    signin_id: String,
+    account: Option<String>,
+    reported: bool,
+}
+
+impl Drop for SigninSlot {
+    fn drop(&mut self) {
+        let was_open = self.service.signins.lock().expect("signins").remove(&self.signin_id).is_some();
+        if was_open && !self.reported {
+            self.service.publish(Event::SigninFailed {
+                signin_id: self.signin_id.clone(),
+                account: self.account.clone(),
+                code: ErrorCode::SigninFailed.code(),
+                message: "the sign-in stopped unexpectedly; start it again".into(),
+            });
+        }
+    }
+}
+
 /// The account actions, shared by the socket's methods and the desktop app (`app.rs`).
 impl Service {
-    /// Runs a core call that touches the keyring on the blocking pool.
+    /// Runs a core call that touches the keyring or waits on a file lock on the blocking pool.
     async fn blocking<T: Send + 'static>(
         &self,
         call: impl FnOnce(&keyport_core::Keyport) -> Result<T, keyport_core::Error> + Send + 'static,
@@ -181,6 +384,31 @@ impl Service {
             .map_err(core)
     }
 
+    /// Whether `asker` may see anything of `account`: not when its program is denied it.
+    pub(crate) fn may_see(&self, asker: &Asker, account: &str) -> bool {
+        match asker.program() {
+            None => true,
+            Some(program) => !matches!(self.rules().decision(program, account), Ok(Some(Decision::Deny))),
+        }
+    }
+
+    /// `Ok` when `account` exists (looking at the file again when the snapshot misses it).
+    async fn account_exists(&self, account: &str) -> Result<(), ErrorObject> {
+        if self.accounts().map_err(core)?.contains_key(account)
+            || self.accounts_now().map_err(core)?.contains_key(account)
+        {
+            return Ok(());
+        }
+        Err(core(keyport_core::Error::AccountNotFound { name: account.to_owned() }))
+    }
+
+    /// One account's summary.
+    async fn account_summary(&self, name: &str) -> Result<wire::AccountSummary, ErrorObject> {
+        let owned = name.to_owned();
+        let account = self.blocking(move |k| k.account(&owned)).await?;
+        Ok(convert::account(account.view(self.keyport().now())))
+    }
+
     /// Every account.
     pub(crate) async fn list_accounts(&self) -> Result<Vec<wire::AccountSummary>, ErrorObject> {
         Ok(self.blocking(|k| k.account_views()).await?.into_iter().map(convert::account).collect())
@@ -190,6 +418,36 @@ impl Service {
     pub(crate) fn list_providers(&self) -> Result<Vec<wire::ProviderSummary>, ErrorObject> {
         let providers = self.keyport().providers().map_err(core)?;
         Ok(providers.iter().map(|p| convert::provider(keyport_core::ProviderView::from(p))).collect())
+    }
+
+    /// Records a rule (the file is written on the blocking pool).
+    async fn set_rule(
+        self: &Arc<Self>,
+        program: Program,
+        account: String,
+        decision: Decision,
+    ) -> Result<crate::access::Rule, ErrorObject> {
+        let service = self.clone();
+        tokio::task::spawn_blocking(move || {
+            service.rules().set(program.clone(), &account, decision)?;
+            let rules = service.rules().list()?;
+            rules
+                .into_iter()
+                .find(|rule| rule.program == program && rule.account == account)
+                .ok_or_else(|| crate::ServiceError::BadRequest("the rule was not kept".into()))
+        })
+        .await
+        .map_err(|err| ErrorObject::new(ErrorCode::InternalError, err.to_string()))?
+        .map_err(service_error)
+    }
+
+    /// Forgets a rule (the file is written on the blocking pool).
+    async fn forget_rule(self: &Arc<Self>, program: Program, account: String) -> Result<bool, ErrorObject> {
+        let service = self.clone();
+        tokio::task::spawn_blocking(move || service.rules().forget(&program, &account))
+            .await
+            .map_err(|err| ErrorObject::new(ErrorCode::InternalError, err.to_string()))?
+            .map_err(service_error)
     }
 
     /// Renews the account's access token now.
@@ -249,7 +507,8 @@ impl Service {
     }
 
     /// Runs a sign-in's `finish` in the background; its outcome is published as
-    /// `signin_finished` or `signin_failed`, and `signin.cancel` aborts it.
+    /// `signin_finished` or `signin_failed`, and `signin.cancel` aborts it. However the task
+    /// ends, its place is freed ([`SigninSlot`]).
     pub(crate) fn track(
         self: &Arc<Self>,
         signin_id: String,
@@ -265,21 +524,26 @@ impl Service {
                 "too many sign-ins are waiting for a browser; finish or cancel one",
             ));
         }
-        let service = self.clone();
-        let id = signin_id.clone();
+        let mut slot = SigninSlot { service: self.clone(), signin_id: signin_id.clone(), account, reported: false };
         let task = tokio::spawn(async move {
             let event = match finish.await {
                 Ok(account) => {
-                    service.invalidate(&account.name);
-                    Event::SigninFinished { signin_id: id.clone(), account: account.name }
+                    slot.service.invalidate(&account.name);
+                    Event::SigninFinished { signin_id: slot.signin_id.clone(), account: account.name }
                 }
                 Err(err) => {
                     let error = convert::error(&err);
-                    Event::SigninFailed { signin_id: id.clone(), account, code: error.code, message: error.message }
+                    Event::SigninFailed {
+                        signin_id: slot.signin_id.clone(),
+                        account: slot.account.clone(),
+                        code: error.code,
+                        message: error.message,
+                    }
                 }
             };
-            service.signins.lock().expect("signins").remove(&id);
-            service.publish(event);
+            slot.service.signins.lock().expect("signins").remove(&slot.signin_id);
+            slot.reported = true;
+            slot.service.publish(event);
         });
         signins.insert(signin_id, task.abort_handle());
         Ok(())
@@ -302,31 +566,61 @@ impl Service {
     }
 }
 
-/// The per-app check in front of every token: a rule, or the host's prompter.
-async fn check_access(service: &Arc<Service>, peer: &Peer, account: &str) -> Result<(), ErrorObject> {
-    let program = peer
-        .program(service)
-        .await
-        .map_err(|reason| ErrorObject::new(ErrorCode::AccessDenied, format!("access denied: {reason}")))?;
-    // A missing account is reported as such, not as a policy question.
-    // (The snapshot may be up to `RECHECK` old: a miss looks at the file again.)
-    if !service.accounts().map_err(core)?.contains_key(account)
-        && !service.accounts_now().map_err(core)?.contains_key(account)
-    {
-        return Err(core(keyport_core::Error::AccountNotFound { name: account.to_owned() }));
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn service() -> (tempfile::TempDir, Arc<Service>) {
+        let dir = tempfile::tempdir().unwrap();
+        let keyport = keyport_core::Keyport::new(
+            &keyport_core::paths::Paths {
+                config_dir: dir.path().join("config"),
+                data_dir: dir.path().join("data"),
+                runtime_dir: None,
+            },
+            Arc::new(keyport_core::secrets::MemoryStore::new()),
+            Arc::new(keyport_core::http::ReqwestClient::new().unwrap()),
+            Arc::new(keyport_core::clock::SystemClock),
+            Arc::new(keyport_core::browser::NoBrowser),
+        );
+        let config = crate::ServiceConfig::new(
+            dir.path().join("run/keyport.sock"),
+            dir.path().join("config/access.toml"),
+            dir.path().join("data/accounts.json"),
+        );
+        (dir, Service::new(keyport, config, Arc::new(crate::access::NoPrompter)))
     }
-    match service
-        .rules()
-        .decision(&program, account)
-        .map_err(|err| ErrorObject::new(ErrorCode::InternalError, err.to_string()))?
-    {
-        Some(Decision::Allow) => return Ok(()),
-        Some(Decision::Deny) => return Err(ErrorObject::access_denied(&program.to_string(), account)),
-        None => {}
+
+    #[tokio::test]
+    async fn a_sign_in_task_that_panics_frees_its_place_and_reports_a_failure() {
+        let (_dir, service) = service();
+        let mut events = service.subscribe();
+        for i in 0..(MAX_SIGNINS * 2) {
+            service
+                .track(format!("s{i}"), Some("a".into()), async {
+                    panic!("a provider's number overflowed");
+                })
+                .unwrap_or_else(|err| panic!("sign-in {i} was refused: {}", err.message));
+            match events.recv().await.unwrap() {
+                Event::SigninFailed { signin_id, code, .. } => {
+                    assert_eq!(signin_id, format!("s{i}"));
+                    assert_eq!(code, ErrorCode::SigninFailed.code());
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert!(service.signins.lock().unwrap().is_empty());
     }
-    // A remembered answer is already in the rules: the host saved it before answering.
-    match service.prompter.ask(&program, account).await {
-        PromptAnswer::AllowOnce | PromptAnswer::AllowAlways => Ok(()),
-        PromptAnswer::Deny | PromptAnswer::NoOneToAsk => Err(ErrorObject::access_denied(&program.to_string(), account)),
+
+    #[tokio::test]
+    async fn a_cancelled_sign_in_reports_one_cancellation() {
+        let (_dir, service) = service();
+        let mut events = service.subscribe();
+        service.track("s".into(), None, std::future::pending()).unwrap();
+        service.cancel_sign_in("s").unwrap();
+        let Event::SigninFailed { code, .. } = events.recv().await.unwrap() else { panic!("a failure") };
+        assert_eq!(code, ErrorCode::SigninCancelled.code());
+        tokio::task::yield_now().await;
+        assert!(events.try_recv().is_err(), "no second outcome");
     }
 }

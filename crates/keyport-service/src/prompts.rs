@@ -13,12 +13,16 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, watch};
 
-use crate::access::{AccessPrompter, Program, PromptAnswer};
+use crate::access::{AccessPrompter, Action, Program, PromptAnswer};
 use crate::convert::rfc3339;
 
 /// How long a question waits for the user by default. `keyport token` waits as long; other
 /// clients give up on their own.
 pub const DEFAULT_PROMPT_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Questions open at once. Each waits for the user, and programs choose how many to ask:
+/// beyond this, a new question is refused at once (nothing remembered), as with nobody to ask.
+pub const MAX_OPEN_PROMPTS: usize = 32;
 
 /// A question to the user: may `program` read `account`?
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,12 +30,15 @@ pub const DEFAULT_PROMPT_TIMEOUT: Duration = Duration::from_secs(120);
 pub struct AccessPrompt {
     /// Names this question in [`AccessPrompts::answer`].
     pub prompt_id: String,
-    /// The program's executable, an absolute path.
+    /// The program as the rules name it: an absolute path, or `flatpak:ID`, `snap:NAME`,
+    /// `container:NAME:/path`.
     pub program: String,
-    /// Its file name, for the headline.
+    /// A short name, for the headline.
     pub program_name: String,
     /// The account it wants.
     pub account: String,
+    /// What it wants to do with the account.
+    pub action: Action,
     /// When it asked (RFC 3339 UTC).
     pub asked_at: String,
     /// Unanswered by then, the request is refused this once (RFC 3339 UTC).
@@ -66,7 +73,7 @@ pub enum PromptEvent {
 #[derive(Debug)]
 struct Open {
     prompt: AccessPrompt,
-    key: (Program, String),
+    key: (Program, String, Action),
     answer: watch::Sender<Option<PromptAnswer>>,
 }
 
@@ -120,19 +127,29 @@ impl AccessPrompts {
         Ok(())
     }
 
-    /// The receiver of the open question for `program` and `account`, or of a new one.
-    fn question(&self, program: &Program, account: &str) -> watch::Receiver<Option<PromptAnswer>> {
+    /// The receiver of the open question for `program`, `account` and `action`, or of a new
+    /// one; `None` when too many are open.
+    fn question(
+        &self,
+        program: &Program,
+        account: &str,
+        action: Action,
+    ) -> Option<watch::Receiver<Option<PromptAnswer>>> {
         let mut open = self.open.lock().expect("prompts");
-        let key = (program.clone(), account.to_owned());
+        let key = (program.clone(), account.to_owned(), action);
         if let Some(existing) = open.values().find(|o| o.key == key) {
-            return existing.answer.subscribe();
+            return Some(existing.answer.subscribe());
+        }
+        if open.len() >= MAX_OPEN_PROMPTS {
+            return None;
         }
         let now = time::OffsetDateTime::now_utc();
         let prompt = AccessPrompt {
             prompt_id: crate::random_id(),
             program: program.to_string(),
-            program_name: program.0.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+            program_name: program.short_name(),
             account: account.to_owned(),
+            action,
             asked_at: rfc3339(now),
             expires_at: rfc3339(now + self.timeout),
         };
@@ -140,13 +157,13 @@ impl AccessPrompts {
         open.insert(prompt.prompt_id.clone(), Open { prompt: prompt.clone(), key, answer });
         drop(open);
         let _ = self.events.send(PromptEvent::Asked(prompt));
-        receiver
+        Some(receiver)
     }
 
-    /// Closes the question for `program` and `account` unanswered (it expired).
-    fn expire(&self, program: &Program, account: &str) {
+    /// Closes the question for `program`, `account` and `action` unanswered (it expired).
+    fn expire(&self, program: &Program, account: &str, action: Action) {
         let mut open = self.open.lock().expect("prompts");
-        let key = (program.clone(), account.to_owned());
+        let key = (program.clone(), account.to_owned(), action);
         let Some(id) = open.iter().find(|(_, o)| o.key == key).map(|(id, _)| id.clone()) else { return };
         open.remove(&id);
         drop(open);
@@ -159,15 +176,19 @@ impl AccessPrompter for AccessPrompts {
         &'a self,
         program: &'a Program,
         account: &'a str,
+        action: Action,
     ) -> Pin<Box<dyn std::future::Future<Output = PromptAnswer> + Send + 'a>> {
         Box::pin(async move {
-            let mut answer = self.question(program, account);
+            let Some(mut answer) = self.question(program, account, action) else {
+                tracing::warn!(%program, account, "too many questions are open: refused without asking");
+                return PromptAnswer::NoOneToAsk;
+            };
             let waited = tokio::time::timeout(self.timeout, answer.wait_for(Option::is_some)).await;
             match waited {
                 Ok(Ok(answer)) => answer.expect("waited for Some"),
                 // Expired (or the question vanished): refuse this once, remember nothing.
                 _ => {
-                    self.expire(program, account);
+                    self.expire(program, account, action);
                     PromptAnswer::NoOneToAsk
                 }
             }
@@ -182,7 +203,7 @@ mod tests {
     use super::*;
 
     fn program() -> Program {
-        Program(PathBuf::from("/usr/bin/git"))
+        Program::Path(PathBuf::from("/usr/bin/git"))
     }
 
     #[tokio::test]
@@ -192,12 +213,13 @@ mod tests {
         let git = program();
         let asking = tokio::spawn({
             let prompts = prompts.clone();
-            async move { prompts.ask(&git, "work").await }
+            async move { prompts.ask(&git, "work", Action::ReadToken).await }
         });
         let PromptEvent::Asked(prompt) = events.recv().await.unwrap() else { panic!("expected a question") };
         assert_eq!(prompt.program, "/usr/bin/git");
         assert_eq!(prompt.program_name, "git");
         assert_eq!(prompt.account, "work");
+        assert_eq!(prompt.action, Action::ReadToken);
         assert_eq!(prompts.pending(), vec![prompt.clone()]);
         prompts.answer(&prompt.prompt_id, PromptChoice::AllowAlways).unwrap();
         assert_eq!(asking.await.unwrap(), PromptAnswer::AllowAlways);
@@ -212,7 +234,7 @@ mod tests {
         let mut events = prompts.subscribe();
         let ask = || {
             let prompts = prompts.clone();
-            tokio::spawn(async move { prompts.ask(&program(), "work").await })
+            tokio::spawn(async move { prompts.ask(&program(), "work", Action::ReadToken).await })
         };
         let (first, second) = (ask(), ask());
         let PromptEvent::Asked(prompt) = events.recv().await.unwrap() else { panic!("expected a question") };
@@ -230,10 +252,30 @@ mod tests {
     async fn an_unanswered_question_expires_as_a_refusal_that_is_not_remembered() {
         let prompts = AccessPrompts::new(Duration::from_secs(120));
         let mut events = prompts.subscribe();
-        let answer = prompts.ask(&program(), "work").await;
+        let answer = prompts.ask(&program(), "work", Action::ReadToken).await;
         assert_eq!(answer, PromptAnswer::NoOneToAsk);
         let PromptEvent::Asked(prompt) = events.recv().await.unwrap() else { panic!("expected a question") };
         assert_eq!(events.recv().await.unwrap(), PromptEvent::Closed { prompt_id: prompt.prompt_id });
         assert!(prompts.pending().is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn open_questions_are_bounded_and_the_rest_refused_at_once() {
+        let prompts = AccessPrompts::new(Duration::from_secs(120));
+        let mut waiting = Vec::new();
+        for i in 0..MAX_OPEN_PROMPTS {
+            let prompts = prompts.clone();
+            waiting
+                .push(tokio::spawn(async move { prompts.ask(&program(), &format!("a{i}"), Action::ReadToken).await }));
+        }
+        while prompts.pending().len() < MAX_OPEN_PROMPTS {
+            tokio::task::yield_now().await;
+        }
+        let refused = prompts.ask(&program(), "one-more", Action::Remove).await;
+        assert_eq!(refused, PromptAnswer::NoOneToAsk);
+        assert_eq!(prompts.pending().len(), MAX_OPEN_PROMPTS);
+        for task in waiting {
+            assert_eq!(task.await.unwrap(), PromptAnswer::NoOneToAsk, "expired unanswered");
+        }
     }
 }

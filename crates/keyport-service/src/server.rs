@@ -1,95 +1,256 @@
-//! The socket server: accepts connections, checks who is on the other end, and runs each
-//! connection as its own task, so a silent or slow client never delays another.
+//! The socket server: admits connections, reads their requests, answers them, and bounds
+//! everything a client can make the service spend.
 //!
-//! Per connection: peer uid must be ours (SO_PEERCRED), else it is closed at once; lines are
-//! read with a size limit and timeouts; every request is answered on its own task (answers
-//! may come out of order; clients match ids); one writer task owns the socket's write half,
-//! fed by a channel, so answers and event notifications never interleave mid-line.
+//! Per connection: the peer's uid must be ours (`SO_PEERCRED`), else it is closed at once. The
+//! service reads who connected right away, and judges each request by the process that wrote it
+//! (`peer/`, `lines.rs`). One task per connection reads lines and forwards events; each request
+//! is answered on a task of its own (answers may come out of order; clients match ids), except a
+//! cached `token.get`, answered in place.
+//!
+//! The bounds (docs/socket.md, "Limits"): connections in total ([`ServiceConfig::max_connections`])
+//! and per program ([`MAX_CONNECTIONS_PER_PROGRAM`]); requests in progress per connection
+//! ([`MAX_IN_FLIGHT_PER_CONNECTION`]: beyond it the service stops reading that connection, so a
+//! client that sends without reading its answers only fills its own socket buffer) and per
+//! program ([`MAX_IN_FLIGHT_PER_PROGRAM`]); a line's size and the time it may take to arrive
+//! ([`LINE_DEADLINE`]); the time one answer or event may take to be written ([`WRITE_DEADLINE`]:
+//! a client that stops reading is closed, and everything it had in progress is dropped); idle
+//! connections ([`ServiceConfig::idle_timeout`]). Subscribers and connections waiting for a
+//! sign-in's outcome are not idle, but count against their program's connections.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use keyport_wire::frame::tokio::MessageReader;
-use keyport_wire::{ErrorCode, ErrorObject, Event, FrameError, Request, Response};
-use tokio::io::AsyncWriteExt;
+use keyport_wire::{ErrorCode, ErrorObject, Event, Request, Response};
 use tokio::net::{UnixListener, UnixStream};
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, broadcast, mpsc, watch};
 
-use crate::access::{self, Program};
 use crate::instance::current_uid;
+use crate::lines::{Incoming, LineReader};
+use crate::log_budget::LogBudget;
 use crate::methods;
-use crate::service::Service;
+use crate::peer::{Asker, Hold, Link};
+use crate::service::{Service, ServiceConfig};
 
-/// The write half of a connection, shared by the tasks that answer on it. Each line is written
-/// whole under the lock, so answers and notifications never interleave. (Writing directly,
-/// rather than handing lines to a writer task, saves a task wake-up per request: measured with
-/// `cargo bench --bench socket`.)
+/// Connections one program (or the person at one terminal) may have open at once: a program
+/// that opens more gets `busy`, and cannot take the slots of every other program.
+pub const MAX_CONNECTIONS_PER_PROGRAM: usize = 64;
+
+/// Requests one connection may have in progress; the service reads no more of it until one is
+/// answered (the answer written).
+pub const MAX_IN_FLIGHT_PER_CONNECTION: usize = 16;
+
+/// Requests one program may have in progress over all its connections.
+pub const MAX_IN_FLIGHT_PER_PROGRAM: usize = 32;
+
+/// A request line must arrive whole within this time of its first byte: a client dripping a
+/// line byte by byte cannot hold a connection for long.
+pub const LINE_DEADLINE: Duration = Duration::from_secs(10);
+
+/// Writing one line (an answer or an event) may take this long. A client that reads nothing for
+/// longer, while the service has something to tell it, is closed.
+pub const WRITE_DEADLINE: Duration = Duration::from_secs(10);
+
+/// The writing side of a connection, shared by the tasks that answer on it. Each line is
+/// written whole under the lock, within [`WRITE_DEADLINE`]; a failed or late write closes the
+/// connection.
 #[derive(Debug, Clone)]
-pub(crate) struct Outbox(Arc<tokio::sync::Mutex<Option<tokio::net::unix::OwnedWriteHalf>>>);
+pub(crate) struct Outbox {
+    stream: Arc<UnixStream>,
+    lock: Arc<tokio::sync::Mutex<()>>,
+    closed: watch::Sender<bool>,
+}
 
 impl Outbox {
-    /// Writes one line; an error means the peer is gone, and later sends are dropped.
-    pub async fn send(&self, line: Vec<u8>) -> Result<(), ()> {
-        let mut writer = self.0.lock().await;
-        let Some(half) = writer.as_mut() else { return Err(()) };
-        if half.write_all(&line).await.is_err() {
-            *writer = None;
+    fn new(stream: Arc<UnixStream>) -> Self {
+        Self { stream, lock: Arc::new(tokio::sync::Mutex::new(())), closed: watch::channel(false).0 }
+    }
+
+    /// Writes one line; `Err` when the connection is closed (now or before).
+    pub async fn send(&self, line: &[u8]) -> Result<(), ()> {
+        if *self.closed.borrow() {
             return Err(());
         }
-        Ok(())
+        let _turn = self.lock.lock().await;
+        if *self.closed.borrow() {
+            return Err(());
+        }
+        match tokio::time::timeout(WRITE_DEADLINE, write_all(&self.stream, line)).await {
+            Ok(Ok(())) => Ok(()),
+            _ => {
+                self.close();
+                Err(())
+            }
+        }
     }
 
-    async fn close(&self) {
-        if let Some(mut half) = self.0.lock().await.take() {
-            let _ = half.shutdown().await;
-        }
+    /// Closes the connection both ways; every later send fails at once.
+    pub fn close(&self) {
+        self.closed.send_replace(true);
+        let _ = rustix::net::shutdown(&*self.stream, rustix::net::Shutdown::Both);
+    }
+
+    async fn closed(&self) {
+        let mut closed = self.closed.subscribe();
+        let _ = closed.wait_for(|closed| *closed).await;
     }
 }
 
-/// Per-connection state the methods may use.
+async fn write_all(stream: &UnixStream, mut bytes: &[u8]) -> std::io::Result<()> {
+    while !bytes.is_empty() {
+        stream.writable().await?;
+        match stream.try_write(bytes) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(written) => bytes = &bytes[written..],
+            Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(())
+}
+
+/// What a connection's loop is told by its requests.
 #[derive(Debug)]
-pub(crate) struct Peer {
-    pub pid: Option<u32>,
-    /// The program behind the peer, identified on first need.
-    pub program: tokio::sync::OnceCell<Result<Program, String>>,
+pub(crate) enum Control {
+    /// Forward events from this receiver (made before a sign-in starts or a subscription
+    /// answers, so that nothing published after is missed).
+    Listen(broadcast::Receiver<Event>),
+}
+
+/// One connection, as its requests see it.
+#[derive(Debug)]
+pub(crate) struct Connection {
+    pub link: Link,
     pub outbox: Outbox,
-    /// Whether this connection asked for every event (`events.subscribe`).
-    pub subscribed: std::sync::atomic::AtomicBool,
+    /// The asker of `events.subscribe`, once subscribed: events are filtered by what it may see.
+    pub subscriber: Mutex<Option<Asker>>,
     /// Sign-ins started on this connection: their outcome events reach it even unsubscribed.
-    pub signins: std::sync::Mutex<Vec<String>>,
+    pub signins: Mutex<Vec<String>>,
+    control: mpsc::UnboundedSender<Control>,
+    /// The last writer judged, with how it holds the connection.
+    last_asker: Mutex<Option<(u32, Asker, Hold)>>,
+    /// The requests of the program behind this connection in progress, over all its connections.
+    pub program_in_flight: Arc<Semaphore>,
 }
 
-impl Peer {
-    pub async fn program(&self, service: &Service) -> Result<Program, String> {
-        self.program_now(service).clone()
-    }
-
-    /// [`Self::program`] without cloning it (identifying reads `/proc`, which does not block).
-    pub fn program_now(&self, service: &Service) -> &Result<Program, String> {
-        if let Some(program) = self.program.get() {
-            return program;
+impl Connection {
+    /// Who wrote a request: judged once per writer, then remembered for this connection (a
+    /// writer that holds it close-on-exec cannot change program while it keeps writing).
+    pub fn asker(&self, service: &Service, writers: &[u32]) -> Result<Asker, String> {
+        let [pid] = writers else {
+            return Err(match writers {
+                [] => "the kernel did not say which process wrote the request".to_owned(),
+                _ => "the request was written by more than one process".to_owned(),
+            });
+        };
+        if let Some((known, asker, hold)) = &*self.last_asker.lock().expect("asker")
+            && known == pid
+            && (*hold == Hold::CloseOnExec || self.link.connector.as_ref().is_ok_and(|c| c.unchanged()))
+        {
+            return Ok(asker.clone());
         }
-        let identified = self
-            .pid
-            .ok_or_else(|| "the peer's process id is unknown".to_owned())
-            .and_then(|pid| access::identify(pid, &service.config.cli_paths).map_err(|err| err.to_string()));
-        // Another request of this connection may have set it meanwhile: same answer.
-        let _ = self.program.set(identified);
-        self.program.get().expect("just set")
+        let (asker, hold) = service.identifier.asker(&self.link, *pid)?;
+        *self.last_asker.lock().expect("asker") = Some((*pid, asker.clone(), hold));
+        Ok(asker)
+    }
+
+    /// The asker remembered for `pid`, if it holds the connection close-on-exec (no `/proc`
+    /// reads: for the answers given in place).
+    pub fn known_asker(&self, writers: &[u32]) -> Option<Asker> {
+        let [pid] = writers else { return None };
+        match &*self.last_asker.lock().expect("asker") {
+            Some((known, asker, Hold::CloseOnExec)) if known == pid => Some(asker.clone()),
+            _ => None,
+        }
+    }
+
+    /// Routes events to this connection from now on (see [`Control::Listen`]).
+    pub fn listen(&self, service: &Service) {
+        let _ = self.control.send(Control::Listen(service.subscribe()));
     }
 }
 
-/// Serves `listener` until `shutdown` completes.
+/// Connections open, in total and per program.
+#[derive(Debug, Default)]
+struct Admissions {
+    total: usize,
+    programs: HashMap<String, ProgramSlots>,
+}
+
+#[derive(Debug)]
+struct ProgramSlots {
+    connections: usize,
+    in_flight: Arc<Semaphore>,
+}
+
+/// A connection's place among the admitted; given back when dropped.
+#[derive(Debug)]
+struct Ticket {
+    admissions: Arc<Mutex<Admissions>>,
+    key: String,
+    in_flight: Arc<Semaphore>,
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        let mut admissions = self.admissions.lock().expect("admissions");
+        admissions.total -= 1;
+        if let Some(slots) = admissions.programs.get_mut(&self.key) {
+            slots.connections -= 1;
+            if slots.connections == 0 {
+                admissions.programs.remove(&self.key);
+            }
+        }
+    }
+}
+
+/// Why a connection was turned away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refusal {
+    Total,
+    Program,
+}
+
+fn admit(admissions: &Arc<Mutex<Admissions>>, config: &ServiceConfig, key: String) -> Result<Ticket, Refusal> {
+    let mut guard = admissions.lock().expect("admissions");
+    if guard.total >= config.max_connections {
+        return Err(Refusal::Total);
+    }
+    let slots = guard.programs.entry(key.clone()).or_insert_with(|| ProgramSlots {
+        connections: 0,
+        in_flight: Arc::new(Semaphore::new(MAX_IN_FLIGHT_PER_PROGRAM)),
+    });
+    if slots.connections >= config.max_connections_per_program {
+        if slots.connections == 0 {
+            guard.programs.remove(&key);
+        }
+        return Err(Refusal::Program);
+    }
+    slots.connections += 1;
+    let in_flight = slots.in_flight.clone();
+    guard.total += 1;
+    Ok(Ticket { admissions: admissions.clone(), key, in_flight })
+}
+
+/// Serves `listener` until `shutdown` completes; then every connection is closed at once.
 pub async fn serve(service: Arc<Service>, listener: UnixListener, shutdown: impl std::future::Future<Output = ()>) {
     tokio::pin!(shutdown);
-    let slots = Arc::new(Semaphore::new(service.config.max_connections));
+    // Accepted sockets inherit it: every write on them carries its writer's credentials.
+    if let Err(err) = rustix::net::sockopt::set_socket_passcred(&listener, true) {
+        tracing::error!(%err, "cannot ask for writers' credentials; requests will be refused");
+    }
+    let admissions = Arc::new(Mutex::new(Admissions::default()));
+    let (stopping, stop) = watch::channel(false);
+    let log = Arc::new(LogBudget::new("socket", 20, Duration::from_secs(60)));
     loop {
         let stream = tokio::select! {
-            _ = &mut shutdown => return,
+            _ = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => stream,
                 Err(err) => {
-                    tracing::warn!(%err, "accept failed");
+                    // Out of descriptors (EMFILE) and the like: the limits keep us far from
+                    // that, but a full table elsewhere must not end the service.
+                    log.warn(format_args!("accept failed: {err}"));
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 }
@@ -97,143 +258,214 @@ pub async fn serve(service: Arc<Service>, listener: UnixListener, shutdown: impl
         };
         let Ok(cred) = stream.peer_cred() else { continue };
         if cred.uid() != current_uid() {
-            tracing::warn!(uid = cred.uid(), "refused a connection from another user");
+            log.warn(format_args!("refused a connection from uid {}", cred.uid()));
             drop(stream);
             continue;
         }
         let pid = cred.pid().and_then(|pid| u32::try_from(pid).ok());
-        match slots.clone().try_acquire_owned() {
-            Ok(permit) => {
-                let service = service.clone();
-                tokio::spawn(async move {
-                    connection(service, stream, pid).await;
-                    drop(permit);
-                });
+        let link = service.identifier.link(pid, &stream);
+        let connector = match &link.connector {
+            Ok(process) => service.identifier.asker(&link, process.pid).map(|(asker, _)| asker),
+            Err(err) => Err(err.clone()),
+        };
+        let key = match &connector {
+            Ok(asker) => asker.key(),
+            Err(_) => "unidentified".to_owned(),
+        };
+        let mut admitted = admit(&admissions, &service.config, key.clone());
+        // Connections that are closing hold their place until their task has seen the end; let
+        // them run before refusing (a client that closes and reconnects at once would otherwise
+        // be refused for the places its own closed connections still hold).
+        for _ in 0..4 {
+            if admitted.is_ok() {
+                break;
             }
-            Err(_) => {
-                tokio::spawn(async move {
-                    let mut stream = stream;
-                    let busy =
-                        Response::error(None, ErrorObject::new(ErrorCode::Busy, "too many connections; try again"));
-                    if let Ok(line) = keyport_wire::frame::encode_message(&busy) {
-                        let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(&line)).await;
-                    }
-                });
+            tokio::task::yield_now().await;
+            admitted = admit(&admissions, &service.config, key.clone());
+        }
+        match admitted {
+            Ok(ticket) => {
+                tokio::spawn(connection(service.clone(), stream, link, ticket, stop.clone()));
+            }
+            Err(refusal) => {
+                let message = match refusal {
+                    Refusal::Total => "too many connections; try again",
+                    Refusal::Program => "this program has too many connections open; close some, or try again",
+                };
+                log.warn(format_args!("refused a connection: {message} ({key})"));
+                let busy = Response::error(None, ErrorObject::new(ErrorCode::Busy, message));
+                if let Ok(line) = keyport_wire::frame::encode_message(&busy) {
+                    // The socket's buffer is empty: a small line fits without waiting.
+                    let _ = stream.try_write(&line);
+                }
             }
         }
     }
+    stopping.send_replace(true);
 }
 
-async fn connection(service: Arc<Service>, stream: UnixStream, pid: Option<u32>) {
-    let (read, write) = stream.into_split();
-    let outbox = Outbox(Arc::new(tokio::sync::Mutex::new(Some(write))));
-    let peer = Arc::new(Peer {
-        pid,
-        program: tokio::sync::OnceCell::new(),
+async fn connection(
+    service: Arc<Service>,
+    stream: UnixStream,
+    link: Link,
+    ticket: Ticket,
+    mut stop: watch::Receiver<bool>,
+) {
+    let stream = Arc::new(stream);
+    let outbox = Outbox::new(stream.clone());
+    let (control, mut controls) = mpsc::unbounded_channel();
+    tracing::debug!(program = %ticket.key, "connection opened");
+    let conn = Arc::new(Connection {
+        link,
         outbox: outbox.clone(),
-        subscribed: false.into(),
-        signins: std::sync::Mutex::new(Vec::new()),
+        subscriber: Mutex::new(None),
+        signins: Mutex::new(Vec::new()),
+        control,
+        last_asker: Mutex::new(None),
+        program_in_flight: ticket.in_flight.clone(),
     });
-    let events = tokio::spawn(forward_events(service.clone(), peer.clone()));
-    let mut reader = MessageReader::new(tokio::io::BufReader::new(read));
+    let mut reader = LineReader::new(keyport_wire::frame::MAX_REQUEST_BYTES);
     let mut requests = tokio::task::JoinSet::new();
-    // One idle timer per connection, moved at most once a second (re-arming a timer for every
-    // request was measurable), so a connection is closed after `idle_timeout` to
-    // `idle_timeout + 1 s` of silence.
+    let connection_in_flight = Arc::new(Semaphore::new(MAX_IN_FLIGHT_PER_CONNECTION));
+    let mut events: Option<broadcast::Receiver<Event>> = None;
+    let mut reading = true;
     let idle = service.config.idle_timeout;
-    let idle_timer = tokio::time::sleep(idle);
-    tokio::pin!(idle_timer);
-    let mut armed_at = tokio::time::Instant::now();
+    let mut last_activity = tokio::time::Instant::now();
     loop {
-        let now = tokio::time::Instant::now();
-        if now - armed_at > Duration::from_secs(1) {
-            idle_timer.as_mut().reset(now + idle);
-            armed_at = now;
+        let waiting_for_events =
+            conn.subscriber.lock().expect("subscriber").is_some() || !conn.signins.lock().expect("signins").is_empty();
+        if !reading && requests.is_empty() && !waiting_for_events {
+            break; // the client is done sending, and everything it asked for is answered
         }
-        let read = tokio::select! {
-            read = reader.read_message() => read,
-            _ = &mut idle_timer => {
-                let waiting_for_events = peer.subscribed.load(std::sync::atomic::Ordering::Relaxed)
-                    || !peer.signins.lock().expect("signins").is_empty();
-                if waiting_for_events {
-                    idle_timer.as_mut().reset(tokio::time::Instant::now() + idle);
+        let deadline = match reader.partial_since() {
+            Some(since) => tokio::time::Instant::from_std(since) + LINE_DEADLINE,
+            None => last_activity + idle,
+        };
+        tokio::select! {
+            _ = async { let _ = stop.wait_for(|stop| *stop).await; } => break,
+            _ = outbox.closed() => break,
+            Some(control) = controls.recv() => match control {
+                Control::Listen(receiver) => {
+                    // An older receiver has seen everything the new one would.
+                    events.get_or_insert(receiver);
+                }
+            },
+            Some(_) = requests.join_next(), if !requests.is_empty() => last_activity = tokio::time::Instant::now(),
+            event = recv_event(&mut events), if waiting_for_events => {
+                if let Some(event) = event
+                    && !forward_event(&service, &conn, event).await
+                {
+                    break;
+                }
+            }
+            _ = tokio::time::sleep_until(deadline), if reading => {
+                if reader.partial_since().is_some() {
+                    break; // a line that does not finish
+                }
+                if requests.is_empty() && !waiting_for_events {
+                    break; // idle
+                }
+                last_activity = tokio::time::Instant::now();
+            }
+            read = read_with_permit(&mut reader, &stream, &connection_in_flight), if reading => {
+                let (incoming, connection_permit) = read;
+                let (line, writers) = match incoming {
+                    Ok(Incoming::Line { bytes, writers }) => (bytes, writers),
+                    Ok(Incoming::End) => {
+                        reading = false;
+                        continue;
+                    }
+                    Ok(Incoming::Oversize) => {
+                        let error = Response::error(None, ErrorObject::from(ErrorCode::MessageTooLarge));
+                        send(&outbox, &error).await;
+                        break;
+                    }
+                    Err(_) => break,
+                };
+                // The program's share, taken once a request is here (a silent connection holds
+                // none); while its other requests use it all, this connection is not read.
+                let program_permit = tokio::select! {
+                    permit = conn.program_in_flight.clone().acquire_owned() => permit.expect("never closed"),
+                    _ = async { let _ = stop.wait_for(|stop| *stop).await; } => break,
+                    _ = outbox.closed() => break,
+                };
+                let permits = (connection_permit, program_permit);
+                last_activity = tokio::time::Instant::now();
+                let request = match Request::parse(&line) {
+                    Ok(request) => request,
+                    Err(error_response) => {
+                        send(&outbox, &error_response).await;
+                        continue;
+                    }
+                };
+                // A cached token is answered here, without a task (see `methods::answer_now`).
+                if let Some(line) = methods::answer_now(&service, &conn, &request, &writers) {
+                    if outbox.send(&line).await.is_err() {
+                        break;
+                    }
                     continue;
                 }
-                break;
+                let service = service.clone();
+                let conn = conn.clone();
+                requests.spawn(async move {
+                    let response = methods::answer(&service, &conn, request, &writers).await;
+                    send(&conn.outbox, &response).await;
+                    drop(permits);
+                });
             }
-        };
-        let line = match read {
-            Ok(Some(line)) => line,
-            Ok(None) => break, // the client is done sending
-            Err(FrameError::Oversize) => {
-                let error = Response::error(None, ErrorObject::from(ErrorCode::MessageTooLarge));
-                send(&outbox, &error).await;
-                break;
-            }
-            Err(_) => break,
-        };
-        let request = match Request::parse(&line) {
-            Ok(request) => request,
-            Err(error_response) => {
-                send(&outbox, &error_response).await;
-                continue;
-            }
-        };
-        // A cached token is answered here, without a task (see `methods::answer_now`).
-        if let Some(line) = methods::answer_now(&service, &peer, &request) {
-            let _ = outbox.send(line).await;
-            continue;
         }
-        let service = service.clone();
-        let peer = peer.clone();
-        requests.spawn(async move {
-            let response = methods::answer(&service, &peer, request).await;
-            send(&peer.outbox, &response).await;
-        });
-        // Reap finished requests so the set does not grow on a long connection.
-        while requests.try_join_next().is_some() {}
     }
-    // Answer everything read before the client stopped sending.
-    while requests.join_next().await.is_some() {}
-    let keep_for_signins = !peer.signins.lock().expect("signins").is_empty();
-    if !keep_for_signins {
-        events.abort();
-    }
-    drop(peer);
-    let _ = events.await;
-    outbox.close().await;
+    // Whatever is still in progress was for a client that is gone or too slow.
+    requests.abort_all();
+    outbox.close();
+    tracing::debug!(program = %ticket.key, reading, "connection closed");
+    drop(ticket);
 }
 
-/// Sends the events this connection should see: all of them once subscribed, else only its
-/// own sign-ins' outcomes. Ends when no more are expected.
-async fn forward_events(service: Arc<Service>, peer: Arc<Peer>) {
-    let mut bus = service.subscribe();
-    loop {
-        let event = match bus.recv().await {
-            Ok(event) => event,
-            Err(tokio::sync::broadcast::error::RecvError::Lagged(count)) => Event::Missed { count },
-            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
-        };
-        let all = peer.subscribed.load(std::sync::atomic::Ordering::Relaxed);
-        let own_signin = match &event {
-            Event::SigninFinished { signin_id, .. } | Event::SigninFailed { signin_id, .. } => {
-                let mut mine = peer.signins.lock().expect("signins");
-                let found = mine.iter().position(|id| id == signin_id);
-                found.map(|at| mine.remove(at)).is_some()
-            }
-            _ => false,
-        };
-        if all || own_signin {
-            let Ok(notification) = event.to_notification() else { continue };
-            if peer.outbox.send(keyport_wire::frame::encode_message(&notification).unwrap_or_default()).await.is_err() {
-                return;
-            }
-        }
+/// Takes a permit of the connection (at most [`MAX_IN_FLIGHT_PER_CONNECTION`] requests in
+/// progress), then reads the next line. Cancel safe.
+async fn read_with_permit(
+    reader: &mut LineReader,
+    stream: &UnixStream,
+    connection: &Arc<Semaphore>,
+) -> (std::io::Result<Incoming>, tokio::sync::OwnedSemaphorePermit) {
+    let permit = connection.clone().acquire_owned().await.expect("never closed");
+    (reader.next(stream).await, permit)
+}
+
+/// The next event; `None` when there is no receiver yet or the bus is gone.
+async fn recv_event(events: &mut Option<broadcast::Receiver<Event>>) -> Option<Event> {
+    let Some(receiver) = events else { return std::future::pending().await };
+    match receiver.recv().await {
+        Ok(event) => Some(event),
+        Err(broadcast::error::RecvError::Lagged(count)) => Some(Event::Missed { count }),
+        Err(broadcast::error::RecvError::Closed) => std::future::pending().await,
     }
+}
+
+/// Sends `event` if this connection should see it: all events its subscriber may see, and
+/// the outcomes of its own sign-ins. `false` when the connection is gone.
+async fn forward_event(service: &Service, conn: &Connection, event: Event) -> bool {
+    let own_signin = match &event {
+        Event::SigninFinished { signin_id, .. } | Event::SigninFailed { signin_id, .. } => {
+            let mut mine = conn.signins.lock().expect("signins");
+            let found = mine.iter().position(|id| id == signin_id);
+            found.map(|at| mine.remove(at)).is_some()
+        }
+        _ => false,
+    };
+    let subscriber = conn.subscriber.lock().expect("subscriber").clone();
+    let visible = own_signin || subscriber.is_some_and(|asker| methods::may_see_event(service, &asker, &event));
+    if !visible {
+        return true;
+    }
+    let Ok(notification) = event.to_notification() else { return true };
+    let Ok(line) = keyport_wire::frame::encode_answer(&notification) else { return true };
+    conn.outbox.send(&line).await.is_ok()
 }
 
 pub(crate) async fn send(outbox: &Outbox, message: &impl serde::Serialize) {
-    let line = match keyport_wire::frame::encode_message(message) {
+    let line = match keyport_wire::frame::encode_answer(message) {
         Ok(line) => line,
         Err(err) => {
             tracing::error!(%err, "a response could not be encoded");
@@ -242,5 +474,29 @@ pub(crate) async fn send(outbox: &Outbox, message: &impl serde::Serialize) {
             keyport_wire::frame::encode_message(&fallback).expect("a small error encodes")
         }
     };
-    let _ = outbox.send(line).await;
+    let _ = outbox.send(&line).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn admissions_are_bounded_in_total_and_per_program() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = ServiceConfig::new(dir.path().join("s"), dir.path().join("a"), dir.path().join("b"));
+        config.max_connections = 5;
+        config.max_connections_per_program = 3;
+        let admissions = Arc::new(Mutex::new(Admissions::default()));
+        let a: Vec<_> = (0..3).map(|_| admit(&admissions, &config, "a".into()).unwrap()).collect();
+        assert_eq!(admit(&admissions, &config, "a".into()).unwrap_err(), Refusal::Program);
+        let b: Vec<_> = (0..2).map(|_| admit(&admissions, &config, "b".into()).unwrap()).collect();
+        assert_eq!(admit(&admissions, &config, "c".into()).unwrap_err(), Refusal::Total);
+        drop(a);
+        assert_eq!(admissions.lock().unwrap().total, 2);
+        assert!(!admissions.lock().unwrap().programs.contains_key("a"), "a program with no connection is forgotten");
+        let again = admit(&admissions, &config, "a".into()).unwrap();
+        assert!(Arc::ptr_eq(&again.in_flight, &admit(&admissions, &config, "a".into()).unwrap().in_flight));
+        drop(b);
+    }
 }

@@ -30,6 +30,8 @@ pub struct ServiceConfig {
     pub cli_paths: Vec<PathBuf>,
     /// Connections served at once; more get a `busy` error.
     pub max_connections: usize,
+    /// Connections one program may have open at once (`server::MAX_CONNECTIONS_PER_PROGRAM`).
+    pub max_connections_per_program: usize,
     /// A connection that sends nothing for this long (and has no subscription) is closed.
     pub idle_timeout: Duration,
     /// The background refresher's policy.
@@ -49,7 +51,7 @@ impl ServiceConfig {
         }
         // The `keyport` that programs find in PATH (installed elsewhere than this binary, e.g.
         // by `cargo install`), so that a program running it is judged, not the CLI.
-        if let Ok(crate::access::Program(in_path)) = crate::access::Program::resolve("keyport")
+        if let Ok(crate::access::Program::Path(in_path)) = crate::access::Program::resolve("keyport")
             && !cli_paths.contains(&in_path)
         {
             cli_paths.push(in_path);
@@ -60,6 +62,7 @@ impl ServiceConfig {
             accounts_file,
             cli_paths,
             max_connections: 512,
+            max_connections_per_program: crate::server::MAX_CONNECTIONS_PER_PROGRAM,
             idle_timeout: Duration::from_secs(60),
             refresh: RefreshPolicy::default(),
         }
@@ -96,6 +99,8 @@ pub struct Service {
     pub(crate) config: ServiceConfig,
     pub(crate) rules: AccessRules,
     pub(crate) prompter: Arc<dyn AccessPrompter>,
+    /// Who is asking, for the socket (`peer/`).
+    pub(crate) identifier: crate::peer::Identifier,
     pub(crate) bus: broadcast::Sender<Event>,
     pub(crate) signins: Mutex<HashMap<String, tokio::task::AbortHandle>>,
     /// Each account's last error not fixed since (in memory only; messages hold no secret).
@@ -108,11 +113,13 @@ impl Service {
     /// A service over `keyport`. Call [`Service::run`] inside a tokio runtime.
     pub fn new(keyport: Keyport, config: ServiceConfig, prompter: Arc<dyn AccessPrompter>) -> Arc<Self> {
         let rules = AccessRules::new(config.access_rules.clone());
+        let identifier = crate::peer::Identifier::new(config.cli_paths.clone());
         Arc::new(Self {
             keyport,
             config,
             rules,
             prompter,
+            identifier,
             bus: broadcast::channel(1024).0,
             signins: Mutex::new(HashMap::new()),
             last_errors: Mutex::new(HashMap::new()),

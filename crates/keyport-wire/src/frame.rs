@@ -1,10 +1,12 @@
-//! Framing: one JSON message per line, `\n`-terminated, UTF-8, at most [`MAX_MESSAGE_BYTES`]
-//! bytes before the `\n`.
+//! Framing: one JSON message per line, `\n`-terminated, UTF-8. A client's message (a request)
+//! is at most [`MAX_REQUEST_BYTES`] before the `\n`; the server's (an answer or an event) at
+//! most [`MAX_ANSWER_BYTES`], so that a list of a thousand accounts fits in one answer while
+//! what a client can make the server buffer stays small.
 //!
-//! The reader never holds more than `MAX_MESSAGE_BYTES + 1` bytes of one line, so a peer
-//! cannot make it buffer without bound; a longer line is [`FrameError::Oversize`], after which
-//! the rest of that line is still unread and the connection should be closed (the server
-//! answers -32011 first). Blank lines are skipped. The writer emits compact JSON, which never
+//! A reader never holds more than its limit plus one byte of one line, so a peer cannot make
+//! it buffer without bound; a longer line is [`FrameError::Oversize`], after which the rest of
+//! that line is still unread and the connection should be closed (the server answers -32011
+//! first). Blank lines are skipped. The writer emits compact JSON, which never
 //! contains a raw newline, and refuses a message over the limit before writing anything.
 //!
 //! This module does not parse JSON-RPC (see [`crate::jsonrpc`]) and knows no sockets: it
@@ -18,15 +20,22 @@ use serde::Serialize;
 #[cfg(feature = "tokio")]
 pub mod tokio;
 
-/// The largest message, in bytes, not counting its terminating `\n`: 64 KiB.
-pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
+/// The largest request a client may send, in bytes, not counting its terminating `\n`: 64 KiB.
+pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
+
+/// [`MAX_REQUEST_BYTES`], under its first name.
+pub const MAX_MESSAGE_BYTES: usize = MAX_REQUEST_BYTES;
+
+/// The largest answer or event the server sends, in bytes, not counting its `\n`: 16 MiB
+/// (an account is under 1 KiB in an `accounts.list`).
+pub const MAX_ANSWER_BYTES: usize = 16 * 1024 * 1024;
 
 /// Why a message could not be read or written.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum FrameError {
-    /// The line is longer than [`MAX_MESSAGE_BYTES`] (answer with -32011 and close).
-    #[error("message too large: more than {MAX_MESSAGE_BYTES} bytes")]
+    /// The line is longer than the limit (a server answers -32011 and closes).
+    #[error("message too large")]
     Oversize,
     /// The connection ended in the middle of a line; the partial line is dropped.
     #[error("the connection closed in the middle of a message")]
@@ -39,15 +48,26 @@ pub enum FrameError {
     Encode(#[source] serde_json::Error),
 }
 
-/// Reads the next non-blank line, without its `\n`. `Ok(None)` at the end of the stream.
+/// Reads the next non-blank line of at most [`MAX_REQUEST_BYTES`], without its `\n`.
+/// `Ok(None)` at the end of the stream. For servers reading requests.
 ///
 /// Meant for blocking readers: a read timeout (`WouldBlock`, `TimedOut`) loses a partly read
 /// line, so treat it as the end of the connection.
 pub fn read_message<R: BufRead>(reader: &mut R) -> Result<Option<Vec<u8>>, FrameError> {
+    read_line_within(reader, MAX_REQUEST_BYTES)
+}
+
+/// [`read_message`] for clients reading the server's answers and events, of at most
+/// [`MAX_ANSWER_BYTES`].
+pub fn read_answer<R: BufRead>(reader: &mut R) -> Result<Option<Vec<u8>>, FrameError> {
+    read_line_within(reader, MAX_ANSWER_BYTES)
+}
+
+fn read_line_within<R: BufRead>(reader: &mut R, limit: usize) -> Result<Option<Vec<u8>>, FrameError> {
     loop {
         let mut line = Vec::new();
-        (&mut *reader).take(MAX_MESSAGE_BYTES as u64 + 1).read_until(b'\n', &mut line)?;
-        match finish_line(line)? {
+        (&mut *reader).take(limit as u64 + 1).read_until(b'\n', &mut line)?;
+        match finish_line(line, limit)? {
             Line::End => return Ok(None),
             Line::Blank => continue,
             Line::Message(message) => return Ok(Some(message)),
@@ -56,10 +76,19 @@ pub fn read_message<R: BufRead>(reader: &mut R) -> Result<Option<Vec<u8>>, Frame
 }
 
 /// `message` as one line: compact JSON and `\n`. Refuses (with [`FrameError::Oversize`]) a
-/// message longer than [`MAX_MESSAGE_BYTES`].
+/// message longer than [`MAX_REQUEST_BYTES`]: for requests, and small server messages.
 pub fn encode_message(message: &impl Serialize) -> Result<Vec<u8>, FrameError> {
+    encode_within(message, MAX_REQUEST_BYTES)
+}
+
+/// [`encode_message`] for the server's answers and events, of at most [`MAX_ANSWER_BYTES`].
+pub fn encode_answer(message: &impl Serialize) -> Result<Vec<u8>, FrameError> {
+    encode_within(message, MAX_ANSWER_BYTES)
+}
+
+fn encode_within(message: &impl Serialize, limit: usize) -> Result<Vec<u8>, FrameError> {
     let mut bytes = serde_json::to_vec(message).map_err(FrameError::Encode)?;
-    if bytes.len() > MAX_MESSAGE_BYTES {
+    if bytes.len() > limit {
         return Err(FrameError::Oversize);
     }
     bytes.push(b'\n');
@@ -82,7 +111,7 @@ enum Line {
 
 /// Judges the bytes one bounded `read_until` returned: they end at a `\n`, at the limit, or at
 /// the end of the stream.
-fn finish_line(mut line: Vec<u8>) -> Result<Line, FrameError> {
+fn finish_line(mut line: Vec<u8>, limit: usize) -> Result<Line, FrameError> {
     if line.last() == Some(&b'\n') {
         line.pop();
         if line.iter().all(u8::is_ascii_whitespace) {
@@ -90,7 +119,7 @@ fn finish_line(mut line: Vec<u8>) -> Result<Line, FrameError> {
         }
         return Ok(Line::Message(line));
     }
-    if line.len() > MAX_MESSAGE_BYTES {
+    if line.len() > limit {
         return Err(FrameError::Oversize);
     }
     // No newline and under the limit: the stream ended.
@@ -166,6 +195,16 @@ mod tests {
         let too_big = "a".repeat(MAX_MESSAGE_BYTES - 1);
         assert!(matches!(write_message(&mut out, &too_big), Err(FrameError::Oversize)));
         assert!(out.is_empty());
+    }
+
+    #[test]
+    fn answers_may_be_longer_than_requests() {
+        let long = "a".repeat(MAX_REQUEST_BYTES * 4);
+        let line = encode_answer(&long).unwrap();
+        assert!(encode_message(&long).is_err());
+        let mut reader = Cursor::new(line.clone());
+        assert_eq!(read_answer(&mut reader).unwrap().unwrap().len(), line.len() - 1);
+        assert!(matches!(read_message(&mut Cursor::new(line)), Err(FrameError::Oversize)));
     }
 
     #[test]

@@ -12,7 +12,7 @@
 //! values into these types.
 //!
 //! A client in Rust builds a [`Call`], sends it with [`frame::write_message`], and reads
-//! [`ServerMessage`]s with [`frame::read_message`]:
+//! [`ServerMessage`]s with [`frame::read_answer`]:
 //!
 //! ```
 //! use keyport_wire::{Call, Id, TokenGetParams};
@@ -36,7 +36,7 @@ pub mod types;
 
 pub use code::ErrorCode;
 pub use event::{EVENT_METHOD, Event};
-pub use frame::{FrameError, MAX_MESSAGE_BYTES};
+pub use frame::{FrameError, MAX_ANSWER_BYTES, MAX_MESSAGE_BYTES, MAX_REQUEST_BYTES};
 pub use jsonrpc::{CallError, ErrorObject, Id, Notification, Request, Response, ServerMessage, Version};
 pub use method::{Call, Method};
 pub use path::{SOCKET_DIR, SOCKET_FILE, default_socket_path, socket_path_in};

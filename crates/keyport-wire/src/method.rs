@@ -15,7 +15,8 @@ use serde_json::{Map, Value};
 use crate::code::ErrorCode;
 use crate::jsonrpc::{ErrorObject, Id, Request, Version};
 use crate::types::{
-    AccountParams, NoParams, ReauthParams, RevokeParams, SigninCancelParams, SigninStartParams, TokenGetParams,
+    AccessForgetParams, AccessSetParams, AccountParams, NoParams, ReauthParams, RevokeParams, SigninCancelParams,
+    SigninStartParams, TokenGetParams,
 };
 
 /// A method a client may call. The names are a public contract and never change.
@@ -44,11 +45,17 @@ pub enum Method {
     ProvidersList,
     /// `events.subscribe` → [`crate::Empty`], then `event` notifications.
     EventsSubscribe,
+    /// `access.list` → [`crate::AccessListResult`].
+    AccessList,
+    /// `access.set` → [`crate::AccessRule`].
+    AccessSet,
+    /// `access.forget` → [`crate::AccessForgetResult`].
+    AccessForget,
 }
 
 impl Method {
     /// Every method, in the order of `docs/socket.md`.
-    pub const ALL: [Method; 11] = [
+    pub const ALL: [Method; 14] = [
         Self::AccountsList,
         Self::AccountsStatus,
         Self::TokenGet,
@@ -60,6 +67,9 @@ impl Method {
         Self::AccountsRemove,
         Self::ProvidersList,
         Self::EventsSubscribe,
+        Self::AccessList,
+        Self::AccessSet,
+        Self::AccessForget,
     ];
 
     /// The name sent as `method`.
@@ -76,6 +86,9 @@ impl Method {
             Self::AccountsRemove => "accounts.remove",
             Self::ProvidersList => "providers.list",
             Self::EventsSubscribe => "events.subscribe",
+            Self::AccessList => "access.list",
+            Self::AccessSet => "access.set",
+            Self::AccessForget => "access.forget",
         }
     }
 
@@ -117,6 +130,12 @@ pub enum Call {
     ProvidersList,
     /// `events.subscribe`.
     EventsSubscribe,
+    /// `access.list`.
+    AccessList,
+    /// `access.set`.
+    AccessSet(AccessSetParams),
+    /// `access.forget`.
+    AccessForget(AccessForgetParams),
 }
 
 impl Call {
@@ -134,6 +153,9 @@ impl Call {
             Self::AccountsRemove(_) => Method::AccountsRemove,
             Self::ProvidersList => Method::ProvidersList,
             Self::EventsSubscribe => Method::EventsSubscribe,
+            Self::AccessList => Method::AccessList,
+            Self::AccessSet(_) => Method::AccessSet,
+            Self::AccessForget(_) => Method::AccessForget,
         }
     }
 
@@ -168,6 +190,12 @@ impl Call {
                 typed::<NoParams>(method, params)?;
                 Self::EventsSubscribe
             }
+            Method::AccessList => {
+                typed::<NoParams>(method, params)?;
+                Self::AccessList
+            }
+            Method::AccessSet => Self::AccessSet(typed(method, params)?),
+            Method::AccessForget => Self::AccessForget(typed(method, params)?),
         })
     }
 
@@ -182,13 +210,15 @@ impl Call {
         }
         let method = self.method().name().to_owned();
         let params = match &self {
-            Self::AccountsList | Self::ProvidersList | Self::EventsSubscribe => None,
+            Self::AccountsList | Self::ProvidersList | Self::EventsSubscribe | Self::AccessList => None,
             Self::AccountsStatus(p) | Self::TokenRefresh(p) | Self::AccountsRemove(p) => object(p),
             Self::TokenGet(p) => object(p),
             Self::SigninStart(p) => object(p),
             Self::SigninCancel(p) => object(p),
             Self::AccountsReauth(p) => object(p),
             Self::AccountsRevoke(p) => object(p),
+            Self::AccessSet(p) => object(p),
+            Self::AccessForget(p) => object(p),
         };
         Request { jsonrpc: Version, id, method, params }
     }

@@ -212,6 +212,27 @@ pub struct RevokeParams {
     pub local: Option<bool>,
 }
 
+/// Params of `access.set`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessSetParams {
+    /// The program, as [`AccessRule::program`] names it (an absolute path, `flatpak:ID`,
+    /// `snap:NAME`, `container:NAME:/path`).
+    pub program: String,
+    /// The account, or `"*"` for every account, present and future.
+    pub account: String,
+    /// Allowed or denied.
+    pub decision: AccessDecision,
+}
+
+/// Params of `access.forget`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessForgetParams {
+    /// The program.
+    pub program: String,
+    /// The account, or `"*"`.
+    pub account: String,
+}
+
 // ---- results ---------------------------------------------------------------------------
 
 /// A result with nothing to say (`events.subscribe`, `signin.cancel`): `{}`.
@@ -290,6 +311,48 @@ pub struct RevokeResult {
     pub page: Option<String>,
     /// For `removed_locally`: why the provider did not revoke.
     pub reason: Option<String>,
+}
+
+/// What the user decided about a program and an account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccessDecision {
+    /// The program may read the account's tokens and act on it.
+    Allow,
+    /// It may not, and sees nothing of the account.
+    Deny,
+    /// A decision added after this version (read only).
+    #[serde(other, skip_serializing)]
+    Unknown,
+}
+
+/// One access rule (a line of `keyport apps`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessRule {
+    /// The program: an absolute path, `flatpak:ID`, `snap:NAME` or `container:NAME:/path`.
+    pub program: String,
+    /// A short name for it (the file name, the app's name).
+    pub program_name: String,
+    /// The account, or `"*"` for every account.
+    pub account: String,
+    /// Allowed or denied.
+    pub decision: AccessDecision,
+    /// When it was decided (RFC 3339 UTC).
+    pub decided_at: String,
+}
+
+/// Result of `access.list`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessListResult {
+    /// The rules the caller may see, sorted by program then account.
+    pub rules: Vec<AccessRule>,
+}
+
+/// Result of `access.forget`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessForgetResult {
+    /// Whether there was such a rule.
+    pub forgotten: bool,
 }
 
 /// Result of `accounts.remove`.

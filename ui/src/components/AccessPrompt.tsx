@@ -5,7 +5,7 @@ import type { PromptChoice } from "../bindings/PromptChoice";
 import { useNow } from "../clock";
 import { useActions, useAppState } from "../context";
 import { errorText } from "../errors";
-import { formatDuration, secondsUntil } from "../format";
+import { actionPhrase, formatDuration, secondsUntil } from "../format";
 import { currentPrompt, waitingBehind } from "../promptQueue";
 import { ErrorMessage, LocalTime, Spinner } from "./Common";
 import { Modal } from "./Dialog";
@@ -24,6 +24,7 @@ function PromptDialog(props: { prompt: AccessPrompt; behind: number }) {
   const [busy, setBusy] = useState<PromptChoice | null>(null);
   const [error, setError] = useState<string | null>(null);
   const left = secondsUntil(p.expires_at, now);
+  const phrase = actionPhrase(p.action);
 
   async function answer(choice: PromptChoice) {
     setBusy(choice);
@@ -68,13 +69,22 @@ function PromptDialog(props: { prompt: AccessPrompt; behind: number }) {
     >
       <p class="eyebrow">Access request</p>
       <h2 id={`${id}-t`} class="modal-title" tabIndex={-1}>
-        <span class="prompt-program">{p.program_name}</span> wants to read <span class="prompt-account">{p.account}</span>
+        <span class="prompt-program">{p.program_name}</span> wants to {phrase.verb}{" "}
+        <span class="prompt-account">{p.account}</span>
+        {phrase.after}
       </h2>
       <div id={`${id}-d`} class="modal-body">
-        <p>
-          The program gets the access token of <strong>{p.account}</strong>: with it, it can act as you at the
-          provider, within the account's scopes.
-        </p>
+        {p.action === "read_token" ? (
+          <p>
+            The program gets the access token of <strong>{p.account}</strong>: with it, it can act as you at the
+            provider, within the account's scopes.
+          </p>
+        ) : (
+          <p>
+            Allow once lets it do this now. Always allow lets it use <strong>{p.account}</strong> from now on: read
+            its access token, renew it, sign in again, revoke or remove it.
+          </p>
+        )}
         <dl class="facts">
           <dt>Program</dt>
           <dd>

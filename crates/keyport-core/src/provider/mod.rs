@@ -119,7 +119,7 @@ pub enum RedirectHost {
     /// `[::1]`.
     #[serde(rename = "[::1]")]
     Ipv6,
-    /// `localhost` (the listener still binds 127.0.0.1 only).
+    /// `localhost` (the listener binds 127.0.0.1 and ::1, on the same port).
     #[serde(rename = "localhost")]
     Localhost,
 }

@@ -28,7 +28,7 @@ impl<R: AsyncBufRead + Unpin> MessageReader<R> {
         loop {
             let room = (MAX_MESSAGE_BYTES + 1).saturating_sub(self.partial.len()) as u64;
             (&mut self.reader).take(room).read_until(b'\n', &mut self.partial).await?;
-            match finish_line(std::mem::take(&mut self.partial))? {
+            match finish_line(std::mem::take(&mut self.partial), MAX_MESSAGE_BYTES)? {
                 Line::End => return Ok(None),
                 Line::Blank => continue,
                 Line::Message(message) => return Ok(Some(message)),

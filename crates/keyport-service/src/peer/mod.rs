@@ -1,0 +1,273 @@
+//! Who is asking: the program behind a request on the socket, pinned so that its identity
+//! cannot be borrowed.
+//!
+//! - **The writer is judged**, not the process that connected: each request line comes with
+//!   the pid of the process that wrote it (`lines.rs`, `SO_PASSCRED`).
+//! - **The writer must hold the connection.** Its inode (the client end, found through socket
+//!   diagnostics, `socket.rs`) must be open in the writer, close-on-exec: a descriptor that
+//!   closes on `exec` cannot have been carried into another program. A client whose descriptor
+//!   survives `exec` is accepted only as the very process that connected, unchanged since the
+//!   service first looked at it (docs/socket.md states the window that leaves).
+//! - **Paths are this machine's paths.** A program in another mount namespace is matched to a
+//!   path rule only if its executable is the very file at that path here (same device and
+//!   inode); Snaps, Flatpak apps and containers are named as such ([`Program`]); anything else
+//!   in another namespace is refused, never guessed.
+//! - **The `keyport` CLI speaks for its parent**, which is judged with the same care, and is
+//!   handed a token only when the CLI's standard output goes to that parent (a pipe or socket
+//!   the parent holds): `keyport token A > file &` followed by `exec allowed-program` gets
+//!   nothing. The person typing in an interactive shell at a terminal is the user
+//!   ([`Asker::Person`], `terminal.rs`).
+//!
+//! What this cannot stop is written in docs/socket.md's threat model: code running as the same
+//! user can read other processes' memory and descriptors, edit the rules file, or fake a
+//! terminal session.
+
+pub mod process;
+pub mod socket;
+pub mod terminal;
+
+use std::path::PathBuf;
+
+use self::process::{FileId, Process, Sandbox};
+use crate::access::Program;
+
+/// Who sent a request, as judged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Asker {
+    /// The user, typing a `keyport` command in an interactive shell at this terminal.
+    Person { terminal: String },
+    /// A program, judged by the access rules.
+    Program { program: Program, delivery: Delivery },
+}
+
+impl Asker {
+    /// The program judged by the rules (`None` for the person at the terminal).
+    pub fn program(&self) -> Option<&Program> {
+        match self {
+            Self::Person { .. } => None,
+            Self::Program { program, .. } => Some(program),
+        }
+    }
+
+    /// A key for per-program limits.
+    pub fn key(&self) -> String {
+        match self {
+            Self::Person { terminal } => format!("person at {terminal}"),
+            Self::Program { program, .. } => program.to_string(),
+        }
+    }
+}
+
+/// Where an access token handed to a [`Asker::Program`] goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    /// Back over the connection, to the program that wrote the request.
+    Connection,
+    /// Through the `keyport` CLI's standard output, which the program reads.
+    CliOutput,
+    /// The CLI's standard output is `/dev/null`: nobody reads what it prints (`git credential
+    /// reject` runs the helper so; the helper compares tokens without printing them).
+    Discarded,
+    /// The CLI's output goes somewhere else (a file, another program): no token is handed out.
+    Elsewhere(String),
+}
+
+/// What is known about a connection from the moment it was accepted.
+#[derive(Debug)]
+pub struct Link {
+    /// The process that connected (`SO_PEERCRED`), read at once.
+    pub connector: Result<Process, String>,
+    /// The inode of the client's end of the connection, when socket diagnostics work.
+    pub client_socket: Option<u64>,
+}
+
+/// How a writer was found to hold the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hold {
+    /// Through a close-on-exec descriptor: it cannot have changed program since it got it.
+    CloseOnExec,
+    /// As the process that connected, unchanged since it was first read.
+    Connector,
+}
+
+/// Identifies programs: knows which executables are the `keyport` CLI, and this service's
+/// own mount namespace.
+#[derive(Debug, Clone)]
+pub struct Identifier {
+    cli_paths: Vec<PathBuf>,
+    mount_namespace: Option<String>,
+}
+
+impl Identifier {
+    /// An identifier for which `cli_paths` are the `keyport` CLI.
+    pub fn new(cli_paths: Vec<PathBuf>) -> Self {
+        let mount_namespace = std::fs::read_link("/proc/self/ns/mnt").ok().map(|ns| ns.to_string_lossy().into_owned());
+        Self { cli_paths, mount_namespace }
+    }
+
+    /// What is known of a connection accepted from `pid` on `stream`.
+    pub fn link(&self, pid: Option<u32>, stream: &impl std::os::fd::AsFd) -> Link {
+        let connector = match pid {
+            Some(pid) => Process::read(pid).map_err(|err| err.to_string()),
+            None => Err("the peer's process id is unknown".to_owned()),
+        };
+        let client_socket = socket::own_inode(stream).and_then(socket::peer_inode).ok();
+        Link { connector, client_socket }
+    }
+
+    /// The program `process` runs, as the rules name it.
+    pub fn program_of(&self, process: &Process) -> Result<Program, String> {
+        if let Some(Sandbox::Snap(name)) = process.sandbox_snap() {
+            return Ok(Program::Snap(name));
+        }
+        let here = process.mount_namespace.is_some() && process.mount_namespace == self.mount_namespace;
+        if here {
+            return Ok(Program::Path(process.exe.clone()));
+        }
+        match process.sandbox() {
+            Some(Sandbox::Flatpak(app)) => return Ok(Program::Flatpak(app)),
+            Some(Sandbox::Snap(name)) => return Ok(Program::Snap(name)),
+            _ => {}
+        }
+        // Another mount namespace (a service with a private /tmp, say): its path means the same
+        // as here only if it is the same file.
+        if !process.exe_deleted && process.exe_file.is_some() && process.exe_file == FileId::of(&process.exe) {
+            return Ok(Program::Path(process.exe.clone()));
+        }
+        if let Some(Sandbox::Container(name)) = process.sandbox() {
+            return Ok(Program::Container { name, path: process.exe.clone() });
+        }
+        Err(format!(
+            "process {} runs in another mount namespace, and its executable is not the file {} of this machine",
+            process.pid,
+            process.exe.display()
+        ))
+    }
+
+    /// Whether `program` is the `keyport` CLI.
+    pub fn is_cli(&self, program: &Program) -> bool {
+        matches!(program, Program::Path(path) if self.cli_paths.contains(path))
+    }
+
+    /// Judges the process `pid` that wrote a request on the connection `link`.
+    pub fn asker(&self, link: &Link, pid: u32) -> Result<(Asker, Hold), String> {
+        let writer = Process::read(pid).map_err(|err| err.to_string())?;
+        let hold = self.holds(link, &writer)?;
+        let program = self.program_of(&writer)?;
+        let asker = if self.is_cli(&program) {
+            self.cli_asker(&writer)?
+        } else {
+            Asker::Program { program, delivery: Delivery::Connection }
+        };
+        if !writer.unchanged() {
+            return Err(format!("process {pid} changed while it was being identified"));
+        }
+        Ok((asker, hold))
+    }
+
+    /// Checks that `writer` holds the client end of the connection.
+    fn holds(&self, link: &Link, writer: &Process) -> Result<Hold, String> {
+        if let Some(inode) = link.client_socket {
+            let descriptors = writer.fds_naming(&format!("socket:[{inode}]"));
+            if descriptors.is_empty() {
+                return Err(format!(
+                    "process {} wrote the request but does not hold the connection any more",
+                    writer.pid
+                ));
+            }
+            if descriptors.iter().any(|flags| flags.close_on_exec()) {
+                return Ok(Hold::CloseOnExec);
+            }
+        }
+        match &link.connector {
+            Ok(connector)
+                if connector.pid == writer.pid
+                    && connector.stat.start_time == writer.stat.start_time
+                    && connector.exe == writer.exe
+                    && connector.exe_file == writer.exe_file =>
+            {
+                Ok(Hold::Connector)
+            }
+            _ => Err(format!(
+                "process {} wrote on a connection it did not open, through a descriptor that stays open \
+                 across exec; open the connection yourself, with close-on-exec (SOCK_CLOEXEC)",
+                writer.pid
+            )),
+        }
+    }
+
+    /// Judges the `keyport` CLI process `cli`: the person at the terminal, or its parent.
+    fn cli_asker(&self, cli: &Process) -> Result<Asker, String> {
+        let parent = cli.parent().map_err(|err| format!("the program that ran keyport: {err}"))?;
+        if let Some(terminal) = terminal::person_at(cli, &parent) {
+            return Ok(Asker::Person { terminal });
+        }
+        let program = self.program_of(&parent)?;
+        let delivery = cli_delivery(cli, &parent);
+        if !parent.unchanged() {
+            return Err(format!("process {} (which ran keyport) changed while being identified", parent.pid));
+        }
+        Ok(Asker::Program { program, delivery })
+    }
+}
+
+/// The device number of `/dev/null` (character device 1, 3).
+const DEV_NULL: u64 = (1 << 8) | 3;
+
+/// Where the CLI's standard output goes: to `parent` (a pipe it reads, or a socket it holds
+/// the other end of), or elsewhere.
+fn cli_delivery(cli: &Process, parent: &Process) -> Delivery {
+    let Some(target) = cli.fd_target(1) else {
+        return Delivery::Elsewhere("keyport's standard output is closed".into());
+    };
+    if target == "/dev/null" && cli.character_device_on(1) == Some(DEV_NULL) {
+        return Delivery::Discarded;
+    }
+    let read_by_parent = if target.starts_with("pipe:[") {
+        parent.fds_naming(&target).iter().any(|flags| flags.readable())
+    } else if let Some(inode) = target.strip_prefix("socket:[").and_then(|t| t.strip_suffix(']')) {
+        inode
+            .parse()
+            .ok()
+            .and_then(|inode| socket::peer_inode(inode).ok())
+            .is_some_and(|peer| !parent.fds_naming(&format!("socket:[{peer}]")).is_empty())
+    } else {
+        false
+    };
+    if read_by_parent {
+        Delivery::CliOutput
+    } else {
+        Delivery::Elsewhere(format!(
+            "keyport's output goes to {target}, not to the program that ran it ({})",
+            parent.exe.display()
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn this_process_is_a_program_of_this_machine() {
+        let identifier = Identifier::new(Vec::new());
+        let me = Process::read(std::process::id()).unwrap();
+        assert_eq!(identifier.program_of(&me).unwrap(), Program::Path(me.exe.clone()));
+        assert!(!identifier.is_cli(&Program::Path(me.exe.clone())));
+        assert!(Identifier::new(vec![me.exe.clone()]).is_cli(&Program::Path(me.exe)));
+    }
+
+    #[test]
+    fn the_writer_must_hold_the_connection() {
+        let identifier = Identifier::new(Vec::new());
+        let (server, client) = std::os::unix::net::UnixStream::pair().unwrap();
+        let link = identifier.link(Some(std::process::id()), &server);
+        assert!(link.client_socket.is_some(), "socket diagnostics work here");
+        let (asker, hold) = identifier.asker(&link, std::process::id()).unwrap();
+        assert_eq!(hold, Hold::CloseOnExec, "std opens sockets close-on-exec");
+        assert!(matches!(asker, Asker::Program { delivery: Delivery::Connection, .. }));
+        drop(client);
+        let err = identifier.asker(&link, std::process::id()).unwrap_err();
+        assert!(err.contains("does not hold the connection"), "{err}");
+    }
+}

@@ -1,8 +1,8 @@
 //! Fuzzing Keyport's parsers of outside bytes on the stable toolchain.
 //!
-//! [`targets`] holds one target per parser (the redirect `judge`, the socket's framing and
-//! JSON-RPC decoding, discovery documents, token and error responses, the device flow's
-//! responses, ID token claims, `Retry-After` and the expiry arithmetic), each a plain
+//! [`targets`] holds one target per parser (the listener's request head and `judge`, the
+//! socket's framing and JSON-RPC decoding, discovery documents, token and error responses, the
+//! device flow's responses, ID token claims, `Retry-After` and the expiry arithmetic), each a plain
 //! `fn(&[u8]) -> String`; [`engine`] is a small mutation fuzzer that runs them for a time
 //! budget. `cargo test` runs every target briefly (`tests/fuzz.rs`), and the `keyport-fuzz`
 //! binary runs them for longer (README, "Fuzzing"). Nothing here is used by Keyport itself.

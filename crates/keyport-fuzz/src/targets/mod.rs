@@ -15,11 +15,8 @@ use crate::engine::Target;
 
 /// Every target, in the order CI runs them.
 pub const ALL: &[Target] = &[
+    Target { name: "redirect_head", run: redirect::head, dictionary: redirect::HEAD_DICTIONARY, max_len: 4096 },
     Target { name: "redirect_judge", run: redirect::judge, dictionary: redirect::DICTIONARY, max_len: 2048 },
-    // Lead: after merging the listener rewrite, add its pure head parser here, e.g.
-    //   Target { name: "redirect_head", run: redirect::head, dictionary: redirect::HEAD_DICTIONARY, max_len: 4096 },
-    // with `redirect::head` calling `keyport_core::redirect::parse_request_head(data)` and
-    // checking what it promises; seeds for it are already in `corpus/redirect_head/`.
     Target { name: "wire_frames", run: wire::frames, dictionary: wire::DICTIONARY, max_len: 4096 },
     Target { name: "wire_jsonrpc", run: wire::jsonrpc, dictionary: wire::DICTIONARY, max_len: 4096 },
     Target { name: "discovery", run: discovery::document, dictionary: discovery::DICTIONARY, max_len: 4096 },

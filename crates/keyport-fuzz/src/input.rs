@@ -152,11 +152,12 @@ pub fn now() -> time::OffsetDateTime {
 }
 
 /// The strings under `keys` in the JSON bodies (anywhere in each document) that occur exactly
-/// once in all of them and in the claims of their ID tokens, and are long enough to be told
-/// apart: the secrets that must never appear in an error or a `Debug` output. A value repeated
+/// once in all of them and in the claims of their ID tokens, and look like tokens: the secrets
+/// that must never appear in an error or a `Debug` output. A value repeated
 /// elsewhere (in `error_description`, or inside an email claim) is left out: the provider
-/// itself put it where Keyport may show it.
-pub fn secrets_in(bodies: &[Vec<u8>], keys: &[&str]) -> Vec<String> {
+/// itself put it where Keyport may show it; so is one found in `known`, what Keyport knows
+/// without the provider telling it (its configuration: the client id, the endpoints).
+pub fn secrets_in(bodies: &[Vec<u8>], keys: &[&str], known: &str) -> Vec<String> {
     let mut found: Vec<String> = bodies.iter().flat_map(|body| strings_under(body, keys)).collect();
     // What Keyport may show: the bodies, and whatever is base64url inside them, such as the
     // claims of an ID token (an email there is shown as the identity, and may contain another
@@ -170,8 +171,16 @@ pub fn secrets_in(bodies: &[Vec<u8>], keys: &[&str]) -> Vec<String> {
             text.push_str(&String::from_utf8_lossy(&decoded));
         }
     }
-    found.retain(|secret| secret.len() >= 8 && text.matches(secret.as_str()).count() == 1);
+    found.retain(|secret| {
+        looks_like_a_token(secret) && text.matches(secret.as_str()).count() == 1 && !known.contains(secret.as_str())
+    });
     found
+}
+
+/// At least 8 characters with both letters and digits, as every real token has: a word such as
+/// `provider` or `token_type` may well appear in Keyport's own `Debug` output or messages.
+fn looks_like_a_token(text: &str) -> bool {
+    text.len() >= 8 && text.bytes().any(|b| b.is_ascii_digit()) && text.bytes().any(|b| b.is_ascii_alphabetic())
 }
 
 /// The strings under `keys` anywhere in a JSON document.
@@ -249,9 +258,10 @@ mod tests {
 
     #[test]
     fn secrets_are_values_found_once() {
-        let body = br#"{"access_token":"abcdefgh1234","refresh_token":"short","error_description":"x","id_token":"zzzzzzzzzz","other":"zzzzzzzzzz","device_code":"DC-123456789"}"#;
+        let body = br#"{"access_token":"abcdefgh1234","refresh_token":"short","error_description":"x","id_token":"zzzzzzzzz9","other":"zzzzzzzzz9","refresh_token":"provider","device_code":"DC-123456789"}"#;
         let later = br#"{"error":"DC-123456789"}"#;
         let keys = ["access_token", "refresh_token", "id_token", "device_code"];
-        assert_eq!(secrets_in(&[body.to_vec(), later.to_vec()], &keys), ["abcdefgh1234"]);
+        assert_eq!(secrets_in(&[body.to_vec(), later.to_vec()], &keys, ""), ["abcdefgh1234"]);
+        assert_eq!(secrets_in(&[body.to_vec()], &keys, "client_id: abcdefgh1234"), ["DC-123456789"]);
     }
 }

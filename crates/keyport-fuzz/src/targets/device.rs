@@ -55,7 +55,7 @@ pub fn flow(data: &[u8]) -> String {
     let kind = provider_kind(input.option_str("provider").as_deref());
     let bodies: Vec<Vec<u8>> = input.sections.iter().map(|section| with_jwt(section)).collect();
     let replies = Replies::new(bodies.iter().map(|section| response(section)));
-    let secrets = secrets_in(&bodies, SECRET_KEYS);
+    let secrets = secrets_in(&bodies, SECRET_KEYS, &format!("{:?}", fuzzing::provider(kind)));
 
     let pending = match block_on(fuzzing::device_authorization(fuzzing::provider(kind), &replies, now())) {
         Ok(pending) => pending,

@@ -73,7 +73,7 @@ pub fn exchange(data: &[u8]) -> String {
     let nonce = input.option_str("nonce");
     let bodies: Vec<Vec<u8>> = input.sections.iter().map(|section| with_jwt(section)).collect();
     let replies = Replies::new(bodies.iter().map(|section| response(section)));
-    let secrets = secrets_in(&bodies, SECRET_KEYS);
+    let secrets = secrets_in(&bodies, SECRET_KEYS, &format!("{:?}", fuzzing::provider(kind)));
 
     let result = block_on(fuzzing::code_exchange(fuzzing::provider(kind), nonce.as_deref(), &replies, now()));
     assert!(replies.asked() as usize <= bodies.len() + 1, "the flow went on asking after a failure");

@@ -7,7 +7,9 @@
 //! or the code expires, then stores the account exactly as a browser sign-in does
 //! ([`signin::signed_in`], [`Keyport::store_signed_in`]). Polling follows RFC 8628 §3.5:
 //! `authorization_pending` waits `interval`, `slow_down` adds 5 seconds to it for good, and a
-//! network failure backs off exponentially for a few tries before giving up. Waiting uses tokio
+//! network failure backs off exponentially for a few tries before giving up. The provider's
+//! numbers are clamped: the code lives at most [`MAX_LIFETIME`], the interval stays between
+//! [`MIN_INTERVAL`] and [`MAX_INTERVAL`]. Waiting uses tokio
 //! time, so tests run with a paused clock. Cancelling is dropping the future.
 //!
 //! Left out: nothing is shown to the user here (front ends print the code and a QR code), and
@@ -31,6 +33,7 @@ use crate::error::Error;
 use crate::http::{HttpClient, HttpError};
 use crate::oauth::{self, Exchange, TokenResponse, Tokens};
 use crate::provider::{ClientAuth, Provider};
+use crate::seconds::{self, Reading};
 use crate::secret::Secret;
 use crate::secrets::SecretKey;
 use crate::signin;
@@ -50,8 +53,16 @@ pub const MAX_CONSECUTIVE_FAILURES: u32 = 4;
 /// The longest wait between two polls after network failures.
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 
-/// Longest code lifetime believed; a larger `expires_in` is cut to this.
-const MAX_LIFETIME: Duration = Duration::from_secs(60 * 60);
+/// Longest code lifetime believed; a larger `expires_in` (up to `u64::MAX` seconds) is cut to this.
+pub const MAX_LIFETIME: Duration = Duration::from_secs(60 * 60);
+
+/// Shortest polling interval used, whatever the provider says: one poll a second at most.
+pub const MIN_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Longest polling interval used, whatever the provider says (in `interval`, or in `slow_down`
+/// steps and GitHub's `slow_down` interval): the user, who has approved on the other device,
+/// waits at most this long for Keyport to notice.
+pub const MAX_INTERVAL: Duration = Duration::from_secs(2 * 60);
 
 /// Longest user code shown; providers use 8 or 9 characters.
 const MAX_USER_CODE_CHARS: usize = 64;
@@ -68,7 +79,7 @@ pub struct DeviceRequest {
 /// A device sign-in waiting for the user to approve it on another device.
 #[derive(Debug)]
 pub struct PendingDeviceSignIn {
-    provider: Provider,
+    pub(crate) provider: Provider,
     client_secret: Option<Secret>,
     device_code: Secret,
     user_code: String,
@@ -78,8 +89,8 @@ pub struct PendingDeviceSignIn {
     expires_at: OffsetDateTime,
     deadline: Instant,
     interval: Duration,
-    scopes: Vec<String>,
-    account_name: Option<String>,
+    pub(crate) scopes: Vec<String>,
+    pub(crate) account_name: Option<String>,
 }
 
 impl PendingDeviceSignIn {
@@ -155,45 +166,7 @@ impl Keyport {
             .request_async(&exchange)
             .await
             .map_err(|err| device_authorization_error(err, exchange.last()))?;
-
-        let user_code = response.user_code().secret().clone();
-        if user_code.is_empty()
-            || user_code.chars().count() > MAX_USER_CODE_CHARS
-            || user_code.chars().any(char::is_control)
-        {
-            return Err(Error::BadDeviceResponse { reason: "the user code is empty, too long or unprintable".into() });
-        }
-        let verification_uri = response.verification_uri().url().clone();
-        endpoint::check(&verification_uri)
-            .map_err(|err| Error::BadDeviceResponse { reason: format!("verification_uri: {err}") })?;
-        let verification_uri_complete = response.verification_uri_complete().and_then(|complete| {
-            let url = Url::parse(complete.secret()).ok().filter(|url| endpoint::check(url).is_ok());
-            if url.is_none() {
-                tracing::warn!("ignoring a verification_uri_complete that is not a usable URL");
-            }
-            url
-        });
-        let expires_in = response.expires_in().min(MAX_LIFETIME);
-        if expires_in.is_zero() {
-            return Err(Error::BadDeviceResponse { reason: "expires_in is 0".into() });
-        }
-        // oauth2 fills in RFC 8628's 5 seconds when `interval` is absent; never poll faster than 1/s.
-        let interval = response.interval().max(Duration::from_secs(1));
-        tracing::debug!(?interval, ?expires_in, "device authorization started");
-        Ok(PendingDeviceSignIn {
-            client_secret,
-            device_code: Secret::new(response.device_code().secret().clone()),
-            user_code,
-            verification_uri,
-            verification_uri_complete,
-            expires_in,
-            expires_at: self.clock.now() + time::Duration::try_from(expires_in).unwrap_or(time::Duration::HOUR),
-            deadline: Instant::now() + expires_in,
-            interval,
-            scopes,
-            account_name: request.account_name,
-            provider,
-        })
+        pending_sign_in(provider, client_secret, response, scopes, request.account_name, self.clock.now())
     }
 
     /// Polls until the user approves on the other device, then learns the identity and stores
@@ -209,8 +182,59 @@ impl Keyport {
     }
 }
 
+/// Checks the device authorization response and clamps its numbers: the code's lifetime to
+/// [`MAX_LIFETIME`], the interval to [`MIN_INTERVAL`]..=[`MAX_INTERVAL`].
+pub(crate) fn pending_sign_in(
+    provider: Provider,
+    client_secret: Option<Secret>,
+    response: StandardDeviceAuthorizationResponse,
+    scopes: Vec<String>,
+    account_name: Option<String>,
+    now: OffsetDateTime,
+) -> Result<PendingDeviceSignIn, Error> {
+    let user_code = response.user_code().secret().clone();
+    if user_code.is_empty()
+        || user_code.chars().count() > MAX_USER_CODE_CHARS
+        || user_code.chars().any(char::is_control)
+    {
+        return Err(Error::BadDeviceResponse { reason: "the user code is empty, too long or unprintable".into() });
+    }
+    let verification_uri = response.verification_uri().url().clone();
+    endpoint::check(&verification_uri)
+        .map_err(|err| Error::BadDeviceResponse { reason: format!("verification_uri: {err}") })?;
+    let verification_uri_complete = response.verification_uri_complete().and_then(|complete| {
+        let url = Url::parse(complete.secret()).ok().filter(|url| endpoint::check(url).is_ok());
+        if url.is_none() {
+            tracing::warn!("ignoring a verification_uri_complete that is not a usable URL");
+        }
+        url
+    });
+    // oauth2 reads both as u64 seconds (negative, fractional or string values fail there).
+    let expires_in = response.expires_in().min(MAX_LIFETIME);
+    if expires_in.is_zero() {
+        return Err(Error::BadDeviceResponse { reason: "expires_in is 0".into() });
+    }
+    // oauth2 fills in RFC 8628's 5 seconds when `interval` is absent.
+    let interval = response.interval().clamp(MIN_INTERVAL, MAX_INTERVAL);
+    tracing::debug!(?interval, ?expires_in, "device authorization started");
+    Ok(PendingDeviceSignIn {
+        client_secret,
+        device_code: Secret::new(response.device_code().secret().clone()),
+        user_code,
+        verification_uri,
+        verification_uri_complete,
+        expires_in,
+        expires_at: seconds::after(now, expires_in),
+        deadline: Instant::now() + expires_in,
+        interval,
+        scopes,
+        account_name,
+        provider,
+    })
+}
+
 /// Maps a failed device authorization request; like [`oauth::token_error`], never quotes a body.
-fn device_authorization_error(
+pub(crate) fn device_authorization_error(
     err: RequestTokenError<HttpError, BasicErrorResponse>,
     last: oauth::LastResponse,
 ) -> Error {
@@ -235,13 +259,14 @@ enum Poll {
 }
 
 /// Polls the token endpoint until it answers with tokens or a final error, or the code expires.
-async fn poll(pending: &PendingDeviceSignIn, http: &dyn HttpClient) -> Result<Tokens, Error> {
+pub(crate) async fn poll(pending: &PendingDeviceSignIn, http: &dyn HttpClient) -> Result<Tokens, Error> {
     let expired = || Error::DeviceCodeExpired { secs: pending.expires_in.as_secs() };
     let mut interval = pending.interval;
     let mut failures = 0u32;
     loop {
         let wait = if failures == 0 { interval } else { backoff(interval, failures) };
-        tokio::time::sleep_until((Instant::now() + wait).min(pending.deadline)).await;
+        let wake = Instant::now().checked_add(wait).map_or(pending.deadline, |at| at.min(pending.deadline));
+        tokio::time::sleep_until(wake).await;
         if Instant::now() >= pending.deadline {
             return Err(expired());
         }
@@ -255,7 +280,7 @@ async fn poll(pending: &PendingDeviceSignIn, http: &dyn HttpClient) -> Result<To
                 failures = 0;
             }
             Poll::SlowDown(asked) => {
-                interval = (interval + SLOW_DOWN_STEP).max(asked.unwrap_or_default());
+                interval = slowed_down(interval, asked);
                 tracing::debug!(?interval, "the provider asked to slow down");
                 failures = 0;
             }
@@ -270,6 +295,12 @@ async fn poll(pending: &PendingDeviceSignIn, http: &dyn HttpClient) -> Result<To
     }
 }
 
+/// The interval after a `slow_down`: 5 seconds more, or the interval the server `asked` for
+/// when that is longer, and never more than [`MAX_INTERVAL`].
+fn slowed_down(interval: Duration, asked: Option<Duration>) -> Duration {
+    interval.saturating_add(SLOW_DOWN_STEP).max(asked.unwrap_or_default()).min(MAX_INTERVAL)
+}
+
 /// The wait after `failures` network failures in a row: the interval doubled each time, capped.
 fn backoff(interval: Duration, failures: u32) -> Duration {
     interval.saturating_mul(1 << failures.min(8)).min(MAX_BACKOFF.max(interval))
@@ -280,8 +311,9 @@ fn backoff(interval: Duration, failures: u32) -> Duration {
 struct OAuthError {
     error: String,
     error_description: Option<String>,
-    /// GitHub names the new interval with `slow_down`.
-    interval: Option<u64>,
+    /// GitHub names the new interval with `slow_down`; an unreadable one is ignored.
+    #[serde(default)]
+    interval: Reading,
 }
 
 /// One device access token request (RFC 8628 §3.4) and what its answer means.
@@ -299,7 +331,7 @@ async fn poll_once(pending: &PendingDeviceSignIn, http: &dyn HttpClient) -> Resu
     if let Ok(OAuthError { error, error_description, interval }) = serde_json::from_slice(response.body()) {
         return match error.as_str() {
             "authorization_pending" => Ok(Poll::Pending),
-            "slow_down" => Ok(Poll::SlowDown(interval.map(Duration::from_secs))),
+            "slow_down" => Ok(Poll::SlowDown(interval.clamped(MAX_INTERVAL))),
             "access_denied" => Err(Error::AuthorizationDenied { error, description: error_description }),
             "expired_token" => Err(Error::DeviceCodeExpired { secs: pending.expires_in.as_secs() }),
             _ => Err(Error::TokenRefused { error, description: error_description }),
@@ -616,6 +648,72 @@ mod tests {
         let pending = f.keyport.begin_device_sign_in("p", DeviceRequest::default()).await.unwrap();
         let err = f.keyport.finish_device_sign_in(pending).await.unwrap_err();
         assert!(matches!(&err, Error::TokenRefused { error, .. } if error == "invalid_grant"), "{err}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn absurd_intervals_and_lifetimes_are_clamped() {
+        // u64::MAX seconds for both: before the clamps, the first sleep overflowed `Instant`.
+        let body = device_response(Some(u64::MAX), u64::MAX);
+        let f = fixture(ScriptedHttp::new().reply(200, &body).reply(400, PENDING).reply(200, TOKENS), true, None).await;
+        let pending = f.keyport.begin_device_sign_in("p", DeviceRequest::default()).await.unwrap();
+        assert_eq!((pending.interval(), pending.expires_in()), (MAX_INTERVAL, MAX_LIFETIME));
+        assert_eq!(pending.expires_at(), time::macros::datetime!(2030-01-01 13:00 UTC));
+        f.keyport.finish_device_sign_in(pending).await.unwrap();
+        assert_eq!(f.http.gaps(0), [120, 120], "polled every MAX_INTERVAL");
+
+        let f = fixture(ScriptedHttp::new().reply(200, &device_response(Some(0), 1)), true, None).await;
+        let pending = f.keyport.begin_device_sign_in("p", DeviceRequest::default()).await.unwrap();
+        assert_eq!((pending.interval(), pending.expires_in()), (MIN_INTERVAL, Duration::from_secs(1)));
+
+        let f = fixture(ScriptedHttp::new().reply(200, &device_response(Some(5), 0)), true, None).await;
+        let err = f.keyport.begin_device_sign_in("p", DeviceRequest::default()).await.unwrap_err();
+        assert!(matches!(err, Error::BadDeviceResponse { .. }), "{err}");
+    }
+
+    #[tokio::test]
+    async fn numbers_oauth2_cannot_read_are_a_bad_device_response() {
+        for (interval, expires_in) in [
+            ("-1", "600"),
+            ("5", "-1"),
+            ("5.5", "600"),
+            ("5", "600.5"),
+            (r#""5""#, "600"),
+            ("1e400", "600"),
+            ("5", "1e400"),
+        ] {
+            let body = format!(
+                r#"{{"device_code":"SECRET-DEVICE-CODE","user_code":"A","verification_uri":"https://as.example/a","interval":{interval},"expires_in":{expires_in}}}"#
+            );
+            let f = fixture(ScriptedHttp::new().reply(200, &body), true, None).await;
+            let err = f.keyport.begin_device_sign_in("p", DeviceRequest::default()).await.unwrap_err();
+            let text = format!("{err} {err:?}");
+            assert!(matches!(err, Error::BadDeviceResponse { .. }), "{interval} {expires_in}: {text}");
+            assert!(!text.contains("SECRET"), "{text}");
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn slow_down_never_overflows_and_stays_under_the_cap() {
+        let mut script = ScriptedHttp::new().reply(200, &device_response(Some(100), 3600));
+        // GitHub-style intervals: absurd, negative, unreadable (ignored: plus 5 s), then plain.
+        for body in [
+            r#"{"error":"slow_down","interval":18446744073709551615}"#,
+            r#"{"error":"slow_down","interval":-9223372036854775808}"#,
+            r#"{"error":"slow_down","interval":"soon"}"#,
+            r#"{"error":"slow_down","interval":1e300}"#,
+            SLOW_DOWN,
+        ] {
+            script = script.reply(400, body);
+        }
+        let f = fixture(script.reply(200, TOKENS), true, None).await;
+        let pending = f.keyport.begin_device_sign_in("p", DeviceRequest::default()).await.unwrap();
+        f.keyport.finish_device_sign_in(pending).await.unwrap();
+        assert_eq!(f.http.gaps(0), [100, 120, 120, 120, 120, 120]);
+
+        assert_eq!(slowed_down(Duration::MAX, None), MAX_INTERVAL);
+        assert_eq!(slowed_down(Duration::from_secs(2), Some(Duration::MAX)), MAX_INTERVAL);
+        assert_eq!(slowed_down(Duration::from_secs(2), Some(Duration::ZERO)), Duration::from_secs(7));
+        assert_eq!(backoff(Duration::MAX, u32::MAX), Duration::MAX);
     }
 
     #[tokio::test]

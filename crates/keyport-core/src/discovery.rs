@@ -59,12 +59,30 @@ pub(crate) async fn discover(http: &dyn HttpClient, issuer: &Url) -> Result<Prov
                 continue;
             }
         };
-        match http::json_body::<Metadata>(&response) {
-            Ok(metadata) => return source_from(issuer, metadata, openid).map_err(fail),
-            Err(reason) => reasons.push(format!("{url}: {reason}")),
+        match read_document(issuer, &response, openid) {
+            Ok(source) => return Ok(source),
+            Err(Unusable::Unreadable(reason)) => reasons.push(format!("{url}: {reason}")),
+            Err(Unusable::Refused(reason)) => return Err(fail(reason)),
         }
     }
     Err(fail(reasons.join("; ")))
+}
+
+/// Why a metadata response gave no provider.
+#[derive(Debug)]
+pub(crate) enum Unusable {
+    /// Not a metadata document (a status other than 2xx, or not the JSON expected): the next
+    /// location may have one.
+    Unreadable(String),
+    /// A metadata document that Keyport refuses (another issuer, no S256, an insecure
+    /// endpoint): discovery stops.
+    Refused(String),
+}
+
+/// Reads one metadata response (`openid`: it came from the OpenID Connect location).
+pub(crate) fn read_document(issuer: &Url, response: &http::Response, openid: bool) -> Result<ProviderSource, Unusable> {
+    let metadata = http::json_body::<Metadata>(response).map_err(Unusable::Unreadable)?;
+    source_from(issuer, metadata, openid).map_err(Unusable::Refused)
 }
 
 fn source_from(issuer: &Url, metadata: Metadata, openid_document: bool) -> Result<ProviderSource, String> {

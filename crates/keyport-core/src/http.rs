@@ -122,10 +122,65 @@ fn error_chain(err: &dyn std::error::Error) -> String {
     text
 }
 
+/// The longest `Retry-After` honoured: one hour. A server may ask for more (up to `u64::MAX`
+/// seconds, or a date in the year 9999); Keyport then tries again after an hour, which costs
+/// that server one request, where believing it could stop renewals for good.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60 * 60);
+
+/// Reads `Retry-After` (RFC 9110 §10.2.3) as a delay from `now`: delay-seconds (digits only;
+/// more than fit in a `u64` count as [`MAX_RETRY_AFTER`]) or an HTTP date (a past one is no
+/// delay), at most [`MAX_RETRY_AFTER`]. `None` when the header is absent or unreadable.
+pub(crate) fn retry_after(headers: &http::HeaderMap, now: time::OffsetDateTime) -> Option<Duration> {
+    let value = headers.get(http::header::RETRY_AFTER)?.to_str().ok()?.trim();
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        let secs = value.parse::<u64>().unwrap_or(u64::MAX);
+        return Some(Duration::from_secs(secs).min(MAX_RETRY_AFTER));
+    }
+    let at = time::OffsetDateTime::parse(value, &time::format_description::well_known::Rfc2822).ok()?;
+    // A difference of two representable dates always fits in `time::Duration`.
+    let delay = Duration::try_from(at - now).unwrap_or(Duration::ZERO);
+    Some(delay.min(MAX_RETRY_AFTER))
+}
+
 /// Reads a JSON body after checking the status is 2xx.
 pub(crate) fn json_body<T: serde::de::DeserializeOwned>(response: &Response) -> Result<T, String> {
     if !response.status().is_success() {
         return Err(format!("HTTP status {}", response.status()));
     }
     serde_json::from_slice(response.body()).map_err(|err| format!("the response is not the JSON expected: {err}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    fn after(value: &[u8]) -> Option<Duration> {
+        let mut headers = http::HeaderMap::new();
+        headers.insert(http::header::RETRY_AFTER, http::HeaderValue::from_bytes(value).unwrap());
+        retry_after(&headers, datetime!(2030-01-01 12:00 UTC))
+    }
+
+    #[test]
+    fn retry_after_seconds_are_clamped_and_never_overflow() {
+        assert_eq!(after(b"120"), Some(Duration::from_secs(120)));
+        assert_eq!(after(b" 0 "), Some(Duration::ZERO));
+        assert_eq!(after(b"3600"), Some(MAX_RETRY_AFTER));
+        assert_eq!(after(b"3601"), Some(MAX_RETRY_AFTER));
+        assert_eq!(after(b"18446744073709551615"), Some(MAX_RETRY_AFTER));
+        assert_eq!(after(b"99999999999999999999999999999999999999"), Some(MAX_RETRY_AFTER));
+        for unreadable in [&b"-1"[..], b"+5", b"1.5", b"1e400", b"soon", b"", b"\xff"] {
+            assert_eq!(after(unreadable), None, "{}", String::from_utf8_lossy(unreadable));
+        }
+        assert_eq!(retry_after(&http::HeaderMap::new(), datetime!(2030-01-01 12:00 UTC)), None);
+    }
+
+    #[test]
+    fn retry_after_dates_count_from_now_and_are_clamped() {
+        assert_eq!(after(b"Tue, 01 Jan 2030 12:02:00 GMT"), Some(Duration::from_secs(120)));
+        assert_eq!(after(b"Tue, 01 Jan 2030 11:00:00 GMT"), Some(Duration::ZERO), "a past date is no delay");
+        assert_eq!(after(b"Fri, 31 Dec 9999 23:59:59 GMT"), Some(MAX_RETRY_AFTER));
+        assert_eq!(after(b"Mon, 01 Jan 0001 00:00:00 GMT"), None, "year 1 is not a valid RFC 2822 year");
+        assert_eq!(after(b"Tue, 01 Jan 2030 25:00:00 GMT"), None);
+    }
 }

@@ -5,6 +5,12 @@
 //! verified. Everything else that matters is: `iss`, `aud`/`azp`, `exp`, `nonce`, `sub`, and
 //! the `none` algorithm is refused. The token is used only to learn who signed in; it is never
 //! stored or presented to anyone.
+//!
+//! `exp` is read leniently ([`Reading`]: an integer or fractional NumericDate of any size, or a
+//! string holding one) and compared with saturating arithmetic. `iat`, `nbf` and `auth_time`
+//! are not read: §3.1.3.7 leaves `iat` to the client, `auth_time` matters only with
+//! `max_age`, which Keyport never sends, and OpenID Connect does not define `nbf`; so whatever
+//! a provider writes there can neither fail a sign-in nor overflow anything.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -14,8 +20,10 @@ use time::OffsetDateTime;
 use crate::account::Identity;
 use crate::error::Error;
 use crate::provider::IssuerRule;
+use crate::seconds::Reading;
 
-/// Clock skew tolerated when checking `exp`.
+/// Clock skew tolerated when checking `exp`: a token that expired less than this long ago
+/// still counts as valid.
 const LEEWAY_SECS: i64 = 120;
 
 /// What the ID token must match.
@@ -43,7 +51,8 @@ struct Claims {
     iss: String,
     sub: String,
     aud: Audience,
-    exp: i64,
+    #[serde(default)]
+    exp: Reading,
     azp: Option<String>,
     nonce: Option<String>,
     tid: Option<String>,
@@ -96,7 +105,10 @@ pub(crate) fn check(raw: &str, expected: &Expected<'_>, now: OffsetDateTime) -> 
     } else if audiences.len() > 1 {
         return Err(invalid("several audiences and no authorized party (azp)"));
     }
-    if claims.exp + LEEWAY_SECS < now.unix_timestamp() {
+    let Reading::Number(exp) = claims.exp else {
+        return Err(invalid("missing or malformed exp"));
+    };
+    if exp.saturating_add(LEEWAY_SECS) < now.unix_timestamp() {
         return Err(invalid("it has expired"));
     }
     if let Some(nonce) = expected.nonce
@@ -167,6 +179,51 @@ mod tests {
             assert!(matches!(check_with(claims, alg), Err(Error::IdTokenInvalid { .. })), "{what} should fail");
         }
         assert!(check("abc", &Expected { issuer: None, client_id: "cid", nonce: None }, now()).is_err());
+    }
+
+    #[test]
+    fn absurd_exp_values_are_compared_without_overflow() {
+        let valid = |exp: serde_json::Value| {
+            let mut claims = good();
+            claims["exp"] = exp;
+            check_with(claims, "RS256")
+        };
+        // Far future, however written: valid. Before the fix, i64::MAX + leeway overflowed.
+        for far in [json!(i64::MAX), json!(u64::MAX), json!(1e300), json!("9223372036854775807"), json!(1.8e9 + 0.5)] {
+            assert!(valid(far.clone()).is_ok(), "{far}");
+        }
+        // Past, however written: expired.
+        for past in [json!(i64::MIN), json!(-1), json!(0), json!(-1e300), json!("1799990000"), json!(1_799_999_879)] {
+            let err = valid(past.clone()).unwrap_err();
+            assert!(err.to_string().contains("expired"), "{past}: {err}");
+        }
+        // Within the leeway.
+        assert!(valid(json!(1_799_999_881)).is_ok());
+        // Not a date at all.
+        for bad in [json!("soon"), json!(null), json!({}), json!([1]), json!(true)] {
+            let err = valid(bad.clone()).unwrap_err();
+            assert!(err.to_string().contains("malformed exp"), "{bad}: {err}");
+        }
+        let mut claims = good();
+        claims.as_object_mut().unwrap().remove("exp");
+        assert!(check_with(claims, "RS256").unwrap_err().to_string().contains("malformed exp"));
+        // Beyond f64: serde_json refuses the payload.
+        let payload = r#"{"iss":"https://id.example","sub":"alice","aud":"cid","exp":1e400,"nonce":"n-1"}"#;
+        let raw = format!("{}.{}.sig", URL_SAFE_NO_PAD.encode(r#"{"alg":"RS256"}"#), URL_SAFE_NO_PAD.encode(payload));
+        let issuer = IssuerRule::Exact("https://id.example".into());
+        let expected = Expected { issuer: Some(&issuer), client_id: "cid", nonce: Some("n-1") };
+        assert!(matches!(check(&raw, &expected, now()), Err(Error::IdTokenInvalid { .. })));
+    }
+
+    #[test]
+    fn iat_nbf_and_auth_time_are_not_read_so_absurd_values_do_no_harm() {
+        for value in [json!(u64::MAX), json!(i64::MIN), json!(-1), json!(1e300), json!("soon"), json!({})] {
+            let mut claims = good();
+            for claim in ["iat", "nbf", "auth_time"] {
+                claims[claim] = value.clone();
+            }
+            assert!(check_with(claims, "RS256").is_ok(), "{value}");
+        }
     }
 
     #[test]

@@ -14,6 +14,8 @@ mod discovery;
 pub mod endpoint;
 mod error;
 pub mod events;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod http;
 mod id_token;
 mod keyport;
@@ -24,6 +26,7 @@ pub mod redirect;
 pub mod refresh;
 pub mod refresher;
 mod revoke;
+mod seconds;
 pub mod secret;
 pub mod secrets;
 mod service;

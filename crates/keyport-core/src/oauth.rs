@@ -10,34 +10,96 @@ use oauth2::basic::{
     BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse, BasicTokenType,
 };
 use oauth2::{
-    AuthType, AuthUrl, ClientId, ClientSecret, DeviceAuthorizationUrl, EndpointMaybeSet, EndpointNotSet, EndpointSet,
-    RequestTokenError, RevocationUrl, StandardRevocableToken, StandardTokenResponse, TokenResponse as _, TokenUrl,
+    AccessToken, AuthType, AuthUrl, ClientId, ClientSecret, DeviceAuthorizationUrl, EndpointMaybeSet, EndpointNotSet,
+    EndpointSet, RefreshToken, RequestTokenError, RevocationUrl, Scope, StandardRevocableToken, TokenResponse as _,
+    TokenUrl,
 };
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 use crate::http::{HttpClient, HttpError, Response};
 use crate::provider::{ClientAuth, Provider, ScopeSeparator};
+use crate::seconds::{self, Reading};
 use crate::secret::Secret;
 
-/// Extra fields of a token response: the OpenID Connect ID token.
-#[derive(Clone, Default, Serialize, Deserialize)]
-pub struct IdTokenFields {
-    /// The raw ID token (a JWT), when the provider sent one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id_token: Option<String>,
+/// The longest access-token lifetime believed: ten years. A provider that says more (up to
+/// `u64::MAX` seconds) means "does not expire soon"; ten years keeps every date computed from
+/// it far inside what `time` and `accounts.json` can hold, and a token that really lives
+/// longer is merely renewed early.
+pub const MAX_TOKEN_LIFETIME: std::time::Duration = std::time::Duration::from_secs(10 * 365 * 24 * 60 * 60);
+
+/// When a token with `lifetime` left at `now` expires: `now + lifetime`, with the lifetime
+/// clamped to [`MAX_TOKEN_LIFETIME`] and the sum saturating, so no lifetime can panic.
+pub(crate) fn expires_at(now: time::OffsetDateTime, lifetime: std::time::Duration) -> time::OffsetDateTime {
+    seconds::after(now, lifetime.min(MAX_TOKEN_LIFETIME))
 }
 
-impl std::fmt::Debug for IdTokenFields {
+/// A token response (RFC 6749 §5.1) with the OpenID Connect ID token. Like `oauth2`'s
+/// `StandardTokenResponse`, except that `expires_in` is read leniently ([`Reading`]): a lifetime
+/// written as a string, a float, a negative or an absurd number is clamped (see
+/// [`Tokens::expires_in`]) rather than failing the response, which may carry a rotated refresh
+/// token that must not be lost.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct TokenResponse {
+    access_token: AccessToken,
+    #[serde(deserialize_with = "oauth2::helpers::deserialize_untagged_enum_case_insensitive")]
+    token_type: BasicTokenType,
+    #[serde(default, skip_serializing)]
+    expires_in: Reading,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<RefreshToken>,
+    #[serde(rename = "scope", default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "oauth2::helpers::deserialize_space_delimited_vec")]
+    #[serde(serialize_with = "oauth2::helpers::serialize_space_delimited_vec")]
+    scopes: Option<Vec<Scope>>,
+    /// The raw ID token (a JWT), when the provider sent one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    id_token: Option<String>,
+}
+
+impl std::fmt::Debug for TokenResponse {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("IdTokenFields").field("id_token", &self.id_token.as_ref().map(|_| "[redacted]")).finish()
+        // `AccessToken` and `RefreshToken` print redacted; the ID token is a plain string.
+        f.debug_struct("TokenResponse")
+            .field("access_token", &self.access_token)
+            .field("token_type", &self.token_type)
+            .field("expires_in", &self.expires_in)
+            .field("refresh_token", &self.refresh_token)
+            .field("scopes", &self.scopes)
+            .field("id_token", &self.id_token.as_ref().map(|_| "[redacted]"))
+            .finish()
     }
 }
 
-impl oauth2::ExtraTokenFields for IdTokenFields {}
+impl oauth2::TokenResponse for TokenResponse {
+    type TokenType = BasicTokenType;
 
-/// The token response type.
-pub(crate) type TokenResponse = StandardTokenResponse<IdTokenFields, BasicTokenType>;
+    fn access_token(&self) -> &AccessToken {
+        &self.access_token
+    }
+
+    fn token_type(&self) -> &BasicTokenType {
+        &self.token_type
+    }
+
+    /// The clamped lifetime (see [`Tokens::expires_in`]).
+    fn expires_in(&self) -> Option<std::time::Duration> {
+        match self.expires_in {
+            Reading::Absent => None,
+            // Zero: the token is used now and renewed at its next use.
+            Reading::Unreadable => Some(std::time::Duration::ZERO),
+            number => number.clamped(MAX_TOKEN_LIFETIME),
+        }
+    }
+
+    fn refresh_token(&self) -> Option<&RefreshToken> {
+        self.refresh_token.as_ref()
+    }
+
+    fn scopes(&self) -> Option<&Vec<Scope>> {
+        self.scopes.as_ref()
+    }
+}
 
 /// The `oauth2` client with every optional endpoint "maybe set".
 pub(crate) type OAuthClient = oauth2::Client<
@@ -81,16 +143,6 @@ pub(crate) struct LastResponse {
     pub retry_after: Option<std::time::Duration>,
 }
 
-/// Reads `Retry-After` (RFC 9110 §10.2.3): delay-seconds or an HTTP date.
-pub(crate) fn retry_after(response: &Response, now: time::OffsetDateTime) -> Option<std::time::Duration> {
-    let value = response.headers().get(::http::header::RETRY_AFTER)?.to_str().ok()?.trim();
-    if let Ok(secs) = value.parse::<u64>() {
-        return Some(std::time::Duration::from_secs(secs));
-    }
-    let at = time::OffsetDateTime::parse(value, &time::format_description::well_known::Rfc2822).ok()?;
-    std::time::Duration::try_from(at - now).ok()
-}
-
 /// One conversation with a token endpoint through an [`HttpClient`]. Pass it to `oauth2`'s
 /// `request_async(&exchange)`: it is a named type rather than a closure so the compiler can see
 /// that the request futures are `Send`.
@@ -111,7 +163,7 @@ impl<'a> Exchange<'a> {
         let response = self.http.send(request).await?;
         *self.last.lock().expect("lock") = LastResponse {
             status: Some(response.status().as_u16()),
-            retry_after: retry_after(&response, time::OffsetDateTime::now_utc()),
+            retry_after: crate::http::retry_after(response.headers(), time::OffsetDateTime::now_utc()),
         };
         Ok(response)
     }
@@ -138,7 +190,9 @@ pub struct Tokens {
     pub access_token: Secret,
     /// The refresh token, when one was issued.
     pub refresh_token: Option<Secret>,
-    /// Lifetime from now, when the provider said.
+    /// Lifetime from now, when the provider said: at most [`MAX_TOKEN_LIFETIME`]; zero (expired
+    /// now, renewed at the next use) when the provider said zero, a negative number, or
+    /// something that is not a number at all.
     pub expires_in: Option<std::time::Duration>,
     /// `Bearer`, usually.
     pub token_type: String,
@@ -150,6 +204,9 @@ pub struct Tokens {
 
 impl Tokens {
     pub(crate) fn from_response(response: TokenResponse, separator: ScopeSeparator) -> Result<Self, Error> {
+        if response.expires_in == Reading::Unreadable {
+            tracing::warn!("the token response's expires_in is not a number; the token counts as expired now");
+        }
         let access_token = response.access_token().secret();
         if access_token.is_empty() {
             return Err(Error::BadTokenResponse { reason: "the access token is empty".into() });
@@ -179,7 +236,7 @@ impl Tokens {
                 BasicTokenType::Extension(other) => other.clone(),
             },
             scope,
-            id_token: response.extra_fields().id_token.clone().map(Secret::new),
+            id_token: response.id_token.clone().map(Secret::new),
         })
     }
 }

@@ -699,10 +699,7 @@ impl Keyport {
     }
 }
 
-/// `now + lifetime`, saturating.
+/// `now + lifetime`, clamped and saturating ([`oauth::expires_at`]).
 pub(crate) fn expires_at(now: OffsetDateTime, lifetime: Duration) -> OffsetDateTime {
-    time::Duration::try_from(lifetime)
-        .ok()
-        .and_then(|d| now.checked_add(d))
-        .unwrap_or(now + time::Duration::days(36_500))
+    oauth::expires_at(now, lifetime)
 }

@@ -303,7 +303,11 @@ async fn fetch_identity(
             .header(::http::header::AUTHORIZATION, format!("Bearer {}", token.expose()))
             .header(::http::header::ACCEPT, "application/json")
             .body(Vec::new())
-            .expect("a GET request is valid");
+            // A token with bytes a header cannot carry (a control character, say): found by
+            // the token_response fuzz target, where `expect` here panicked the sign-in.
+            .map_err(|_| Error::BadTokenResponse {
+                reason: "userinfo: the access token cannot be sent in an HTTP header".into(),
+            })?;
         http.send(request).await.map_err(Error::from)
     };
     let unusable = |reason: String| Error::BadTokenResponse { reason: format!("userinfo: {reason}") };
@@ -383,10 +387,7 @@ pub(crate) fn account_record(
     now: time::OffsetDateTime,
     created_at: Option<time::OffsetDateTime>,
 ) -> Account {
-    let expires_at = signed
-        .tokens
-        .expires_in
-        .map(|lifetime| now + time::Duration::try_from(lifetime).unwrap_or(time::Duration::MAX));
+    let expires_at = signed.tokens.expires_in.map(|lifetime| oauth::expires_at(now, lifetime));
     Account {
         name,
         provider: signed.provider.name.clone(),

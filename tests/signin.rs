@@ -119,7 +119,9 @@ fn forged_state_is_ignored_and_the_genuine_redirect_still_signs_in() {
     let server = OidcServer::start();
     let profile = Profile::new();
     profile.add_local_provider(&server);
-    profile.keyport().args(["add", "local"]).env("KEYPORT_TEST_DRIVER", "forge-state-first").output().unwrap();
+    let output =
+        profile.keyport().args(["add", "local"]).env("KEYPORT_TEST_DRIVER", "forge-state-first").output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let log = profile.driver_log();
     let status_of = |step: &str| {
         log.iter().find(|l| l["step"] == step).unwrap_or_else(|| panic!("no {step} in {log:?}"))["status"].clone()

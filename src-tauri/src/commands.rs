@@ -59,12 +59,12 @@ pub fn program_forget(desktop: State<'_, Desktop>, program: String, account: Str
 // runtime, plain ones on the main thread, which has none.
 #[tauri::command(rename_all = "snake_case")]
 pub async fn signin_start(desktop: State<'_, Desktop>, form: SignInForm) -> Answer<BrowserSignIn> {
-    desktop.service.app_sign_in(form)
+    desktop.service.app_sign_in(form).await
 }
 
 #[tauri::command(rename_all = "snake_case")]
 pub async fn reauth_start(desktop: State<'_, Desktop>, account: String, scopes: Vec<String>) -> Answer<BrowserSignIn> {
-    desktop.service.app_reauth(&account, &scopes)
+    desktop.service.app_reauth(&account, &scopes).await
 }
 
 #[tauri::command(rename_all = "snake_case")]
@@ -98,8 +98,8 @@ pub async fn provider_add(desktop: State<'_, Desktop>, form: NewProviderForm) ->
 }
 
 #[tauri::command(rename_all = "snake_case")]
-pub fn provider_remove(desktop: State<'_, Desktop>, name: String) -> Answer<()> {
-    desktop.service.app_remove_provider(&name)
+pub async fn provider_remove(desktop: State<'_, Desktop>, name: String) -> Answer<()> {
+    desktop.service.app_remove_provider(&name).await
 }
 
 #[tauri::command(rename_all = "snake_case")]

@@ -192,18 +192,31 @@ impl Keyport {
             redirect_host: new.redirect_host,
             redirect_path: new.redirect_path,
         };
+        let keyport = self.clone();
+        let name = name.to_owned();
+        blocking(move || keyport.store_provider(&name, config, new.client_secret)).await
+    }
+
+    /// Writes a provider found by [`Keyport::add_provider`], its secret first (keyring and
+    /// file: blocking work).
+    fn store_provider(
+        &self,
+        name: &str,
+        config: ProviderConfig,
+        client_secret: Option<Secret>,
+    ) -> Result<Provider, Error> {
         let provider = config.resolve(name)?;
-        if provider.quirks.secret == SecretPolicy::Required && new.client_secret.is_none() {
+        if provider.quirks.secret == SecretPolicy::Required && client_secret.is_none() {
             return Err(Error::ClientSecretRequired { provider: name.to_owned() });
         }
         let secret_key = SecretKey::client_secret(&self.accounts.namespace()?, name);
-        if let Some(secret) = &new.client_secret {
+        if let Some(secret) = &client_secret {
             self.secrets.set(&secret_key, secret)?;
         }
         match self.providers.insert(name, config) {
             Ok(provider) => Ok(provider),
             Err(err) => {
-                if new.client_secret.is_some() {
+                if client_secret.is_some() {
                     let _ = self.secrets.delete(&secret_key);
                 }
                 Err(err)

@@ -491,21 +491,28 @@ impl Service {
 
     /// Starts a browser sign-in (the browser is opened, honouring `$BROWSER`); the outcome
     /// is a `signin_finished` or `signin_failed` event.
-    pub fn app_sign_in(self: &Arc<Self>, form: SignInForm) -> Result<BrowserSignIn, AppError> {
+    pub async fn app_sign_in(self: &Arc<Self>, form: SignInForm) -> Result<BrowserSignIn, AppError> {
         let request = SignInRequest {
             scopes: scopes(&form.scopes),
             account_name: optional(form.account.clone()),
             open_browser: true,
             ..SignInRequest::default()
         };
-        let pending = self.keyport.begin_sign_in(&form.provider, request)?;
+        let provider = form.provider.clone();
+        let pending = self.blocking(move |keyport| keyport.begin_sign_in(&provider, request)).await?;
         self.browser_sign_in(pending, optional(form.account))
     }
 
     /// Signs in to an existing account again, with extra scopes.
-    pub fn app_reauth(self: &Arc<Self>, account: &str, extra_scopes: &[String]) -> Result<BrowserSignIn, AppError> {
-        let pending =
-            self.keyport.begin_reauth(account, &scopes(extra_scopes), keyport_core::signin::DEFAULT_TIMEOUT, true)?;
+    pub async fn app_reauth(
+        self: &Arc<Self>,
+        account: &str,
+        extra_scopes: &[String],
+    ) -> Result<BrowserSignIn, AppError> {
+        let (name, extra) = (account.to_owned(), scopes(extra_scopes));
+        let pending = self
+            .blocking(move |keyport| keyport.begin_reauth(&name, &extra, keyport_core::signin::DEFAULT_TIMEOUT, true))
+            .await?;
         self.browser_sign_in(pending, Some(account.to_owned()))
     }
 
@@ -578,8 +585,9 @@ impl Service {
     }
 
     /// Removes a provider and its client secret.
-    pub fn app_remove_provider(&self, name: &str) -> Result<(), AppError> {
-        Ok(self.keyport.remove_provider(name)?)
+    pub async fn app_remove_provider(&self, name: &str) -> Result<(), AppError> {
+        let name = name.to_owned();
+        Ok(self.blocking(move |keyport| keyport.remove_provider(&name)).await?)
     }
 
     /// Opens a provider's page (https, or http to loopback) in the user's browser.

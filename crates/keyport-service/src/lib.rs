@@ -51,11 +51,28 @@ impl Listening {
 pub fn bind(service: &Service) -> Result<Listening, ServiceError> {
     let socket = service.config.socket.clone();
     let instance = instance::acquire(&socket)?;
-    let listener = tokio::net::UnixListener::bind(&socket)
-        .map_err(|source| ServiceError::Socket { path: socket.clone(), source })?;
+    let listener =
+        listen_with_credentials(&socket).map_err(|source| ServiceError::Socket { path: socket.clone(), source })?;
     std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o600))
         .map_err(|source| ServiceError::Socket { path: socket.clone(), source })?;
     Ok(Listening { _instance: instance, listener, socket })
+}
+
+/// A listening socket at `path` whose connections carry every writer's credentials
+/// (`SO_PASSCRED`, set before `listen`: a connection made before it was set would not, and its
+/// requests would be refused as written by nobody known).
+fn listen_with_credentials(path: &std::path::Path) -> std::io::Result<tokio::net::UnixListener> {
+    use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
+    let fd = rustix::net::socket_with(
+        AddressFamily::UNIX,
+        SocketType::STREAM,
+        SocketFlags::CLOEXEC | SocketFlags::NONBLOCK,
+        None,
+    )?;
+    rustix::net::sockopt::set_socket_passcred(&fd, true)?;
+    rustix::net::bind(&fd, &SocketAddrUnix::new(path)?)?;
+    rustix::net::listen(&fd, 1024)?;
+    tokio::net::UnixListener::from_std(std::os::unix::net::UnixListener::from(fd))
 }
 
 /// Runs the refresher, the event forwarding and the server on `listening` until `shutdown`
@@ -117,4 +134,25 @@ pub(crate) fn random_id() -> String {
     hasher
         .write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());
     format!("{:016x}", hasher.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use crate::lines::{Incoming, LineReader};
+
+    /// A client that connects and writes the moment the socket exists (as the CLI does after
+    /// starting a daemon), before the server accepts, is still known by its pid.
+    #[tokio::test]
+    async fn a_request_written_before_the_server_accepts_carries_its_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keyport.sock");
+        let listener = super::listen_with_credentials(&path).unwrap();
+        let mut early = std::os::unix::net::UnixStream::connect(&path).unwrap();
+        early.write_all(b"{\"early\":1}\n").unwrap();
+        let (server, _) = listener.accept().await.unwrap();
+        let line = LineReader::new(64).next(&server).await.unwrap();
+        assert_eq!(line, Incoming::Line { bytes: b"{\"early\":1}".to_vec(), writers: vec![std::process::id()] });
+    }
 }

@@ -109,7 +109,6 @@ fn core(err: keyport_core::Error) -> ErrorObject {
 }
 
 async fn dispatch(service: &Arc<Service>, conn: &Connection, asker: &Asker, call: Call) -> Answer {
-    let keyport = service.keyport();
     match call {
         Call::AccountsList => {
             let mut accounts = service.list_accounts().await?;
@@ -156,20 +155,20 @@ async fn dispatch(service: &Arc<Service>, conn: &Connection, asker: &Asker, call
                 open_browser: params.open_browser.unwrap_or(false),
                 ..SignInRequest::default()
             };
-            let pending = keyport.begin_sign_in(&params.provider, request).map_err(core)?;
+            // Binding the listener, the keyring probe and the browser all may block.
+            let provider = params.provider.clone();
+            let pending = service.blocking(move |keyport| keyport.begin_sign_in(&provider, request)).await?;
             start_signin(service, conn, pending, params.account)
         }
         Call::AccountsReauth(params) => {
             authorize(service, asker, &params.account, Action::SignInAgain).await?;
             let scopes = keyport_core::provider::split_scopes(&params.scopes.unwrap_or_default());
-            let pending = keyport
-                .begin_reauth(
-                    &params.account,
-                    &scopes,
-                    keyport_core::signin::DEFAULT_TIMEOUT,
-                    params.open_browser.unwrap_or(false),
-                )
-                .map_err(core)?;
+            let (account, open_browser) = (params.account.clone(), params.open_browser.unwrap_or(false));
+            let pending = service
+                .blocking(move |keyport| {
+                    keyport.begin_reauth(&account, &scopes, keyport_core::signin::DEFAULT_TIMEOUT, open_browser)
+                })
+                .await?;
             start_signin(service, conn, pending, Some(params.account))
         }
         Call::SigninCancel(params) => {
@@ -373,7 +372,7 @@ impl Drop for SigninSlot {
 /// The account actions, shared by the socket's methods and the desktop app (`app.rs`).
 impl Service {
     /// Runs a core call that touches the keyring or waits on a file lock on the blocking pool.
-    async fn blocking<T: Send + 'static>(
+    pub(crate) async fn blocking<T: Send + 'static>(
         &self,
         call: impl FnOnce(&keyport_core::Keyport) -> Result<T, keyport_core::Error> + Send + 'static,
     ) -> Result<T, ErrorObject> {

@@ -623,6 +623,9 @@ fn desktop_app_adds_refreshes_shares_revokes_and_removes_accounts() {
     let second = add_account(&w, &gate, &server, Some("second"), "second-signin-waiting");
     w.wait_for(&format!(r#"{} [data-testid="status"][data-status="valid"]"#, details(&second)), "status valid");
     w.shot("second-account-details");
+    let record: Value = serde_json::from_slice(&std::fs::read(profile.accounts_file()).expect("accounts.json"))
+        .expect("accounts.json is JSON");
+    let template = record["accounts"][0].clone();
     let second_access =
         profile.keyring_lookup(&format!("account/{second}/access_token")).expect("the second access token");
     w.click(r#"[data-testid="action-remove"]"#);
@@ -645,6 +648,35 @@ fn desktop_app_adds_refreshes_shares_revokes_and_removes_accounts() {
     w.check(introspection["active"] == true, || {
         format!("Remove is local only, yet the server no longer knows the token: {introspection}")
     });
+
+    // (g) A long-time user's thousand accounts are all listed (records only: listing reads no
+    // secret). The window reads the list again when it is reloaded.
+    const MANY: usize = 1000;
+    let mut many = record.clone();
+    many["accounts"] = Value::Array(
+        (0..MANY)
+            .map(|n| {
+                let mut account = template.clone();
+                account["name"] = json!(format!("user{n:04}@example.test"));
+                account
+            })
+            .collect(),
+    );
+    let path = profile.accounts_file();
+    let temporary = path.with_extension("tmp");
+    std::fs::write(&temporary, serde_json::to_vec_pretty(&many).expect("JSON")).expect("write accounts");
+    std::fs::rename(&temporary, &path).expect("replace accounts.json");
+    w.js("setTimeout(() => location.reload(), 0); return null;", &[]);
+    let listed = w.wait_js(
+        "the thousand accounts listed",
+        &format!(
+            "const n = document.querySelectorAll('[data-testid=\"account-card\"]').length; return n === {MANY} ? n : null;"
+        ),
+        &[],
+    );
+    w.check(listed == json!(MANY), || format!("{listed} cards for {MANY} accounts"));
+    w.check(w.exists(&card("user0999@example.test")), || "the last of the thousand accounts is not listed".into());
+    w.shot("a-thousand-accounts");
 
     eprintln!("desktop: all steps passed in {:.1} s", started.elapsed().as_secs_f64());
     drop(w);

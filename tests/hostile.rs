@@ -61,14 +61,15 @@ fn sleep_program() -> PathBuf {
 
 /// Allows `program` account `a`, as the user would.
 fn allow(profile: &Profile, program: &Path, account: &str) {
-    profile
-        .access_rules()
-        .set(
-            keyport_service::access::Program::Path(program.to_owned()),
-            account,
-            keyport_service::access::Decision::Allow,
-        )
-        .unwrap();
+    profile.edit_rules(|rules| {
+        rules
+            .set(
+                keyport_service::access::Program::Path(program.to_owned()),
+                account,
+                keyport_service::access::Decision::Allow,
+            )
+            .unwrap()
+    });
 }
 
 // ---- the socket cannot be starved --------------------------------------------------------------
@@ -343,10 +344,11 @@ sys.stdin.read()
 fn a_denied_program_hears_no_event_about_the_account() {
     let (_server, profile, _daemon) = setup(Profile::new());
     let python = python();
-    profile
-        .access_rules()
-        .set(keyport_service::access::Program::Path(python.clone()), "a", keyport_service::access::Decision::Deny)
-        .unwrap();
+    profile.edit_rules(|rules| {
+        rules
+            .set(keyport_service::access::Program::Path(python.clone()), "a", keyport_service::access::Decision::Deny)
+            .unwrap()
+    });
     let socket = socket_of(&profile);
     let mut watcher = Command::new(&python)
         .args(["-c", PY_WATCH])
@@ -550,7 +552,9 @@ fn a_program_in_another_mount_namespace_does_not_pass_as_a_host_program() {
     let program = format!("container:toolbox-test:{}", sleep.display());
     let message = contained["responses"][0]["error"]["message"].as_str().unwrap_or_default().to_owned();
     assert!(message.contains(&format!("keyport allow {program} a")), "{contained}");
-    profile.access_rules().set(program.parse().unwrap(), "a", keyport_service::access::Decision::Allow).unwrap();
+    profile.edit_rules(|rules| {
+        rules.set(program.parse().unwrap(), "a", keyport_service::access::Decision::Allow).unwrap()
+    });
     let allowed = client_in_namespace(&container, &sleep.display().to_string(), &socket, &get);
     assert!(allowed["responses"][0]["result"]["access_token"].is_string(), "{allowed}");
 }

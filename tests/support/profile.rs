@@ -41,9 +41,17 @@ impl Profile {
         Self { dir, keyring: KeyringSession::start() }
     }
 
-    /// `$XDG_CONFIG_HOME/keyport/access.toml`.
+    /// `$XDG_CONFIG_HOME/keyport/access.toml`, to read.
     pub fn access_rules(&self) -> keyport_service::access::AccessRules {
         keyport_service::access::AccessRules::new(self.dir.path().join("config/keyport/access.toml"))
+    }
+
+    /// Changes `access.toml` the way an edit by hand would, then waits until a running service
+    /// has seen it (it looks at the file again after [`keyport_service::access::RULES_RECHECK`]).
+    pub fn edit_rules<T>(&self, edit: impl FnOnce(&keyport_service::access::AccessRules) -> T) -> T {
+        let done = edit(&self.access_rules());
+        std::thread::sleep(keyport_service::access::RULES_RECHECK + std::time::Duration::from_millis(30));
+        done
     }
 
     /// The profile's root directory (everything Keyport writes is below it).
@@ -120,15 +128,26 @@ impl Profile {
     /// Forgets every rule about this test binary.
     pub fn forget_me(&self) {
         let me = me();
-        for rule in self.access_rules().list().expect("access rules") {
-            if rule.program == me {
-                self.access_rules().forget(&me, &rule.account).expect("forget");
+        self.edit_rules(|rules| {
+            for rule in rules.list().expect("access rules") {
+                if rule.program == me {
+                    rules.forget(&me, &rule.account).expect("forget");
+                }
             }
-        }
+        });
     }
 
     fn decide_me(&self, account: &str, decision: keyport_service::access::Decision) {
-        self.access_rules().set(me(), account, decision).expect("writing access.toml");
+        self.edit_rules(|rules| rules.set(me(), account, decision).expect("writing access.toml"));
+    }
+
+    /// Allows this test binary each of `accounts`, in one edit.
+    pub fn allow_me_each(&self, accounts: &[String]) {
+        self.edit_rules(|rules| {
+            for account in accounts {
+                rules.set(me(), account, keyport_service::access::Decision::Allow).expect("writing access.toml");
+            }
+        });
     }
 
     /// Runs `keyport ARGS` as the user typing it at a terminal: in an interactive `bash` in a

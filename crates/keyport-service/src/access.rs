@@ -239,11 +239,25 @@ struct RulesFile {
 /// Rules by program, then account: looked up by reference, with no allocation per request.
 type RuleMap = BTreeMap<Program, BTreeMap<String, Rule>>;
 
+/// The rules as last read, the file's modification time then, and when that was last compared.
+#[derive(Debug)]
+struct CachedRules {
+    modified: Option<std::time::SystemTime>,
+    checked: std::time::Instant,
+    rules: RuleMap,
+}
+
+/// How long the rules in memory are used before the file's modification time is looked at
+/// again: an edit by hand applies within this; every change made through Keyport applies at
+/// once (a write empties the cache). Looking at the file on every request cost a path lookup
+/// per `token.get`.
+pub const RULES_RECHECK: std::time::Duration = crate::service::RECHECK;
+
 /// The access rules file, cached in memory and reloaded when it changes on disk.
 #[derive(Debug)]
 pub struct AccessRules {
     path: PathBuf,
-    cache: std::sync::Mutex<Option<(Option<std::time::SystemTime>, RuleMap)>>,
+    cache: std::sync::Mutex<Option<CachedRules>>,
 }
 
 impl AccessRules {
@@ -303,12 +317,19 @@ impl AccessRules {
     }
 
     fn with_rules<T>(&self, read: impl FnOnce(&RuleMap) -> T) -> Result<T, ServiceError> {
-        let modified = std::fs::metadata(&self.path).and_then(|m| m.modified()).ok();
         let mut cache = self.cache.lock().expect("rules lock");
-        if cache.as_ref().is_none_or(|(seen, _)| *seen != modified) {
-            *cache = Some((modified, self.load()?));
+        if let Some(cached) = cache.as_mut()
+            && cached.checked.elapsed() < RULES_RECHECK
+        {
+            return Ok(read(&cached.rules));
         }
-        Ok(read(&cache.as_ref().expect("just loaded").1))
+        let modified = std::fs::metadata(&self.path).and_then(|m| m.modified()).ok();
+        let checked = std::time::Instant::now();
+        match cache.as_mut() {
+            Some(cached) if cached.modified == modified => cached.checked = checked,
+            _ => *cache = Some(CachedRules { modified, checked, rules: self.load()? }),
+        }
+        Ok(read(&cache.as_ref().expect("just loaded").rules))
     }
 
     fn load(&self) -> Result<RuleMap, ServiceError> {

@@ -233,6 +233,66 @@ fn admit(admissions: &Arc<Mutex<Admissions>>, config: &ServiceConfig, key: Strin
     Ok(Ticket { admissions: admissions.clone(), key, in_flight })
 }
 
+/// Whether a connection of `key` would find a place, after letting closing connections give
+/// theirs back (as `serve` does before refusing).
+async fn place_for(admissions: &Mutex<Admissions>, config: &ServiceConfig, key: &str) -> Result<(), Refusal> {
+    let mut refusal = Refusal::Total;
+    for attempt in 0..5 {
+        if attempt > 0 {
+            tokio::task::yield_now().await;
+        }
+        let guard = admissions.lock().expect("admissions");
+        refusal = if guard.total >= config.max_connections {
+            Refusal::Total
+        } else if guard.programs.get(key).is_some_and(|slots| slots.connections >= config.max_connections_per_program) {
+            Refusal::Program
+        } else {
+            return Ok(());
+        };
+    }
+    Err(refusal)
+}
+
+/// Answers a connection that found no place with `busy`, and closes it.
+fn turn_away(stream: &UnixStream, refusal: Refusal, key: &str, log: &LogBudget) {
+    let message = match refusal {
+        Refusal::Total => "too many connections; try again",
+        Refusal::Program => "this program has too many connections open; close some, or try again",
+    };
+    log.warn(format_args!("refused a connection: {message} ({key})"));
+    let busy = Response::error(None, ErrorObject::new(ErrorCode::Busy, message));
+    if let Ok(line) = keyport_wire::frame::encode_message(&busy) {
+        // The socket's buffer is empty: a small line fits without waiting.
+        let _ = stream.try_write(&line);
+    }
+}
+
+/// The programs of the processes that connected lately, by pid: a few hundred entries, each
+/// trusted for a second (a pid is not reused that fast).
+#[derive(Debug, Default)]
+struct RecentPrograms {
+    keys: HashMap<u32, (String, std::time::Instant)>,
+}
+
+impl RecentPrograms {
+    const FOR: Duration = Duration::from_secs(1);
+    const MAX: usize = 1024;
+
+    fn get(&self, pid: u32) -> Option<String> {
+        self.keys.get(&pid).filter(|(_, at)| at.elapsed() < Self::FOR).map(|(key, _)| key.clone())
+    }
+
+    fn insert(&mut self, pid: u32, key: String) {
+        if self.keys.len() >= Self::MAX {
+            self.keys.retain(|_, (_, at)| at.elapsed() < Self::FOR);
+            if self.keys.len() >= Self::MAX {
+                self.keys.clear();
+            }
+        }
+        self.keys.insert(pid, (key, std::time::Instant::now()));
+    }
+}
+
 /// Serves `listener` until `shutdown` completes; then every connection is closed at once.
 pub async fn serve(service: Arc<Service>, listener: UnixListener, shutdown: impl std::future::Future<Output = ()>) {
     tokio::pin!(shutdown);
@@ -245,6 +305,7 @@ pub async fn serve(service: Arc<Service>, listener: UnixListener, shutdown: impl
     let admissions = Arc::new(Mutex::new(Admissions::default()));
     let (stopping, stop) = watch::channel(false);
     let log = Arc::new(LogBudget::new("socket", 20, Duration::from_secs(60)));
+    let mut recent = RecentPrograms::default();
     loop {
         let stream = tokio::select! {
             _ = &mut shutdown => break,
@@ -266,8 +327,20 @@ pub async fn serve(service: Arc<Service>, listener: UnixListener, shutdown: impl
             continue;
         }
         let pid = cred.pid().and_then(|pid| u32::try_from(pid).ok());
+        // A process turned away a moment ago is turned away again without reading `/proc`: a
+        // program that reconnects in a loop costs an accept and a close, not an identification.
+        // (Admission only counts connections; every request is still judged on its own.)
+        if let Some(key) = pid.and_then(|pid| recent.get(pid))
+            && let Err(refusal) = place_for(&admissions, &service.config, &key).await
+        {
+            turn_away(&stream, refusal, &key, &log);
+            continue;
+        }
         let mut link = service.identifier.link(pid);
         let key = service.identifier.admission_key(&link);
+        if let Some(pid) = pid {
+            recent.insert(pid, key.clone());
+        }
         let mut admitted = admit(&admissions, &service.config, key.clone());
         // Connections that are closing hold their place until their task has seen the end; let
         // them run before refusing (a client that closes and reconnects at once would otherwise
@@ -284,18 +357,7 @@ pub async fn serve(service: Arc<Service>, listener: UnixListener, shutdown: impl
                 link.find_client_socket(&stream);
                 tokio::spawn(connection(service.clone(), stream, link, ticket, stop.clone()));
             }
-            Err(refusal) => {
-                let message = match refusal {
-                    Refusal::Total => "too many connections; try again",
-                    Refusal::Program => "this program has too many connections open; close some, or try again",
-                };
-                log.warn(format_args!("refused a connection: {message} ({key})"));
-                let busy = Response::error(None, ErrorObject::new(ErrorCode::Busy, message));
-                if let Ok(line) = keyport_wire::frame::encode_message(&busy) {
-                    // The socket's buffer is empty: a small line fits without waiting.
-                    let _ = stream.try_write(&line);
-                }
-            }
+            Err(refusal) => turn_away(&stream, refusal, &key, &log),
         }
     }
     stopping.send_replace(true);
@@ -328,6 +390,10 @@ async fn connection(
     let mut reading = true;
     let idle = service.config.idle_timeout;
     let mut last_activity = tokio::time::Instant::now();
+    // Moving a timer on every request costs a timer-wheel update each time: this one is only
+    // brought forward, and moved on when it fires before the real deadline.
+    let timer = tokio::time::sleep_until(last_activity + idle);
+    tokio::pin!(timer);
     loop {
         let waiting_for_events =
             conn.subscriber.lock().expect("subscriber").is_some() || !conn.signins.lock().expect("signins").is_empty();
@@ -338,6 +404,9 @@ async fn connection(
             Some(since) => tokio::time::Instant::from_std(since) + LINE_DEADLINE,
             None => last_activity + idle,
         };
+        if deadline < timer.deadline() {
+            timer.as_mut().reset(deadline);
+        }
         tokio::select! {
             _ = async { let _ = stop.wait_for(|stop| *stop).await; } => break,
             _ = outbox.closed() => break,
@@ -355,14 +424,20 @@ async fn connection(
                     break;
                 }
             }
-            _ = tokio::time::sleep_until(deadline), if reading => {
+            _ = &mut timer, if reading => {
+                let now = tokio::time::Instant::now();
+                if now < deadline {
+                    timer.as_mut().reset(deadline);
+                    continue;
+                }
                 if reader.partial_since().is_some() {
                     break; // a line that does not finish
                 }
                 if requests.is_empty() && !waiting_for_events {
                     break; // idle
                 }
-                last_activity = tokio::time::Instant::now();
+                last_activity = now;
+                timer.as_mut().reset(last_activity + idle);
             }
             read = read_with_permit(&mut reader, &stream, &connection_in_flight), if reading => {
                 let (incoming, connection_permit) = read;

@@ -536,6 +536,32 @@ pub fn xoauth2(args: Xoauth2Args) -> Result<()> {
     crate::print::token(text.expose())
 }
 
+// ---------------------------------------------------------------------------------------------
+// Allowing a program that runs other programs' code
+
+/// Interpreters: allowing one allows every script it runs.
+const INTERPRETERS: &[&str] =
+    &["python", "python3", "perl", "ruby", "node", "nodejs", "php", "lua", "tclsh", "java", "deno", "bun"];
+
+/// A warning for `keyport allow` when `program` is a shell or an interpreter.
+pub fn allow_warning(program: &keyport_service::access::Program) -> Option<String> {
+    let keyport_service::access::Program::Path(path) = program else { return None };
+    let name = path.file_name()?.to_str()?;
+    let family = name.trim_end_matches(|c: char| c.is_ascii_digit() || c == '.');
+    if SHELLS.contains(&name) || SHELLS.contains(&family) {
+        return Some(format!(
+            "{} is a shell: every shell script (and every program that runs `sh -c`) could then use this \
+             account. Allow the program that runs keyport instead, and have its command start with `exec` \
+             (see docs/clients.md)",
+            path.display()
+        ));
+    }
+    if INTERPRETERS.contains(&name) || INTERPRETERS.contains(&family) {
+        return Some(format!("{} is an interpreter: every script it runs could then use this account", path.display()));
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -719,30 +745,4 @@ mod tests {
         assert_eq!(unix_time("2026-01-01T00:00:00Z"), Some(1_767_225_600));
         assert_eq!(unix_time("soon"), None);
     }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Allowing a program that runs other programs' code
-
-/// Interpreters: allowing one allows every script it runs.
-const INTERPRETERS: &[&str] =
-    &["python", "python3", "perl", "ruby", "node", "nodejs", "php", "lua", "tclsh", "java", "deno", "bun"];
-
-/// A warning for `keyport allow` when `program` is a shell or an interpreter.
-pub fn allow_warning(program: &keyport_service::access::Program) -> Option<String> {
-    let keyport_service::access::Program::Path(path) = program else { return None };
-    let name = path.file_name()?.to_str()?;
-    let family = name.trim_end_matches(|c: char| c.is_ascii_digit() || c == '.');
-    if SHELLS.contains(&name) || SHELLS.contains(&family) {
-        return Some(format!(
-            "{} is a shell: every shell script (and every program that runs `sh -c`) could then use this \
-             account. Allow the program that runs keyport instead, and have its command start with `exec` \
-             (see docs/clients.md)",
-            path.display()
-        ));
-    }
-    if INTERPRETERS.contains(&name) || INTERPRETERS.contains(&family) {
-        return Some(format!("{} is an interpreter: every script it runs could then use this account", path.display()));
-    }
-    None
 }

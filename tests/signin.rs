@@ -381,3 +381,28 @@ fn ctrl_c_cancels_the_sign_in_cleanly() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// Issue 10, finding 6: a token response whose `expires_in` is 18446744073709551615 (u64::MAX)
+/// panicked the sign-in task of 19b339a: no outcome ever came, and its place among the 16
+/// sign-ins the service runs at once was never given back. Now the lifetime is clamped (ten
+/// years), and seventeen such sign-ins in a row, more than there are places, all end.
+#[test]
+fn an_absurd_lifetime_at_sign_in_is_clamped_and_every_sign_in_ends() {
+    let server = OidcServer::start();
+    let profile = Profile::new();
+    profile.add_local_provider(&server);
+    let absurd = serde_json::json!([{
+        "rewrite": { "pattern": "\"expires_in\":\\s*\\d+", "with": "\"expires_in\":18446744073709551615" }
+    }]);
+    for n in 1..=17 {
+        server.faults(absurd.clone());
+        let name = format!("absurd{n}");
+        let output = profile.run(&["add", "local", "--name", &name, "--timeout", "20"]);
+        assert!(output.status.success(), "sign-in {n} did not end well: {}", String::from_utf8_lossy(&output.stderr));
+        let status = profile.json(&["status", &name, "--json"]);
+        let left = status["expires_in_secs"].as_i64().unwrap_or_else(|| panic!("no expiry: {status}"));
+        let ten_years = 10 * 365 * 24 * 3600;
+        assert!(left > ten_years - 60 && left <= ten_years, "{name}: expires in {left} s");
+    }
+    assert_eq!(server.stats()["queued"], 0, "every rewrite was used by a sign-in");
+}

@@ -547,6 +547,18 @@ async function tokenFault(req, res) {
   const fault = tokenFaults.shift();
   if (!fault) return false;
   stats.faults_served += 1;
+  if (fault.rewrite) {
+    // The real provider answers; its answer's text is rewritten on the way (a number no
+    // JavaScript value can hold, say), with the length fixed to match.
+    const end = res.end.bind(res);
+    res.end = (body, ...rest) => {
+      const text = Buffer.isBuffer(body) ? body.toString('utf8') : String(body ?? '');
+      const rewritten = text.replace(new RegExp(fault.rewrite.pattern), fault.rewrite.with);
+      if (!res.headersSent) res.setHeader('Content-Length', Buffer.byteLength(rewritten));
+      return end(rewritten, ...rest);
+    };
+    return false;
+  }
   if (fault.hold || fault.drop) {
     // The real provider answers (and rotates); the answer is held until released, or the
     // connection is dropped instead of answering (a response lost on the way).

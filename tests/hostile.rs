@@ -398,6 +398,25 @@ fn without_a_rule_a_program_may_not_act_but_you_at_your_terminal_may() {
     profile.typed_ok(&["add", "local", "--name", "a"]);
     let token = profile.typed_ok(&["token", "a"]).trim().to_owned();
     assert_eq!(profile.keyring_lookup("account/a/access_token").as_deref(), Some(token.as_str()));
+    // The README's quick start, as typed: the token in a command substitution for another
+    // command's argument.
+    let quick_start = profile.typed_shell(r#"printf 'Authorization: Bearer %s\n' "$(keyport token a)""#);
+    assert_eq!(
+        String::from_utf8_lossy(&quick_start.stdout),
+        format!("Authorization: Bearer {token}\n"),
+        "{}",
+        String::from_utf8_lossy(&quick_start.stderr)
+    );
+    // The same line in a script (no person at a terminal) is the shell asking: refused.
+    let scripted = Command::new("bash")
+        .args(["-c", r#"printf 'Authorization: Bearer %s\n' "$("$0" token a)""#])
+        .arg(keyport_binary())
+        .env_clear()
+        .envs(profile.env())
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&scripted.stdout), "Authorization: Bearer \n");
+    assert!(String::from_utf8_lossy(&scripted.stderr).contains("access denied"), "{scripted:?}");
 
     // Programs without a rule: refused every action, and told how to allow them.
     for args in [&["token", "a"][..], &["refresh", "a"], &["remove", "a"], &["revoke", "a"]] {

@@ -154,19 +154,26 @@ impl Profile {
     /// real pseudo-terminal (`script`), with this profile's environment. Its standard output
     /// and error are captured through files.
     pub fn typed(&self, args: &[&str]) -> Output {
-        use std::io::Write;
-        use std::os::unix::process::ExitStatusExt;
-        let scratch = tempfile::tempdir_in(self.dir.path()).expect("scratch dir");
-        let (out, err, status) =
-            (scratch.path().join("out"), scratch.path().join("err"), scratch.path().join("status"));
-        let quote = |text: &str| format!("'{}'", text.replace('\'', "'\\''"));
         let mut line = quote(&keyport_binary().display().to_string());
         for arg in args {
             line.push(' ');
             line.push_str(&quote(arg));
         }
+        self.typed_shell(&line)
+    }
+
+    /// Runs the shell `command` as typed at a terminal (see [`Profile::typed`]), with the
+    /// `keyport` under test first on `PATH`. Its standard output and error are captured.
+    pub fn typed_shell(&self, command: &str) -> Output {
+        use std::io::Write;
+        use std::os::unix::process::ExitStatusExt;
+        let scratch = tempfile::tempdir_in(self.dir.path()).expect("scratch dir");
+        let (out, err, status) =
+            (scratch.path().join("out"), scratch.path().join("err"), scratch.path().join("status"));
+        let bin = keyport_binary();
         let line = format!(
-            "{line} > {} 2> {}; echo $? > {}; exit\n",
+            "export PATH={}:\"$PATH\"; {{ {command}\n}} > {} 2> {}; echo $? > {}; exit\n",
+            quote(&bin.parent().expect("a directory").display().to_string()),
             quote(&out.display().to_string()),
             quote(&err.display().to_string()),
             quote(&status.display().to_string())
@@ -183,7 +190,7 @@ impl Profile {
         script.stdin.take().expect("piped").write_all(line.as_bytes()).expect("typing into the terminal");
         script.wait().expect("waiting for script");
         let code: i32 = std::fs::read_to_string(&status)
-            .unwrap_or_else(|_| panic!("the typed command did not finish: keyport {args:?}"))
+            .unwrap_or_else(|_| panic!("the typed command did not finish: {command}"))
             .trim()
             .parse()
             .expect("an exit status");
@@ -350,6 +357,11 @@ impl Drop for Profile {
     fn drop(&mut self) {
         self.stop_daemon();
     }
+}
+
+/// `text` quoted for a POSIX shell.
+fn quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "'\\''"))
 }
 
 /// The `keyport` binary under test: this build's, or the one `KEYPORT_TEST_BIN` names (to run

@@ -60,8 +60,9 @@ pub fn bind(service: &Service) -> Result<Listening, ServiceError> {
 
 /// A listening socket at `path` whose connections carry every writer's credentials
 /// (`SO_PASSCRED`, set before `listen`: a connection made before it was set would not, and its
-/// requests would be refused as written by nobody known).
-fn listen_with_credentials(path: &std::path::Path) -> std::io::Result<tokio::net::UnixListener> {
+/// requests would be refused as written by nobody known). [`bind`] uses it; so should anyone
+/// who hands [`serve`] a listener of their own.
+pub fn listen_with_credentials(path: &std::path::Path) -> std::io::Result<tokio::net::UnixListener> {
     use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
     let fd = rustix::net::socket_with(
         AddressFamily::UNIX,

@@ -296,9 +296,9 @@ impl RecentPrograms {
 /// Serves `listener` until `shutdown` completes; then every connection is closed at once.
 pub async fn serve(service: Arc<Service>, listener: UnixListener, shutdown: impl std::future::Future<Output = ()>) {
     tokio::pin!(shutdown);
-    // Accepted sockets inherit it: every write on them carries its writer's credentials. `bind`
-    // sets it before `listen`; this is for listeners bound elsewhere (connections made before
-    // this line carry none, and are refused).
+    // Accepted sockets inherit it: every write on them carries its writer's credentials.
+    // `listen_with_credentials` sets it before `listen`; this is for listeners bound otherwise
+    // (connections made before this line carry none, and are refused).
     if let Err(err) = rustix::net::sockopt::set_socket_passcred(&listener, true) {
         tracing::error!(%err, "cannot ask for writers' credentials; requests will be refused");
     }

@@ -1,8 +1,13 @@
-//! Authorization server metadata: OpenID Connect Discovery 1.0, then RFC 8414.
+//! Authorization server metadata: OpenID Connect Discovery 1.0 and RFC 8414, merged.
 //!
-//! Tried in order: `{issuer}/.well-known/openid-configuration`, then the RFC 8414 location
-//! `{origin}/.well-known/oauth-authorization-server{path}`. The document's `issuer` must equal
-//! the issuer asked for (RFC 8414 §3.3), and every endpoint must pass the endpoint rule.
+//! Both locations are read: `{issuer}/.well-known/openid-configuration` and the RFC 8414
+//! location `{origin}/.well-known/oauth-authorization-server{path}`. Servers publish different
+//! things at each (one seen in testing lists its revocation endpoint only in its RFC 8414
+//! metadata), so a field in either counts; where both have one, the OpenID document's wins, and
+//! lists are joined. Each document's `issuer` must equal the issuer asked for (RFC 8414 §3.3):
+//! documents naming different issuers are refused, not merged. Every endpoint of the result
+//! must pass the endpoint rule. One location failing (404, not JSON) is fine if the other
+//! answers.
 
 use serde::Deserialize;
 use url::Url;
@@ -47,6 +52,7 @@ pub(crate) async fn discover(http: &dyn HttpClient, issuer: &Url) -> Result<Prov
     rfc8414_url.set_path(&format!("/.well-known/oauth-authorization-server{}", issuer.path().trim_end_matches('/')));
 
     let mut reasons = Vec::new();
+    let mut merged: Option<(Metadata, bool)> = None;
     for (url, openid) in [(openid_url, true), (rfc8414_url, false)] {
         let request = ::http::Request::get(url.as_str())
             .header(::http::header::ACCEPT, "application/json")
@@ -59,13 +65,64 @@ pub(crate) async fn discover(http: &dyn HttpClient, issuer: &Url) -> Result<Prov
                 continue;
             }
         };
-        match read_document(issuer, &response, openid) {
-            Ok(source) => return Ok(source),
-            Err(Unusable::Unreadable(reason)) => reasons.push(format!("{url}: {reason}")),
-            Err(Unusable::Refused(reason)) => return Err(fail(reason)),
+        let metadata = match http::json_body::<Metadata>(&response) {
+            Ok(metadata) => metadata,
+            Err(reason) => {
+                reasons.push(format!("{url}: {reason}"));
+                continue;
+            }
+        };
+        if !same_issuer(&metadata.issuer, issuer.as_str()) {
+            return Err(fail(format!("{url} names issuer `{}`, not `{issuer}`", metadata.issuer)));
+        }
+        merged = Some(match merged {
+            None => (metadata, openid),
+            Some((first, first_openid)) => (first.or(metadata), first_openid || openid),
+        });
+    }
+    match merged {
+        Some((metadata, openid)) => source_from(issuer, metadata, openid).map_err(fail),
+        None => Err(fail(reasons.join("; "))),
+    }
+}
+
+impl Metadata {
+    /// These fields, each completed from `other` where this one has none; lists joined.
+    fn or(self, other: Metadata) -> Metadata {
+        fn join(first: Option<Vec<String>>, second: Option<Vec<String>>) -> Option<Vec<String>> {
+            match (first, second) {
+                (Some(mut first), Some(second)) => {
+                    for item in second {
+                        if !first.contains(&item) {
+                            first.push(item);
+                        }
+                    }
+                    Some(first)
+                }
+                (first, second) => first.or(second),
+            }
+        }
+        Metadata {
+            issuer: self.issuer,
+            authorization_endpoint: self.authorization_endpoint.or(other.authorization_endpoint),
+            token_endpoint: self.token_endpoint.or(other.token_endpoint),
+            revocation_endpoint: self.revocation_endpoint.or(other.revocation_endpoint),
+            device_authorization_endpoint: self.device_authorization_endpoint.or(other.device_authorization_endpoint),
+            userinfo_endpoint: self.userinfo_endpoint.or(other.userinfo_endpoint),
+            scopes_supported: join(Some(self.scopes_supported), Some(other.scopes_supported)).unwrap_or_default(),
+            code_challenge_methods_supported: join(
+                self.code_challenge_methods_supported,
+                other.code_challenge_methods_supported,
+            ),
+            token_endpoint_auth_methods_supported: join(
+                self.token_endpoint_auth_methods_supported,
+                other.token_endpoint_auth_methods_supported,
+            ),
+            authorization_response_iss_parameter_supported: self.authorization_response_iss_parameter_supported
+                || other.authorization_response_iss_parameter_supported,
+            jwks_uri: self.jwks_uri.or(other.jwks_uri),
         }
     }
-    Err(fail(reasons.join("; ")))
 }
 
 /// Why a metadata response gave no provider.
@@ -202,6 +259,56 @@ mod fallback_tests {
         let ProviderSource::Issuer { openid, endpoints, .. } = source else { panic!("not an issuer") };
         assert!(!openid, "plain OAuth metadata without jwks/openid is not OpenID");
         assert_eq!(endpoints.token.as_str(), "https://as.example/t");
+    }
+
+    const OPENID_WITHOUT_REVOCATION: &str = r#"{"issuer": "https://as.example/tenant1",
+        "authorization_endpoint": "https://as.example/a", "token_endpoint": "https://as.example/t",
+        "jwks_uri": "https://as.example/jwks", "scopes_supported": ["openid", "email"],
+        "code_challenge_methods_supported": ["S256"]}"#;
+
+    #[tokio::test]
+    async fn fields_only_in_the_rfc_8414_metadata_count_too() {
+        // As a server seen in testing does: no revocation or device endpoint in its OpenID
+        // document, both in its RFC 8414 metadata (which also has another token endpoint: the
+        // OpenID document's wins).
+        let http = ScriptedHttp::new().reply(200, OPENID_WITHOUT_REVOCATION).reply(
+            200,
+            r#"{"issuer": "https://as.example/tenant1", "authorization_endpoint": "https://as.example/a",
+                "token_endpoint": "https://as.example/other-token", "revocation_endpoint": "https://as.example/revoke",
+                "device_authorization_endpoint": "https://as.example/device", "scopes_supported": ["offline_access", "email"],
+                "authorization_response_iss_parameter_supported": true}"#,
+        );
+        let issuer = Url::parse("https://as.example/tenant1").unwrap();
+        let ProviderSource::Issuer { endpoints, openid, scopes_supported, iss_parameter_supported, .. } =
+            discover(&http, &issuer).await.unwrap()
+        else {
+            panic!("not an issuer")
+        };
+        assert_eq!(endpoints.token.as_str(), "https://as.example/t");
+        assert_eq!(endpoints.revocation.unwrap().as_str(), "https://as.example/revoke");
+        assert_eq!(endpoints.device_authorization.unwrap().as_str(), "https://as.example/device");
+        assert!(openid && iss_parameter_supported);
+        assert_eq!(scopes_supported, ["openid", "email", "offline_access"]);
+    }
+
+    #[tokio::test]
+    async fn metadata_naming_another_issuer_is_refused_not_merged() {
+        let http = ScriptedHttp::new().reply(200, OPENID_WITHOUT_REVOCATION).reply(
+            200,
+            r#"{"issuer": "https://evil.example/tenant1", "authorization_endpoint": "https://as.example/a",
+                "token_endpoint": "https://as.example/t", "revocation_endpoint": "https://evil.example/revoke"}"#,
+        );
+        let err = discover(&http, &Url::parse("https://as.example/tenant1").unwrap()).await.unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("oauth-authorization-server") && text.contains("evil.example"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn the_openid_document_alone_is_enough() {
+        let http = ScriptedHttp::new().reply(200, OPENID_WITHOUT_REVOCATION).reply(404, "{}");
+        let source = discover(&http, &Url::parse("https://as.example/tenant1").unwrap()).await.unwrap();
+        let ProviderSource::Issuer { endpoints, openid, .. } = source else { panic!("not an issuer") };
+        assert!(openid && endpoints.revocation.is_none());
     }
 
     #[tokio::test]

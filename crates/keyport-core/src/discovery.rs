@@ -213,6 +213,20 @@ mod tests {
         assert!(source_from(&issuer(), m, true).unwrap_err().contains("S256"));
     }
 
+    /// What real servers publish: `plain` beside `S256` (Keyport still sends S256), endpoint
+    /// paths and the issuer ending in `/`.
+    #[test]
+    fn plain_beside_s256_and_trailing_slashes_are_accepted() {
+        let m = metadata(json!({
+            "issuer": "https://id.example/tenant/", "authorization_endpoint": "https://id.example/a/",
+            "token_endpoint": "https://id.example/t/", "code_challenge_methods_supported": ["plain", "S256"]
+        }));
+        let ProviderSource::Issuer { endpoints, .. } = source_from(&issuer(), m, true).unwrap() else {
+            panic!("not an issuer source");
+        };
+        assert_eq!(endpoints.token.as_str(), "https://id.example/t/");
+    }
+
     #[test]
     fn a_good_document_gives_endpoints_and_capabilities() {
         let m = metadata(json!({

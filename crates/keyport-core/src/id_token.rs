@@ -46,9 +46,40 @@ enum Audience {
     Many(Vec<String>),
 }
 
+/// A subject identifier as a server sends it: a string, as OpenID Connect says, or an integer,
+/// as some servers send (`"sub": 1`), read as its decimal text.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Subject {
+    Text(String),
+    Unsigned(u64),
+    Signed(i64),
+}
+
+impl From<Subject> for String {
+    fn from(subject: Subject) -> Self {
+        match subject {
+            Subject::Text(text) => text,
+            Subject::Unsigned(n) => n.to_string(),
+            Subject::Signed(n) => n.to_string(),
+        }
+    }
+}
+
+/// Reads a required `sub` ([`Subject`]).
+pub(crate) fn subject<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    Subject::deserialize(deserializer).map(String::from)
+}
+
+/// Reads an optional `sub` ([`Subject`]).
+pub(crate) fn optional_subject<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    Option::<Subject>::deserialize(deserializer).map(|subject| subject.map(String::from))
+}
+
 #[derive(Debug, Deserialize)]
 struct Claims {
     iss: String,
+    #[serde(deserialize_with = "subject")]
     sub: String,
     aud: Audience,
     #[serde(default)]
@@ -157,6 +188,16 @@ mod tests {
         assert_eq!(id.sub.as_deref(), Some("alice"));
         assert_eq!(id.email.as_deref(), Some("alice@example.test"));
         assert_eq!(id.name.as_deref(), Some("Alice"));
+    }
+
+    #[test]
+    fn a_numeric_subject_is_read_as_text() {
+        let mut claims = good();
+        claims["sub"] = json!(1);
+        assert_eq!(check_with(claims, "RS256").unwrap().sub.as_deref(), Some("1"));
+        let mut claims = good();
+        claims["sub"] = json!({"id": 1});
+        assert!(matches!(check_with(claims, "RS256"), Err(Error::IdTokenInvalid { .. })));
     }
 
     #[test]

@@ -329,6 +329,22 @@ mod tests {
         assert!(text.contains("token_type"), "{text}");
     }
 
+    /// What real servers send: `token_type` in any case, no `scope` (the requested ones were
+    /// granted), an error without a description.
+    #[tokio::test]
+    async fn what_real_servers_send_is_accepted() {
+        for token_type in ["bearer", "BEARER", "Bearer"] {
+            let body = format!(r#"{{"access_token":"t","token_type":"{token_type}","refresh_token":"r"}}"#);
+            let http = ScriptedHttp::new().reply(200, &body);
+            let tokens = exchange(&http).await.unwrap();
+            assert_eq!(tokens.token_type, "Bearer");
+            assert!(tokens.scope.is_none() && tokens.refresh_token.is_some());
+        }
+        let http = ScriptedHttp::new().reply(400, r#"{"error":"invalid_grant"}"#);
+        let err = exchange(&http).await.unwrap_err();
+        assert!(matches!(&err, Error::TokenRefused { error, .. } if error == "invalid_grant"), "{err}");
+    }
+
     #[tokio::test]
     async fn comma_separated_scopes_are_split() {
         let http = ScriptedHttp::new().reply(200, r#"{"access_token":"t","token_type":"bearer","scope":"repo,gist"}"#);

@@ -269,6 +269,7 @@ fn merge_identity(identity: &mut Identity, found: Identity) -> Result<(), Error>
 
 #[derive(Debug, Deserialize)]
 struct UserInfo {
+    #[serde(default, deserialize_with = "crate::id_token::optional_subject")]
     sub: Option<String>,
     email: Option<String>,
     name: Option<String>,
@@ -409,6 +410,18 @@ pub(crate) fn account_record(
 
 #[cfg(test)]
 mod tests {
+    /// Servers that number their users send `sub` as an integer; it reads as its text, and a
+    /// string stays a string.
+    #[test]
+    fn a_numeric_subject_in_userinfo_is_read_as_text() {
+        let numeric: UserInfo = serde_json::from_str(r#"{"sub": 1, "email": "e@example.test"}"#).unwrap();
+        assert_eq!(numeric.sub.as_deref(), Some("1"));
+        let text: UserInfo = serde_json::from_str(r#"{"sub": "1"}"#).unwrap();
+        assert_eq!(text.sub.as_deref(), Some("1"));
+        let none: UserInfo = serde_json::from_str(r#"{"email": "e@example.test"}"#).unwrap();
+        assert_eq!(none.sub, None);
+        assert!(serde_json::from_str::<UserInfo>(r#"{"sub": [1]}"#).is_err());
+    }
     use super::*;
     use crate::provider::{Preset, ProviderConfig, ProviderSource, RedirectHost};
     use sha2::{Digest, Sha256};

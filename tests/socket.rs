@@ -86,20 +86,10 @@ impl Conn {
 
     /// Sends a request and returns its response (notifications meanwhile are kept).
     fn call(&mut self, id: i64, method: &str, params: Value) -> Value {
-        let mut request = json!({"jsonrpc": "2.0", "id": id, "method": method});
-        if !params.is_null() {
-            request["params"] = params;
-        }
-        self.send(&request);
-        loop {
-            let message = self.read().unwrap_or_else(|| panic!("the connection closed before answering {request}"));
-            if message.get("id").is_some() {
-                assert_eq!(message["jsonrpc"], "2.0", "{message}");
-                assert_eq!(message["id"], json!(id), "responses come one per request here: {message}");
-                return message;
-            }
-            self.events.push(message);
-        }
+        let message = self.call_any(id, method, params);
+        assert_eq!(message["jsonrpc"], "2.0", "{message}");
+        assert_eq!(message["id"], json!(id), "responses come one per request here: {message}");
+        message
     }
 
     /// The answer to a request, whatever its `id` (a `busy` refusal has none).

@@ -157,15 +157,7 @@ impl Keyport {
         let client_secret = self.client_secret(&provider)?;
         let scopes = if request.scopes.is_empty() { provider.default_scopes.clone() } else { request.scopes };
 
-        let exchange = Exchange::new(self.http.as_ref());
-        let client = oauth::client(&provider, client_secret.as_ref())?;
-        let response: StandardDeviceAuthorizationResponse = client
-            .exchange_device_code()
-            .map_err(|_| Error::DeviceFlowUnsupported { provider: provider.name.clone() })?
-            .add_scopes(scopes.iter().cloned().map(Scope::new))
-            .request_async(&exchange)
-            .await
-            .map_err(|err| device_authorization_error(err, exchange.last()))?;
+        let response = request_authorization(&provider, client_secret.as_ref(), &scopes, self.http.as_ref()).await?;
         pending_sign_in(provider, client_secret, response, scopes, request.account_name, self.clock.now())
     }
 
@@ -233,8 +225,25 @@ pub(crate) fn pending_sign_in(
     })
 }
 
+/// The device authorization request (RFC 8628 §3.1) for `scopes` at `http`.
+pub(crate) async fn request_authorization(
+    provider: &Provider,
+    client_secret: Option<&Secret>,
+    scopes: &[String],
+    http: &dyn HttpClient,
+) -> Result<StandardDeviceAuthorizationResponse, Error> {
+    let exchange = Exchange::new(http);
+    oauth::client(provider, client_secret)?
+        .exchange_device_code()
+        .map_err(|_| Error::DeviceFlowUnsupported { provider: provider.name.clone() })?
+        .add_scopes(scopes.iter().cloned().map(Scope::new))
+        .request_async(&exchange)
+        .await
+        .map_err(|err| device_authorization_error(err, exchange.last()))
+}
+
 /// Maps a failed device authorization request; like [`oauth::token_error`], never quotes a body.
-pub(crate) fn device_authorization_error(
+fn device_authorization_error(
     err: RequestTokenError<HttpError, BasicErrorResponse>,
     last: oauth::LastResponse,
 ) -> Error {

@@ -9,7 +9,7 @@
 use std::borrow::Cow;
 use std::time::Duration;
 
-use oauth2::{AuthorizationCode, PkceCodeVerifier, RedirectUrl, Scope, StandardDeviceAuthorizationResponse};
+use oauth2::{AuthorizationCode, PkceCodeVerifier, RedirectUrl};
 use time::OffsetDateTime;
 use url::Url;
 
@@ -129,16 +129,8 @@ pub async fn device_authorization(
     http: &dyn HttpClient,
     now: OffsetDateTime,
 ) -> Result<device::PendingDeviceSignIn, Error> {
-    let client = oauth::client(&provider, None)?;
-    let exchange = Exchange::new(http);
     let scopes = provider.default_scopes.clone();
-    let response: StandardDeviceAuthorizationResponse = client
-        .exchange_device_code()
-        .map_err(|_| Error::DeviceFlowUnsupported { provider: provider.name.clone() })?
-        .add_scopes(scopes.iter().cloned().map(Scope::new))
-        .request_async(&exchange)
-        .await
-        .map_err(|err| device::device_authorization_error(err, exchange.last()))?;
+    let response = device::request_authorization(&provider, None, &scopes, http).await?;
     device::pending_sign_in(provider, None, response, scopes, None, now)
 }
 

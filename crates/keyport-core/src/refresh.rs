@@ -634,7 +634,7 @@ impl Keyport {
                 .iter_mut()
                 .find(|a| a.name == name)
                 .ok_or_else(|| Error::AccountNotFound { name: name.to_owned() })?;
-            record.expires_at = tokens.expires_in.map(|lifetime| expires_at(received_at, lifetime));
+            record.expires_at = tokens.expires_in.map(|lifetime| oauth::expires_at(received_at, lifetime));
             record.token_issued_at = received_at;
             record.last_refreshed_at = Some(received_at);
             record.updated_at = received_at;
@@ -697,9 +697,4 @@ impl Keyport {
             }
         }
     }
-}
-
-/// `now + lifetime`, clamped and saturating ([`oauth::expires_at`]).
-pub(crate) fn expires_at(now: OffsetDateTime, lifetime: Duration) -> OffsetDateTime {
-    oauth::expires_at(now, lifetime)
 }

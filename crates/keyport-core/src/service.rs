@@ -11,8 +11,8 @@ use crate::account::{Account, AccountKind, Health, Identity, check_account_name}
 use crate::error::Error;
 use crate::events::AccountEvent;
 use crate::keyport::blocking;
+use crate::oauth::expires_at;
 use crate::oauth::{self, Exchange, Tokens};
-use crate::refresh::expires_at;
 use crate::secret::Secret;
 use crate::secrets::SecretKey;
 use crate::store::FileLock;

@@ -212,21 +212,28 @@ enum Refusal {
     Program,
 }
 
+impl Admissions {
+    /// Why a connection of `key` would be turned away now, if it would.
+    fn refusal(&self, config: &ServiceConfig, key: &str) -> Option<Refusal> {
+        if self.total >= config.max_connections {
+            Some(Refusal::Total)
+        } else if self.programs.get(key).map_or(0, |slots| slots.connections) >= config.max_connections_per_program {
+            Some(Refusal::Program)
+        } else {
+            None
+        }
+    }
+}
+
 fn admit(admissions: &Arc<Mutex<Admissions>>, config: &ServiceConfig, key: String) -> Result<Ticket, Refusal> {
     let mut guard = admissions.lock().expect("admissions");
-    if guard.total >= config.max_connections {
-        return Err(Refusal::Total);
+    if let Some(refusal) = guard.refusal(config, &key) {
+        return Err(refusal);
     }
     let slots = guard.programs.entry(key.clone()).or_insert_with(|| ProgramSlots {
         connections: 0,
         in_flight: Arc::new(Semaphore::new(MAX_IN_FLIGHT_PER_PROGRAM)),
     });
-    if slots.connections >= config.max_connections_per_program {
-        if slots.connections == 0 {
-            guard.programs.remove(&key);
-        }
-        return Err(Refusal::Program);
-    }
     slots.connections += 1;
     let in_flight = slots.in_flight.clone();
     guard.total += 1;
@@ -241,14 +248,10 @@ async fn place_for(admissions: &Mutex<Admissions>, config: &ServiceConfig, key: 
         if attempt > 0 {
             tokio::task::yield_now().await;
         }
-        let guard = admissions.lock().expect("admissions");
-        refusal = if guard.total >= config.max_connections {
-            Refusal::Total
-        } else if guard.programs.get(key).is_some_and(|slots| slots.connections >= config.max_connections_per_program) {
-            Refusal::Program
-        } else {
-            return Ok(());
-        };
+        match admissions.lock().expect("admissions").refusal(config, key) {
+            Some(now) => refusal = now,
+            None => return Ok(()),
+        }
     }
     Err(refusal)
 }

@@ -21,7 +21,7 @@ use keyport_core::browser::{BrowserOpener, NoBrowser, SystemBrowser};
 use keyport_core::clock::SystemClock;
 use keyport_core::http::ReqwestClient;
 use keyport_core::paths::Paths;
-use keyport_core::provider::{DEFAULT_REDIRECT_PATH, Endpoints, MicrosoftTenant, Preset, RedirectHost, split_scopes};
+use keyport_core::provider::{Endpoints, MicrosoftTenant, Preset, RedirectHost, split_scopes};
 use keyport_core::refresher::RefreshPolicy;
 use keyport_core::secret::Secret;
 use keyport_core::secrets::{KeyringStore, OpenOnUse, SecretStore};
@@ -180,9 +180,9 @@ struct ProviderAddArgs {
     /// Redirect host, as registered: 127.0.0.1, [::1] or localhost.
     #[arg(long, value_parser = parse_redirect_host)]
     redirect_host: Option<RedirectHost>,
-    /// Redirect path, as registered.
-    #[arg(long, default_value = DEFAULT_REDIRECT_PATH)]
-    redirect_path: String,
+    /// Redirect path, as registered (default: /callback/NAME, the provider's own).
+    #[arg(long)]
+    redirect_path: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -105,7 +105,7 @@ fn the_service_answers_while_a_keyring_call_hangs() {
         client_secret: None,
         scopes: vec!["openid".into(), "offline_access".into()],
         redirect_host: RedirectHost::Ipv4,
-        redirect_path: "/callback".into(),
+        redirect_path: None,
     };
     runtime.block_on(keyport.add_provider("local", provider)).unwrap();
     // Sign in with the login driver as the browser (`prompt=consent` for offline access).

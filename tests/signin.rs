@@ -179,7 +179,7 @@ fn discovery_records_the_servers_endpoints() {
     assert_eq!(endpoints["revocation"], metadata["revocation_endpoint"]);
     assert_eq!(endpoints["device_authorization"], metadata["device_authorization_endpoint"]);
     assert_eq!(endpoints["userinfo"], metadata["userinfo_endpoint"]);
-    assert_eq!(local["redirect_uri"], "http://127.0.0.1/callback");
+    assert_eq!(local["redirect_uri"], "http://127.0.0.1/callback/local");
     assert!(strings(&local["scopes"]).contains(&"offline_access".to_owned()));
 }
 

@@ -11,6 +11,7 @@ mod helpers;
 mod hostile;
 mod keyring_store;
 mod listener;
+mod mixup;
 mod renewal;
 mod responsive;
 mod revoke;

@@ -263,7 +263,7 @@ function consentAction(forms) {
 async function run(startUrl) {
   const deviceMode = MODE.startsWith('device-');
   const start = new URL(startUrl);
-  const authOrigin = start.origin;
+  let authOrigin = start.origin;
 
   let res = await request(deviceMode ? 'device-open' : 'authorize', 'GET', start.href);
   let consented = false;
@@ -273,6 +273,15 @@ async function run(startUrl) {
       const loc = res.headers.get('location');
       if (!loc) throw new DriverError(`HTTP ${res.status} without Location at ${res.url.href}`);
       const next = new URL(loc, res.url);
+      // Off the server that answered, a redirect with `code` or `error` is the authorization
+      // response; without, it is a hop to another server (tests/mixup.rs's attacker sends
+      // the browser on to the honest server), followed like any redirect.
+      const answer = next.searchParams.has('code') || next.searchParams.has('error');
+      if (next.origin !== res.url.origin && !answer && !deviceMode) {
+        authOrigin = next.origin;
+        res = await request('hop', 'GET', next.href);
+        continue;
+      }
       if (next.origin !== authOrigin) {
         if (deviceMode) {
           throw new DriverError(`device flow: unexpected redirect off the authorization server to ${next.href}`);

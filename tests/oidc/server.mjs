@@ -24,8 +24,8 @@
 //   keyport-service       client_credentials only, secret SERVICE_SECRET
 //   keyport-introspector  may call the introspection endpoint (RFC 7662) on any
 //                         client's tokens, secret INTROSPECTOR_SECRET
-// Both authorization-code clients register http://127.0.0.1/callback,
-// http://[::1]/callback and http://localhost/callback; because they are
+// Both authorization-code clients register the paths in REDIRECT_PATHS on
+// 127.0.0.1, [::1] and localhost; because they are
 // `application_type: 'native'` oidc-provider accepts those with ANY port
 // (RFC 8252 §7.3), e.g. http://127.0.0.1:54321/callback.
 //
@@ -65,11 +65,13 @@ export const SERVICE_SECRET = 'keyport-service-secret';
 export const INTROSPECTOR_CLIENT_ID = 'keyport-introspector';
 export const INTROSPECTOR_SECRET = 'keyport-introspector-secret';
 
-const LOOPBACK_REDIRECT_URIS = [
-  'http://127.0.0.1/callback',
-  'http://[::1]/callback',
-  'http://localhost/callback',
-];
+// Each provider Keyport adds gets its own redirect path, /callback/NAME (the
+// mix-up defence): the paths of the provider names the tests use are registered,
+// plus /callback (what older Keyport versions used), on each loopback host. Not
+// /callback/rogue: tests/signin.rs's mix-up test needs a path this server refuses.
+const REDIRECT_PATHS = ['/callback', ...['local', 'conf', 'plain', 'mixup'].map((name) => `/callback/${name}`)];
+const LOOPBACK_REDIRECT_URIS = ['127.0.0.1', '[::1]', 'localhost'].flatMap((host) =>
+  REDIRECT_PATHS.map((path) => `http://${host}${path}`));
 
 const USER_GRANTS = [
   'authorization_code',

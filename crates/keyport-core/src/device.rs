@@ -465,7 +465,7 @@ mod tests {
             client_secret: secret.map(Secret::new),
             scopes: vec!["read".into(), "write".into()],
             redirect_host: Default::default(),
-            redirect_path: "/callback".into(),
+            redirect_path: None,
         };
         keyport.add_provider("p", new).await.unwrap();
         Fixture { keyport, http, secrets, _dir: dir }

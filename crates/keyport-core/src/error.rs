@@ -157,8 +157,11 @@ fn device_hint(error: &str) -> &'static str {
 fn describe_iss(expected: &str, got: Option<&str>) -> String {
     match got {
         Some(got) => {
-            format!("the authorization response comes from issuer `{got}`, not `{expected}` (a mix-up attack?)")
+            format!(
+                "the authorization response names issuer `{got}`, which is not this provider's (expected {expected}): \
+                 another server answered in its place (a mix-up attack?), and the code was not used"
+            )
         }
-        None => format!("the authorization response lacks the `iss` parameter that `{expected}` promised (RFC 9207)"),
+        None => format!("the authorization response lacks the `iss` parameter that {expected} promised (RFC 9207)"),
     }
 }

@@ -158,6 +158,14 @@ pub(crate) fn same_issuer(a: &str, b: &str) -> bool {
     a.trim_end_matches('/') == b.trim_end_matches('/')
 }
 
+/// Microsoft's per-tenant issuer, `https://login.microsoftonline.com/{tenant}/v2.0`, which its
+/// multi-tenant endpoints (common, organizations, consumers) answer with.
+pub(crate) fn is_microsoft_tenant_issuer(iss: &str) -> bool {
+    iss.strip_prefix("https://login.microsoftonline.com/")
+        .and_then(|rest| rest.strip_suffix("/v2.0"))
+        .is_some_and(|tenant| !tenant.is_empty() && tenant.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

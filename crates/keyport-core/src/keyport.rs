@@ -50,8 +50,9 @@ pub struct NewProvider {
     pub scopes: Vec<String>,
     /// Redirect host.
     pub redirect_host: RedirectHost,
-    /// Redirect path.
-    pub redirect_path: String,
+    /// Redirect path, as registered; `None` gives the provider its own,
+    /// [`default_redirect_path`](crate::provider::default_redirect_path).
+    pub redirect_path: Option<String>,
 }
 
 /// The JSON view of a provider (`keyport provider list --json`).
@@ -190,7 +191,7 @@ impl Keyport {
             client_secret_in_keyring: new.client_secret.is_some(),
             scopes: (!new.scopes.is_empty()).then_some(new.scopes),
             redirect_host: new.redirect_host,
-            redirect_path: new.redirect_path,
+            redirect_path: new.redirect_path.unwrap_or_else(|| crate::provider::default_redirect_path(name)),
         };
         let keyport = self.clone();
         let name = name.to_owned();

@@ -366,7 +366,7 @@ mod tests {
                 client_secret: secret.map(Secret::new),
                 scopes: vec![],
                 redirect_host: RedirectHost::Ipv4,
-                redirect_path: "/callback".into(),
+                redirect_path: None,
             };
             self.keyport.add_provider(name, new).await.unwrap();
         }

@@ -227,17 +227,33 @@ pub(crate) async fn signed_in(
     Ok(SignedIn { provider, tokens, identity, granted, requested: scopes, account_name, reauth: false })
 }
 
-/// RFC 9207: when the server names an issuer, it must be this provider's.
+/// RFC 9207 and the mix-up defence of RFC 9700 §4.4: an `iss` in the authorization response
+/// must belong to the provider this sign-in was started with, or the code (and the PKCE
+/// verifier with it) would go to this provider's token endpoint although another server
+/// issued it. "Belongs" is the exact issuer when it is known, Microsoft's per-tenant issuer
+/// form for its multi-tenant endpoints, and otherwise (endpoints given by hand, GitHub) the
+/// origin of the provider's authorization endpoint. An absent `iss` is an error only when the
+/// server promised to send one.
 fn check_iss(provider: &Provider, iss: Option<&str>) -> Result<(), Error> {
-    match (&provider.issuer, iss) {
-        (Some(IssuerRule::Exact(expected)), Some(got)) if !id_token::same_issuer(got, expected) => {
-            Err(Error::IssuerMismatch { expected: expected.to_string(), got: Some(got.to_owned()) })
-        }
-        (Some(IssuerRule::Exact(expected)), None) if provider.quirks.iss_parameter_required => {
-            Err(Error::IssuerMismatch { expected: expected.to_string(), got: None })
-        }
-        _ => Ok(()),
-    }
+    let expected = match &provider.issuer {
+        Some(IssuerRule::Exact(expected)) => format!("`{expected}`"),
+        Some(IssuerRule::MicrosoftTenant) => "`https://login.microsoftonline.com/{tenant}/v2.0`".to_owned(),
+        None => format!("an issuer at `{}`", provider.endpoints.authorization.origin().ascii_serialization()),
+    };
+    let Some(got) = iss else {
+        return match provider.issuer {
+            Some(IssuerRule::Exact(_)) if provider.quirks.iss_parameter_required => {
+                Err(Error::IssuerMismatch { expected, got: None })
+            }
+            _ => Ok(()),
+        };
+    };
+    let belongs = match &provider.issuer {
+        Some(IssuerRule::Exact(issuer)) => id_token::same_issuer(got, issuer),
+        Some(IssuerRule::MicrosoftTenant) => id_token::is_microsoft_tenant_issuer(got),
+        None => Url::parse(got).is_ok_and(|url| url.origin() == provider.endpoints.authorization.origin()),
+    };
+    if belongs { Ok(()) } else { Err(Error::IssuerMismatch { expected, got: Some(got.to_owned()) }) }
 }
 
 /// RFC 6749 §5.1: the response's `scope` when present, else what was requested. Scopes a
@@ -521,6 +537,43 @@ mod tests {
         let mut strict = p.clone();
         strict.quirks.iss_parameter_required = true;
         assert!(matches!(check_iss(&strict, None), Err(Error::IssuerMismatch { got: None, .. })));
+    }
+
+    /// The mix-up defence for providers without a known issuer: GitHub, endpoints by hand.
+    /// An `iss` from another server is refused; one at the authorization endpoint's origin is
+    /// not; none at all is allowed, as those servers do not promise one.
+    #[test]
+    fn an_issuer_foreign_to_a_provider_without_a_known_issuer_is_refused() {
+        let github = provider(Preset::Github);
+        assert_eq!(github.issuer, None);
+        assert!(check_iss(&github, None).is_ok());
+        assert!(check_iss(&github, Some("https://github.com")).is_ok());
+        let err = check_iss(&github, Some("https://accounts.google.com")).unwrap_err();
+        assert!(matches!(&err, Error::IssuerMismatch { got: Some(got), .. } if got == "https://accounts.google.com"));
+        let text = err.to_string();
+        assert!(text.contains("https://accounts.google.com") && text.contains("https://github.com"), "{text}");
+        assert!(check_iss(&github, Some("not a url")).is_err());
+        assert!(check_iss(&github, Some("https://github.com.evil.example")).is_err());
+        assert!(check_iss(&github, Some("http://github.com")).is_err(), "another scheme is another origin");
+    }
+
+    #[test]
+    fn microsoft_multi_tenant_accepts_only_its_issuer_form() {
+        let microsoft = provider(Preset::Microsoft);
+        assert_eq!(microsoft.issuer, Some(IssuerRule::MicrosoftTenant));
+        assert!(check_iss(&microsoft, None).is_ok());
+        assert!(
+            check_iss(&microsoft, Some("https://login.microsoftonline.com/9188040d-6c67-4c5b-b112-36a304b66dad/v2.0"))
+                .is_ok()
+        );
+        for bad in [
+            "https://login.microsoftonline.com//v2.0",
+            "https://login.microsoftonline.com/a/b/v2.0",
+            "https://login.microsoftonline.com.evil.example/t/v2.0",
+            "https://accounts.google.com",
+        ] {
+            assert!(check_iss(&microsoft, Some(bad)).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -378,7 +378,7 @@ impl NewProviderForm {
             client_secret: secret(self.client_secret),
             scopes: scopes(&self.scopes),
             redirect_host,
-            redirect_path: keyport_core::provider::DEFAULT_REDIRECT_PATH.to_owned(),
+            redirect_path: None,
         };
         Ok((self.name.trim().to_owned(), new))
     }
@@ -620,10 +620,10 @@ mod tests {
             ["google", "microsoft", "github", "gitlab"]
         );
         let microsoft = &presets[1];
-        assert_eq!(microsoft.redirect_uri, "http://localhost/callback");
+        assert_eq!(microsoft.redirect_uri, "http://localhost/callback/microsoft");
         assert_eq!(microsoft.needs, PresetNeeds::Tenant);
         assert_eq!(microsoft.client_secret, "not_needed");
-        assert_eq!(presets[2].redirect_uri, "http://127.0.0.1/callback");
+        assert_eq!(presets[2].redirect_uri, "http://127.0.0.1/callback/github");
         assert_eq!(presets[2].client_secret, "required");
         assert!(
             presets.iter().all(|p| p.device_flow && p.register_url.starts_with("https://") && !p.guidance.is_empty())

@@ -153,11 +153,20 @@ impl fmt::Display for RedirectHost {
     }
 }
 
-/// The default redirect path.
-pub const DEFAULT_REDIRECT_PATH: &str = "/callback";
+/// The redirect path every provider shared before each got its own: what an entry of
+/// `providers.toml` without `redirect_path` means, so registrations made then keep working.
+pub const SHARED_REDIRECT_PATH: &str = "/callback";
 
-fn default_redirect_path() -> String {
-    DEFAULT_REDIRECT_PATH.to_owned()
+fn shared_redirect_path() -> String {
+    SHARED_REDIRECT_PATH.to_owned()
+}
+
+/// The redirect path a new provider gets: `/callback/NAME`, its own. With a path per
+/// provider, a server that checks registered paths (as RFC 8252 §7.3 has it: any port, the
+/// exact path) will not send a code meant for one provider to another's listener, which is
+/// half of the mix-up defence (RFC 9700 §4.4.2); the `iss` check is the other half.
+pub fn default_redirect_path(provider: &str) -> String {
+    format!("{SHARED_REDIRECT_PATH}/{provider}")
 }
 
 /// One provider as stored in `providers.toml`.
@@ -179,7 +188,7 @@ pub struct ProviderConfig {
     #[serde(default)]
     pub redirect_host: RedirectHost,
     /// Path of the redirect URI.
-    #[serde(default = "default_redirect_path")]
+    #[serde(default = "shared_redirect_path")]
     pub redirect_path: String,
 }
 

@@ -63,11 +63,12 @@ impl Preset {
         }
     }
 
-    /// The preset with no tenant or base URL, as a template for showing its defaults.
+    /// The preset with no tenant or base URL, as a template for showing its defaults; its
+    /// redirect path is that of a provider named like the preset (`/callback/google`).
     pub fn template(self) -> Provider {
         let mut provider = self.resolve(None, None).expect("presets resolve without options");
         provider.redirect_host = self.default_redirect_host();
-        provider.redirect_path = super::DEFAULT_REDIRECT_PATH.to_owned();
+        provider.redirect_path = super::default_redirect_path(self.as_str());
         provider
     }
 

@@ -250,7 +250,7 @@ impl Fixture {
             client_secret: None,
             scopes: vec!["api".into()],
             redirect_host: RedirectHost::Ipv4,
-            redirect_path: "/callback".into(),
+            redirect_path: Some("/callback".into()),
         };
         keyport.add_provider("fake", new).await.unwrap();
         let fixture = Self { keyport, fake, secrets, store, dir, timeout };

@@ -21,12 +21,16 @@ use keyport_core::browser::{BrowserOpener, NoBrowser, SystemBrowser};
 use keyport_core::clock::SystemClock;
 use keyport_core::http::ReqwestClient;
 use keyport_core::paths::Paths;
-use keyport_core::provider::{Endpoints, MicrosoftTenant, Preset, RedirectHost, split_scopes};
+use keyport_core::provider::{
+    EndpointKind, Endpoints, GivenEndpoints, MicrosoftTenant, Preset, RedirectHost, split_scopes,
+};
 use keyport_core::refresher::RefreshPolicy;
 use keyport_core::secret::Secret;
 use keyport_core::secrets::{KeyringStore, OpenOnUse, SecretStore};
 use keyport_core::signin;
-use keyport_core::{Error, Keyport, NewProvider, ProviderSpec, ProviderView, ServiceAccountRequest, endpoint};
+use keyport_core::{
+    Error, Keyport, NewProvider, ProviderEdit, ProviderSpec, ProviderView, ServiceAccountRequest, endpoint,
+};
 use keyport_service::access::{NoPrompter, Program};
 use keyport_service::{Service, ServiceConfig};
 use keyport_wire::{self as wire, Call, ErrorCode, Event};
@@ -134,10 +138,89 @@ enum ProviderCommand {
         /// Provider name.
         name: String,
     },
+    /// Change a provider's endpoints, scopes, redirect URI or client secret; its accounts stay.
+    Edit(Box<ProviderEditArgs>),
+    /// Read a discovered provider's metadata again (endpoints given by hand stay over it).
+    Refresh {
+        /// Provider name.
+        name: String,
+    },
+}
+
+/// Endpoints typed in: for `provider add` the endpoints of a provider without metadata, or
+/// endpoints over the preset's or the discovered ones; for `provider edit` new ones.
+#[derive(Debug, Args)]
+struct EndpointArgs {
+    /// Authorization endpoint.
+    #[arg(long, value_parser = parse_endpoint)]
+    auth_url: Option<url::Url>,
+    /// Token endpoint.
+    #[arg(long, value_parser = parse_endpoint)]
+    token_url: Option<url::Url>,
+    /// RFC 7009 revocation endpoint.
+    #[arg(long, value_parser = parse_endpoint)]
+    revoke_url: Option<url::Url>,
+    /// RFC 8628 device authorization endpoint.
+    #[arg(long, value_parser = parse_endpoint)]
+    device_url: Option<url::Url>,
+    /// OpenID Connect userinfo endpoint.
+    #[arg(long, value_parser = parse_endpoint)]
+    userinfo_url: Option<url::Url>,
+    /// RFC 7662 token introspection endpoint (`keyport revoke` checks there).
+    #[arg(long, value_parser = parse_endpoint)]
+    introspection_url: Option<url::Url>,
+}
+
+impl EndpointArgs {
+    /// Each endpoint given, by kind.
+    fn given(self) -> Vec<(EndpointKind, url::Url)> {
+        [
+            (EndpointKind::Authorization, self.auth_url),
+            (EndpointKind::Token, self.token_url),
+            (EndpointKind::Revocation, self.revoke_url),
+            (EndpointKind::DeviceAuthorization, self.device_url),
+            (EndpointKind::Userinfo, self.userinfo_url),
+            (EndpointKind::Introspection, self.introspection_url),
+        ]
+        .into_iter()
+        .filter_map(|(kind, url)| url.map(|url| (kind, url)))
+        .collect()
+    }
 }
 
 #[derive(Debug, Args)]
-#[command(group(clap::ArgGroup::new("source").required(true).args(["preset", "issuer", "auth_url"])))]
+#[command(group(clap::ArgGroup::new("secret").args(["client_secret_stdin", "no_client_secret"])))]
+struct ProviderEditArgs {
+    /// Provider name.
+    name: String,
+    #[command(flatten)]
+    endpoints: EndpointArgs,
+    /// Forget an endpoint given by hand (back to the preset's or the discovered one), or drop
+    /// an optional endpoint of a provider added by its endpoints: authorization, token,
+    /// revocation, device_authorization, userinfo, introspection. Repeatable.
+    #[arg(long, value_name = "ENDPOINT", value_parser = parse_endpoint_kind)]
+    forget_url: Vec<EndpointKind>,
+    /// New default scopes (repeatable; space-separated values).
+    #[arg(long = "scope", value_name = "SCOPES", conflicts_with = "default_scopes")]
+    scopes: Vec<String>,
+    /// Back to the preset's or the discovered default scopes.
+    #[arg(long)]
+    default_scopes: bool,
+    /// Redirect host, as registered: 127.0.0.1, [::1] or localhost.
+    #[arg(long, value_parser = parse_redirect_host)]
+    redirect_host: Option<RedirectHost>,
+    /// Redirect path, as registered.
+    #[arg(long)]
+    redirect_path: Option<String>,
+    /// Read a new client secret from standard input (it goes to the keyring).
+    #[arg(long)]
+    client_secret_stdin: bool,
+    /// Delete the client secret (a public client from now on).
+    #[arg(long)]
+    no_client_secret: bool,
+}
+
+#[derive(Debug, Args)]
 struct ProviderAddArgs {
     /// Name for this provider (letters, digits, `.`, `_`, `-`).
     name: String,
@@ -151,23 +234,12 @@ struct ProviderAddArgs {
     #[arg(long, requires = "preset", value_parser = parse_endpoint)]
     base_url: Option<url::Url>,
     /// An OpenID Connect or RFC 8414 issuer: endpoints are discovered.
-    #[arg(long, value_parser = parse_endpoint)]
+    #[arg(long, value_parser = parse_endpoint, conflicts_with = "preset")]
     issuer: Option<url::Url>,
-    /// Authorization endpoint (with --token-url).
-    #[arg(long, requires = "token_url", value_parser = parse_endpoint)]
-    auth_url: Option<url::Url>,
-    /// Token endpoint.
-    #[arg(long, requires = "auth_url", value_parser = parse_endpoint)]
-    token_url: Option<url::Url>,
-    /// RFC 7009 revocation endpoint.
-    #[arg(long, requires = "auth_url", value_parser = parse_endpoint)]
-    revoke_url: Option<url::Url>,
-    /// RFC 8628 device authorization endpoint.
-    #[arg(long, requires = "auth_url", value_parser = parse_endpoint)]
-    device_url: Option<url::Url>,
-    /// OpenID Connect userinfo endpoint.
-    #[arg(long, requires = "auth_url", value_parser = parse_endpoint)]
-    userinfo_url: Option<url::Url>,
+    /// Without --preset or --issuer: the provider's endpoints (--auth-url and --token-url
+    /// needed); with them: endpoints over (or beside) the preset's or the discovered ones.
+    #[command(flatten)]
+    endpoints: EndpointArgs,
     /// The client id you registered with the provider.
     #[arg(long)]
     client_id: String,
@@ -273,6 +345,10 @@ fn parse_endpoint(text: &str) -> Result<url::Url, String> {
     endpoint::parse(text).map_err(|err| err.to_string())
 }
 
+fn parse_endpoint_kind(text: &str) -> Result<EndpointKind, String> {
+    EndpointKind::parse(text).map_err(|err| err.to_string())
+}
+
 fn parse_redirect_host(text: &str) -> Result<RedirectHost, String> {
     RedirectHost::parse(text).map_err(|err| err.to_string())
 }
@@ -294,7 +370,8 @@ fn main() -> ExitCode {
 }
 
 /// Exit codes, as documented in the README: 1 failure, 2 usage (clap), 3 needs sign-in,
-/// 4 access denied, 5 provider unreachable (try again), 6 no such account, 130 cancelled.
+/// 4 access denied, 5 provider unreachable (try again), 6 no such account, 7 the provider
+/// cannot revoke (nothing was revoked or removed), 130 cancelled.
 fn exit_code(err: &anyhow::Error) -> u8 {
     if let Some(ClientError::Rpc(error)) = err.downcast_ref::<ClientError>() {
         return match error.known_code() {
@@ -302,6 +379,7 @@ fn exit_code(err: &anyhow::Error) -> u8 {
             Some(ErrorCode::AccessDenied) => 4,
             Some(ErrorCode::ProviderUnreachable) => 5,
             Some(ErrorCode::NoSuchAccount) => 6,
+            Some(ErrorCode::CannotRevoke) => 7,
             Some(ErrorCode::SigninCancelled) => 130,
             _ => 1,
         };
@@ -310,6 +388,7 @@ fn exit_code(err: &anyhow::Error) -> u8 {
         Some(Error::SignInCancelled) => 130,
         Some(Error::NeedsSignIn { .. }) => 3,
         Some(Error::AccountNotFound { .. }) => 6,
+        Some(Error::CannotRevoke { .. }) => 7,
         _ => 1,
     }
 }
@@ -357,6 +436,21 @@ fn run(command: Command) -> Result<()> {
         Command::Provider(ProviderCommand::Remove { name }) => {
             keyport(true)?.remove_provider(&name)?;
             eprintln!("Removed provider {name}.");
+            Ok(())
+        }
+        Command::Provider(ProviderCommand::Edit(args)) => provider_edit(*args),
+        Command::Provider(ProviderCommand::Refresh { name }) => {
+            let keyport = keyport(true)?;
+            let refreshed = runtime()?.block_on(keyport.refresh_provider(&name))?;
+            if refreshed.changes.is_empty() {
+                println!("The metadata of {name} says the same as before.");
+            } else {
+                println!("The metadata of {name} changed:");
+                for change in &refreshed.changes {
+                    println!("  {change}");
+                }
+            }
+            print::provider(&ProviderView::from(&refreshed.provider));
             Ok(())
         }
         Command::Add(args) => add(args),
@@ -450,19 +544,28 @@ fn set_rule(args: &RuleArgs, decision: Option<wire::AccessDecision>) -> Result<(
 
 fn provider_add(args: Box<ProviderAddArgs>) -> Result<()> {
     let args = *args;
-    let spec = match (args.preset, args.issuer, args.auth_url, args.token_url) {
-        (Some(preset), None, None, None) => {
-            ProviderSpec::Preset { preset, tenant: args.tenant, base_url: args.base_url }
-        }
-        (None, Some(issuer), None, None) => ProviderSpec::Issuer(issuer),
-        (None, None, Some(authorization), Some(token)) => ProviderSpec::Manual(Box::new(Endpoints {
-            authorization,
-            token,
-            revocation: args.revoke_url,
-            device_authorization: args.device_url,
-            userinfo: args.userinfo_url,
-        })),
-        _ => bail!("give exactly one of --preset, --issuer, or --auth-url with --token-url"),
+    let mut given = GivenEndpoints::default();
+    for (kind, url) in args.endpoints.given() {
+        given.set(kind, Some(url));
+    }
+    let spec = match (args.preset, args.issuer) {
+        (Some(preset), None) => ProviderSpec::Preset { preset, tenant: args.tenant, base_url: args.base_url },
+        (None, Some(issuer)) => ProviderSpec::Issuer(issuer),
+        (None, None) => match (given.authorization.take(), given.token.take()) {
+            (Some(authorization), Some(token)) => ProviderSpec::Manual(Box::new(Endpoints {
+                authorization,
+                token,
+                revocation: None,
+                device_authorization: None,
+                userinfo: None,
+                introspection: None,
+            })),
+            _ => bail!(
+                "give --preset NAME, --issuer URL, or the endpoints of a provider without metadata: --auth-url \
+                 and --token-url (with --revoke-url, --device-url... as it has them)"
+            ),
+        },
+        (Some(_), Some(_)) => bail!("give either --preset or --issuer, not both"),
     };
     let client_secret = if args.client_secret_stdin { Some(read_client_secret()?) } else { None };
     let default_host = match spec {
@@ -476,10 +579,53 @@ fn provider_add(args: Box<ProviderAddArgs>) -> Result<()> {
         scopes: split_scopes(&args.scopes),
         redirect_host: args.redirect_host.unwrap_or(default_host),
         redirect_path: args.redirect_path,
+        given_endpoints: given,
     };
     let keyport = keyport(true)?;
     let provider = runtime()?.block_on(keyport.add_provider(&args.name, new))?;
     print::provider_added(&ProviderView::from(&provider));
+    Ok(())
+}
+
+fn provider_edit(args: ProviderEditArgs) -> Result<()> {
+    let name = args.name;
+    let mut endpoints: Vec<(EndpointKind, Option<url::Url>)> =
+        args.endpoints.given().into_iter().map(|(kind, url)| (kind, Some(url))).collect();
+    for kind in args.forget_url {
+        if endpoints.iter().any(|(given, _)| *given == kind) {
+            bail!("--forget-url {} and a new {} endpoint: give one or the other", kind.name(), kind.name());
+        }
+        endpoints.push((kind, None));
+    }
+    let edit = ProviderEdit {
+        endpoints,
+        scopes: if args.default_scopes {
+            Some(Vec::new())
+        } else {
+            Some(split_scopes(&args.scopes)).filter(|s| !s.is_empty())
+        },
+        redirect_host: args.redirect_host,
+        redirect_path: args.redirect_path,
+        client_secret: if args.client_secret_stdin {
+            Some(Some(read_client_secret()?))
+        } else if args.no_client_secret {
+            Some(None)
+        } else {
+            None
+        },
+    };
+    let nothing = edit.endpoints.is_empty()
+        && edit.scopes.is_none()
+        && edit.redirect_host.is_none()
+        && edit.redirect_path.is_none()
+        && edit.client_secret.is_none();
+    if nothing {
+        bail!("nothing to change: see `keyport provider edit --help`");
+    }
+    let keyport = keyport(true)?;
+    let provider = runtime()?.block_on(keyport.edit_provider(&name, edit))?;
+    println!("Changed provider {name}; its accounts are unchanged.");
+    print::provider(&ProviderView::from(&provider));
     Ok(())
 }
 

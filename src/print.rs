@@ -146,43 +146,65 @@ pub fn status(v: &AccountView) {
     println!("Updated:        {}", v.updated_at);
 }
 
-/// The provider table.
+/// `provider list`: each provider with its endpoints and where each comes from.
 pub fn providers(views: &[ProviderView]) {
     if views.is_empty() {
         println!("No providers yet. See `keyport provider add --help` and the README's provider guide.");
         return;
     }
-    let rows: Vec<[String; 5]> = views
-        .iter()
-        .map(|v| {
-            [
-                v.name.clone(),
-                v.kind.clone(),
-                v.client_id.clone(),
-                if v.has_client_secret { "keyring".into() } else { "none (public)".into() },
-                v.redirect_uri.clone(),
-            ]
-        })
-        .collect();
-    table(&["NAME", "TYPE", "CLIENT ID", "SECRET", "REDIRECT URI"], &rows);
+    for (n, v) in views.iter().enumerate() {
+        if n > 0 {
+            println!();
+        }
+        provider(v);
+    }
+}
+
+/// One provider: its endpoints (each with its source), scopes, client and redirect URI.
+pub fn provider(v: &ProviderView) {
+    println!("{} ({})", v.name, v.kind);
+    let e = &v.endpoints;
+    let endpoints = [
+        ("authorization", Some(&e.authorization)),
+        ("token", Some(&e.token)),
+        ("revocation", e.revocation.as_ref()),
+        ("device_authorization", e.device_authorization.as_ref()),
+        ("userinfo", e.userinfo.as_ref()),
+        ("introspection", e.introspection.as_ref()),
+    ];
+    for (name, url) in endpoints {
+        let label = format!("{}:", name.replace('_', " "));
+        match url {
+            Some(url) => {
+                let source = v.endpoint_sources.get(name).map(String::as_str).unwrap_or("?");
+                println!("  {label:<22}{url}  ({source})");
+            }
+            None => println!("  {label:<22}none"),
+        }
+    }
+    let scopes = if v.scopes.is_empty() { "(none by default)".to_owned() } else { v.scopes.join(" ") };
+    println!("  {:<22}{scopes}", "scopes:");
+    println!("  {:<22}{}", "client id:", v.client_id);
+    println!(
+        "  {:<22}{}",
+        "client secret:",
+        if v.has_client_secret { "stored in the keyring" } else { "none (public client)" }
+    );
+    println!("  {:<22}{}", "redirect URI:", v.redirect_uri);
+    if v.shared_redirect_uri {
+        println!(
+            "  note: shared redirect path. Every provider used /callback before each got its own; register \
+             http://HOST/callback/{name} with the provider, then run `keyport provider edit {name} --redirect-path \
+             /callback/{name}` (README, \"the mix-up defence\").",
+            name = v.name
+        );
+    }
 }
 
 /// After `provider add`.
 pub fn provider_added(v: &ProviderView) {
-    println!("Added provider {} ({}).", v.name, v.kind);
-    println!("  authorization: {}", v.endpoints.authorization);
-    println!("  token:         {}", v.endpoints.token);
-    if let Some(url) = &v.endpoints.revocation {
-        println!("  revocation:    {url}");
-    }
-    if let Some(url) = &v.endpoints.device_authorization {
-        println!("  device:        {url}");
-    }
-    if let Some(url) = &v.endpoints.userinfo {
-        println!("  userinfo:      {url}");
-    }
-    println!("  scopes:        {}", if v.scopes.is_empty() { "(none by default)".into() } else { v.scopes.join(" ") });
-    println!("  client secret: {}", if v.has_client_secret { "stored in the keyring" } else { "none (public client)" });
+    println!("Added provider {}.", v.name);
+    provider(v);
     println!("Register this redirect URI with the provider: {} (Keyport adds a free port at sign-in).", v.redirect_uri);
     println!("Next: keyport add {}", v.name);
 }
@@ -289,14 +311,14 @@ pub fn revoked(result: &RevokeResult) {
     match (&result.outcome, &result.page) {
         (RevokeOutcome::RevokeAtPage, Some(page)) => {
             println!("Provider {provider} has no revocation API: revoke Keyport's access at {page}");
-            println!("Removed {name} and its tokens from Keyport.");
+            println!("Removed {name} and its tokens from Keyport only (nothing was revoked).");
         }
         (RevokeOutcome::RevokeAtPage, None) => {
             println!(
                 "Provider {provider} has no revocation endpoint: revoke Keyport's access in your account \
                  settings there."
             );
-            println!("Removed {name} and its tokens from Keyport.");
+            println!("Removed {name} and its tokens from Keyport only (nothing was revoked).");
         }
         (RevokeOutcome::RemovedLocally, _) => {
             let reason = result.reason.as_deref().unwrap_or("no reason given");
@@ -306,7 +328,16 @@ pub fn revoked(result: &RevokeResult) {
             );
             println!("Removed {name} and its tokens from Keyport only (not revoked at {provider}).");
         }
-        _ => println!("Revoked {name} at {provider} and removed it."),
+        _ if result.verified => {
+            println!("Revoked {name} at {provider} and removed it.");
+            println!("  checked: {provider}'s introspection endpoint says its tokens are no longer active");
+        }
+        _ => {
+            println!("Revoked {name} at {provider} and removed it.");
+            if let Some(why) = &result.unverified_reason {
+                println!("  not checked: {why}");
+            }
+        }
     }
 }
 

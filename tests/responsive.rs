@@ -98,6 +98,7 @@ fn the_service_answers_while_a_keyring_call_hangs() {
         revocation: None,
         device_authorization: None,
         userinfo: None,
+        introspection: None,
     };
     let provider = keyport_core::NewProvider {
         spec: keyport_core::ProviderSpec::Manual(Box::new(endpoints)),
@@ -106,6 +107,7 @@ fn the_service_answers_while_a_keyring_call_hangs() {
         scopes: vec!["openid".into(), "offline_access".into()],
         redirect_host: RedirectHost::Ipv4,
         redirect_path: None,
+        given_endpoints: Default::default(),
     };
     runtime.block_on(keyport.add_provider("local", provider)).unwrap();
     // Sign in with the login driver as the browser (`prompt=consent` for offline access).

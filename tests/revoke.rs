@@ -39,7 +39,13 @@ fn assert_revoked_and_gone(server: &OidcServer, profile: &Profile, name: &str, c
 
     let provider = profile.json(&["status", name, "--json"])["provider"].as_str().unwrap().to_owned();
     let out = profile.ok(&["revoke", name]);
-    assert_eq!(out, format!("Revoked {name} at {provider} and removed it.\n"));
+    assert_eq!(
+        out,
+        format!(
+            "Revoked {name} at {provider} and removed it.\n  checked: {provider}'s introspection endpoint says its \
+             tokens are no longer active\n"
+        )
+    );
 
     assert_eq!(server.introspect(&access)["active"], false, "the access token is revoked");
     assert_eq!(server.introspect(&refresh)["active"], false, "the refresh token is revoked");
@@ -115,4 +121,75 @@ fn revoking_an_unknown_account_fails() {
     let profile = Profile::new();
     let stderr = profile.fails(&["revoke", "nobody"]);
     assert!(stderr.contains("no account named `nobody`"), "{stderr}");
+}
+
+/// A provider with no revocation endpoint (added by its endpoints, without `--revoke-url`):
+/// `revoke` says that nothing can be revoked, with exit status 7 on the command line and
+/// `cannot_revoke` (-32014) on the socket, and removes nothing; the tokens stay active at
+/// the server. Once the endpoints are given with `provider edit`, the same account is
+/// revoked and the revocation checked by introspection.
+#[test]
+fn a_provider_without_a_revocation_endpoint_revokes_nothing_until_one_is_given() {
+    let server = OidcServer::start();
+    let profile = Profile::new();
+    let issuer = &server.issuer;
+    profile.ok(&[
+        "provider",
+        "add",
+        "plain",
+        "--auth-url",
+        &format!("{issuer}/auth"),
+        "--token-url",
+        &format!("{issuer}/token"),
+        "--client-id",
+        oidc::NATIVE_CLIENT,
+        "--scope",
+        "openid offline_access",
+    ]);
+    profile.ok(&["add", "plain", "--name", "a"]);
+    let access = profile.keyring_lookup("account/a/access_token").expect("access token in the keyring");
+    let refresh = profile.keyring_lookup("account/a/refresh_token");
+
+    let output = profile.run(&["revoke", "a"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(7), "{stderr}");
+    assert!(
+        stderr.contains("no revocation endpoint") && stderr.contains("nothing was revoked and a was kept"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("keyport provider edit plain --revoke-url URL"), "{stderr}");
+    assert!(output.stdout.is_empty(), "{}", String::from_utf8_lossy(&output.stdout));
+    assert_eq!(profile.json(&["list", "--json"])[0]["name"], "a", "the account is kept");
+    assert_eq!(server.introspect(&access)["active"], true);
+
+    // The same on the socket, served by the daemon `keyport revoke` started.
+    profile.allow_me("a");
+    let socket = profile.root().join("run/keyport/keyport.sock");
+    let mut rpc = crate::support::rpc::Rpc::connect(&socket, std::time::Duration::from_secs(30));
+    let error = rpc.err("accounts.revoke", serde_json::json!({"account": "a"}));
+    assert_eq!(error["code"], -32014, "{error}");
+    assert!(error["message"].as_str().unwrap().contains("nothing was revoked"), "{error}");
+    assert_eq!(profile.json(&["list", "--json"])[0]["name"], "a", "still kept");
+
+    let out = profile.ok(&[
+        "provider",
+        "edit",
+        "plain",
+        "--revoke-url",
+        &format!("{issuer}/token/revocation"),
+        "--introspection-url",
+        &format!("{issuer}/token/introspection"),
+    ]);
+    assert!(out.contains("its accounts are unchanged"), "{out}");
+    let list = profile.ok(&["provider", "list"]);
+    assert!(list.contains(&format!("revocation:           {issuer}/token/revocation  (given)")), "{list}");
+    assert!(list.contains("device authorization: none"), "{list}");
+
+    let out = profile.ok(&["revoke", "a"]);
+    assert!(out.contains("Revoked a at plain and removed it."), "{out}");
+    assert!(out.contains("checked: plain's introspection endpoint says its tokens are no longer active"), "{out}");
+    assert_eq!(server.introspect(&access)["active"], false);
+    if let Some(refresh) = refresh {
+        assert_eq!(server.introspect(&refresh)["active"], false);
+    }
 }

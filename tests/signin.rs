@@ -406,3 +406,58 @@ fn an_absurd_lifetime_at_sign_in_is_clamped_and_every_sign_in_ends() {
     }
     assert_eq!(server.stats()["queued"], 0, "every rewrite was used by a sign-in");
 }
+
+/// Endpoints given by hand next to discovery (issue 11: a server whose metadata lacks the
+/// device endpoint): `provider add --issuer URL --device-url URL` keeps the discovered
+/// endpoints and the given one, `provider list` says which is which, `provider refresh`
+/// re-reads the metadata without losing what was given, and `provider edit` moves the
+/// redirect path without touching the accounts.
+#[test]
+fn endpoints_given_by_hand_sit_beside_discovered_ones_and_can_be_edited() {
+    let server = OidcServer::start();
+    let profile = Profile::new();
+    let issuer = &server.issuer;
+    let device = format!("{issuer}/device/auth");
+    profile.ok(&[
+        "provider",
+        "add",
+        "local",
+        "--issuer",
+        issuer,
+        "--client-id",
+        oidc::NATIVE_CLIENT,
+        "--device-url",
+        &device,
+    ]);
+    let local = &profile.json(&["provider", "list", "--json"])[0];
+    assert_eq!(local["endpoints"]["device_authorization"], device.as_str());
+    assert_eq!(local["endpoint_sources"]["device_authorization"], "given");
+    assert_eq!(local["endpoint_sources"]["token"], "discovered");
+    assert_eq!(local["endpoint_sources"]["introspection"], "discovered");
+    assert_eq!(local["shared_redirect_uri"], false);
+    let text = profile.ok(&["provider", "list"]);
+    assert!(text.contains(&format!("device authorization: {device}  (given)")), "{text}");
+    assert!(text.contains(&format!("token:                {issuer}/token  (discovered)")), "{text}");
+
+    let refreshed = profile.ok(&["provider", "refresh", "local"]);
+    assert!(refreshed.contains("says the same as before"), "{refreshed}");
+    assert!(refreshed.contains(&format!("{device}  (given)")), "{refreshed}");
+
+    profile.ok(&["add", "local", "--name", "a"]);
+    // A provider from before paths were per provider: shared, marked, and moved by an edit.
+    profile.ok(&["provider", "edit", "local", "--redirect-path", "/callback"]);
+    let text = profile.ok(&["provider", "list"]);
+    assert!(text.contains("note: shared redirect path"), "{text}");
+    profile.ok(&["reauth", "a"]);
+    profile.ok(&["provider", "edit", "local", "--redirect-path", "/callback/local", "--forget-url", "device"]);
+    let local = &profile.json(&["provider", "list", "--json"])[0];
+    assert_eq!(local["redirect_uri"], "http://127.0.0.1/callback/local");
+    assert_eq!(local["endpoint_sources"]["device_authorization"], "discovered");
+    assert_eq!(profile.json(&["list", "--json"])[0]["name"], "a", "the account stays");
+    profile.ok(&["reauth", "a"]);
+
+    let stderr = profile.fails(&["provider", "refresh", "nope"]);
+    assert!(stderr.contains("nope"), "{stderr}");
+    let stderr = profile.fails(&["provider", "edit", "local"]);
+    assert!(stderr.contains("nothing to change"), "{stderr}");
+}

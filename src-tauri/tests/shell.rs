@@ -82,7 +82,7 @@ fn the_commands_reach_the_service() {
         "client_id": "keyport-test", "client_secret": "s3cret-value", "scopes": ["openid email"] } });
     let added = shell.call("provider_add", form).unwrap();
     assert_eq!(added["name"], "local");
-    assert_eq!(added["redirect_uri"], "http://127.0.0.1/callback");
+    assert_eq!(added["redirect_uri"], "http://127.0.0.1/callback/local");
     assert_eq!(added["has_client_secret"], true);
     assert!(!added.to_string().contains("s3cret-value"), "{added}");
     let providers = shell.call("providers_list", json!({})).unwrap();

@@ -298,6 +298,23 @@ describe("account actions", () => {
     expect(c.store.get().notices[0].page).toBe("https://github.com/settings/applications");
   });
 
+  it("a provider that cannot revoke keeps the account and says so in the window's words", async () => {
+    const f = fakeApi({
+      accountRevoke: vi.fn(async () =>
+        Promise.reject(new BackendError("cannot_revoke", "provider `ms` has no revocation endpoint ... `keyport remove work`")),
+      ),
+    });
+    const c = createController(f.api, { window: null });
+    await c.actions.start();
+    c.actions.navigate({ name: "account", account: "work" });
+    const failure = c.actions.revokeAccount("work");
+    await expect(failure).rejects.toMatchObject({ code: "cannot_revoke" });
+    const message = await failure.catch((e: Error) => e.message);
+    expect(message).toContain("nothing was revoked and work was kept");
+    expect(message).not.toContain("keyport remove");
+    expect(c.store.get().screen).toEqual({ name: "account", account: "work" });
+  });
+
   it("errors reach the caller as BackendError", async () => {
     const f = fakeApi({
       accountRefresh: vi.fn(async () => Promise.reject(new BackendError("needs_sign_in", "Sign in again first."))),

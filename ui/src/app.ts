@@ -16,7 +16,7 @@ import type { ProviderSummary } from "./bindings/ProviderSummary";
 import type { RevokeResult } from "./bindings/RevokeResult";
 import type { ServiceAccountForm } from "./bindings/ServiceAccountForm";
 import type { SignInForm } from "./bindings/SignInForm";
-import { errorText, normalizeError } from "./errors";
+import { BackendError, errorText, normalizeError } from "./errors";
 import {
   addPrompts,
   bringForward,
@@ -543,12 +543,29 @@ export function createController(api: Api, opts: { window?: Window | null } = {}
   async function revokeAccount(name: string): Promise<RevokeResult> {
     removing.add(name);
     try {
-      const r = await api.accountRevoke(name);
+      let r: RevokeResult;
+      try {
+        r = await api.accountRevoke(name);
+      } catch (e) {
+        // Nothing was revoked and nothing removed: say so in words for the window (the
+        // backend's message names CLI commands).
+        if (normalizeError(e).code === "cannot_revoke") {
+          throw new BackendError(
+            "cannot_revoke",
+            `Keyport knows no way to have this provider revoke tokens, so nothing was revoked and ${name} was kept. Revoke Keyport's access on the provider's site, then use Remove; or give the provider's revocation endpoint on the Providers screen.`,
+          );
+        }
+        throw e;
+      }
       const provider = r.account.provider;
       const reason = r.reason ? ` ${errorText(r.reason)}` : "";
       switch (r.outcome) {
         case "revoked":
-          toast(`${provider} revoked the tokens of ${name}, and Keyport removed the account.`);
+          toast(
+            r.verified
+              ? `${provider} revoked the tokens of ${name} (checked: they are no longer active), and Keyport removed the account.`
+              : `${provider} revoked the tokens of ${name}, and Keyport removed the account.`,
+          );
           break;
         case "revoke_at_page":
           notice(

@@ -458,6 +458,7 @@ mod tests {
             revocation: None,
             device_authorization: device_endpoint.then(|| Url::parse(DEVICE).unwrap()),
             userinfo: None,
+            introspection: None,
         };
         let new = NewProvider {
             spec: ProviderSpec::Manual(Box::new(endpoints)),
@@ -466,6 +467,7 @@ mod tests {
             scopes: vec!["read".into(), "write".into()],
             redirect_host: Default::default(),
             redirect_path: None,
+            given_endpoints: Default::default(),
         };
         keyport.add_provider("p", new).await.unwrap();
         Fixture { keyport, http, secrets, _dir: dir }

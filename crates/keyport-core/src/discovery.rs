@@ -26,6 +26,7 @@ struct Metadata {
     revocation_endpoint: Option<Url>,
     device_authorization_endpoint: Option<Url>,
     userinfo_endpoint: Option<Url>,
+    introspection_endpoint: Option<Url>,
     #[serde(default)]
     scopes_supported: Vec<String>,
     #[serde(default)]
@@ -109,6 +110,7 @@ impl Metadata {
             revocation_endpoint: self.revocation_endpoint.or(other.revocation_endpoint),
             device_authorization_endpoint: self.device_authorization_endpoint.or(other.device_authorization_endpoint),
             userinfo_endpoint: self.userinfo_endpoint.or(other.userinfo_endpoint),
+            introspection_endpoint: self.introspection_endpoint.or(other.introspection_endpoint),
             scopes_supported: join(Some(self.scopes_supported), Some(other.scopes_supported)).unwrap_or_default(),
             code_challenge_methods_supported: join(
                 self.code_challenge_methods_supported,
@@ -157,6 +159,7 @@ fn source_from(issuer: &Url, metadata: Metadata, openid_document: bool) -> Resul
         revocation: metadata.revocation_endpoint,
         device_authorization: metadata.device_authorization_endpoint,
         userinfo: metadata.userinfo_endpoint,
+        introspection: metadata.introspection_endpoint,
     };
     endpoints.check().map_err(|err| err.to_string())?;
     let token_auth = match metadata.token_endpoint_auth_methods_supported.as_deref() {

@@ -106,6 +106,16 @@ pub enum Error {
          kept; try again later, or run `keyport revoke {account} --local` to remove it from Keyport anyway"
     )]
     RevokeFailed { account: String, provider: String, reason: String },
+    /// The provider has no revocation API Keyport knows (no RFC 7009 endpoint): nothing was
+    /// revoked, and the account was kept.
+    #[error(
+        "provider `{provider}` has no revocation endpoint that Keyport knows, so nothing was revoked and \
+         {account} was kept. {}Then run `keyport remove {account}`; or `keyport revoke {account} --local` to \
+         remove it now; or, if the provider has a revocation endpoint, give it with \
+         `keyport provider edit {provider} --revoke-url URL` and revoke again",
+        match page { Some(page) => format!("Revoke Keyport's access at {page}. "), None => "Revoke Keyport's access on the provider's website. ".to_owned() }
+    )]
+    CannotRevoke { account: String, provider: String, page: Option<String> },
 
     /// Renewing a token failed.
     #[error(transparent)]

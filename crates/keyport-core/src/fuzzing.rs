@@ -47,6 +47,7 @@ pub fn provider(kind: ProviderKind) -> Provider {
         ProviderKind::Plain => (IdentitySource::None, ScopeSeparator::Space, None),
     };
     Provider {
+        endpoint_sources: Vec::new(),
         name: "fuzz".into(),
         kind: "manual".into(),
         client_id: CLIENT_ID.into(),
@@ -57,6 +58,7 @@ pub fn provider(kind: ProviderKind) -> Provider {
             revocation: Some(url("/revoke")),
             device_authorization: Some(url("/device")),
             userinfo: Some(url("/userinfo")),
+            introspection: None,
         },
         issuer,
         default_scopes: vec!["openid".into(), "email".into(), "user:email".into()],

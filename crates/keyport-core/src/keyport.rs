@@ -18,7 +18,8 @@ use crate::events::{AccountEvent, Events};
 use crate::http::HttpClient;
 use crate::paths::Paths;
 use crate::provider::{
-    Endpoints, MicrosoftTenant, Preset, Provider, ProviderConfig, ProviderSource, Providers, RedirectHost, SecretPolicy,
+    EndpointKind, Endpoints, GivenEndpoints, MicrosoftTenant, Preset, Provider, ProviderConfig, ProviderSource,
+    Providers, RedirectHost, SecretPolicy,
 };
 use crate::refresher::RefreshPolicy;
 use crate::secret::Secret;
@@ -53,6 +54,36 @@ pub struct NewProvider {
     /// Redirect path, as registered; `None` gives the provider its own,
     /// [`default_redirect_path`](crate::provider::default_redirect_path).
     pub redirect_path: Option<String>,
+    /// Endpoints given by hand over the preset's or the discovered ones (with
+    /// [`ProviderSpec::Manual`], they complete its endpoints).
+    pub given_endpoints: GivenEndpoints,
+}
+
+/// Changes to a provider (`keyport provider edit`); what is `None` stays as it is. Its
+/// accounts stay, since they name the provider.
+#[derive(Debug, Default)]
+pub struct ProviderEdit {
+    /// Endpoints to give (`Some`) or to forget (`None`: back to the preset's or the
+    /// discovered one; for a provider added by its endpoints, only the optional ones).
+    pub endpoints: Vec<(EndpointKind, Option<Url>)>,
+    /// New default scopes; an empty list goes back to the preset's or the discovered ones.
+    pub scopes: Option<Vec<String>>,
+    /// New redirect host.
+    pub redirect_host: Option<RedirectHost>,
+    /// New redirect path.
+    pub redirect_path: Option<String>,
+    /// A new client secret (`Some(Some)`), or none any more (`Some(None)`).
+    pub client_secret: Option<Option<Secret>>,
+}
+
+/// What `provider refresh` found.
+#[derive(Debug)]
+pub struct ProviderRefresh {
+    /// The provider as it is now.
+    pub provider: Provider,
+    /// What changed, one line for people each (`revocation: added https://...`); empty when
+    /// the metadata said the same as before.
+    pub changes: Vec<String>,
 }
 
 /// The JSON view of a provider (`keyport provider list --json`).
@@ -68,10 +99,15 @@ pub struct ProviderView {
     pub has_client_secret: bool,
     /// Endpoints.
     pub endpoints: Endpoints,
+    /// Where each endpoint comes from: `preset`, `discovered` or `given`, by endpoint name.
+    pub endpoint_sources: std::collections::BTreeMap<String, String>,
     /// Default scopes.
     pub scopes: Vec<String>,
     /// The redirect URI to register (any port is used at sign-in).
     pub redirect_uri: String,
+    /// Whether the redirect URI is the one every provider shared before each got its own
+    /// (see [`crate::provider::default_redirect_path`]).
+    pub shared_redirect_uri: bool,
 }
 
 impl From<&Provider> for ProviderView {
@@ -82,10 +118,64 @@ impl From<&Provider> for ProviderView {
             client_id: p.client_id.clone(),
             has_client_secret: p.has_client_secret,
             endpoints: p.endpoints.clone(),
+            endpoint_sources: p
+                .endpoint_sources
+                .iter()
+                .map(|(kind, source)| (kind.name().to_owned(), source.as_str().to_owned()))
+                .collect(),
             scopes: p.default_scopes.clone(),
             redirect_uri: format!("http://{}{}", p.redirect_host, p.redirect_path),
+            shared_redirect_uri: p.redirect_path == crate::provider::SHARED_REDIRECT_PATH,
         }
     }
+}
+
+/// Applies `edit` to a stored provider.
+fn apply_edit(config: &mut ProviderConfig, edit: &ProviderEdit) -> Result<(), Error> {
+    for (kind, url) in &edit.endpoints {
+        match &mut config.source {
+            ProviderSource::Manual { endpoints } => match (kind, url) {
+                (EndpointKind::Authorization, Some(url)) => endpoints.authorization = url.clone(),
+                (EndpointKind::Token, Some(url)) => endpoints.token = url.clone(),
+                (EndpointKind::Authorization | EndpointKind::Token, None) => {
+                    return Err(Error::InvalidProvider {
+                        reason: format!("the {} endpoint cannot be forgotten: a provider needs one", kind.name()),
+                    });
+                }
+                (EndpointKind::Revocation, url) => endpoints.revocation.clone_from(url),
+                (EndpointKind::DeviceAuthorization, url) => endpoints.device_authorization.clone_from(url),
+                (EndpointKind::Userinfo, url) => endpoints.userinfo.clone_from(url),
+                (EndpointKind::Introspection, url) => endpoints.introspection.clone_from(url),
+            },
+            _ => config.given_endpoints.set(*kind, url.clone()),
+        }
+    }
+    if let Some(scopes) = &edit.scopes {
+        config.scopes = (!scopes.is_empty()).then(|| scopes.clone());
+    }
+    if let Some(host) = edit.redirect_host {
+        config.redirect_host = host;
+    }
+    if let Some(path) = &edit.redirect_path {
+        config.redirect_path.clone_from(path);
+    }
+    if let Some(secret) = &edit.client_secret {
+        config.client_secret_in_keyring = secret.is_some();
+    }
+    Ok(())
+}
+
+/// What differs between two sets of endpoints, one line each.
+fn endpoint_changes(old: &Endpoints, new: &Endpoints) -> Vec<String> {
+    EndpointKind::ALL
+        .into_iter()
+        .filter_map(|kind| match (kind.of(old), kind.of(new)) {
+            (None, Some(url)) => Some(format!("{}: added {url}", kind.name())),
+            (Some(url), None) => Some(format!("{}: gone (was {url})", kind.name())),
+            (Some(before), Some(now)) if before != now => Some(format!("{}: {before} -> {now}", kind.name())),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Runs blocking work (keyring calls, file locks, fsync) on tokio's blocking pool, so that it
@@ -175,7 +265,7 @@ impl Keyport {
 
     /// Adds a provider (discovering an issuer's endpoints first). The client secret goes to
     /// the keyring before the provider is written, and is removed again if that fails.
-    pub async fn add_provider(&self, name: &str, new: NewProvider) -> Result<Provider, Error> {
+    pub async fn add_provider(&self, name: &str, mut new: NewProvider) -> Result<Provider, Error> {
         crate::provider::check_provider_name(name)?;
         if self.providers.configs()?.contains_key(name) {
             return Err(Error::ProviderExists { name: name.to_owned() });
@@ -183,7 +273,11 @@ impl Keyport {
         let source = match new.spec {
             ProviderSpec::Preset { preset, tenant, base_url } => ProviderSource::Preset { preset, tenant, base_url },
             ProviderSpec::Issuer(issuer) => discovery::discover(self.http.as_ref(), &issuer).await?,
-            ProviderSpec::Manual(endpoints) => ProviderSource::Manual { endpoints: *endpoints },
+            ProviderSpec::Manual(mut endpoints) => {
+                new.given_endpoints.apply(&mut endpoints);
+                new.given_endpoints = GivenEndpoints::default();
+                ProviderSource::Manual { endpoints: *endpoints }
+            }
         };
         let config = ProviderConfig {
             source,
@@ -192,6 +286,7 @@ impl Keyport {
             scopes: (!new.scopes.is_empty()).then_some(new.scopes),
             redirect_host: new.redirect_host,
             redirect_path: new.redirect_path.unwrap_or_else(|| crate::provider::default_redirect_path(name)),
+            given_endpoints: new.given_endpoints,
         };
         let keyport = self.clone();
         let name = name.to_owned();
@@ -223,6 +318,78 @@ impl Keyport {
                 Err(err)
             }
         }
+    }
+
+    /// Changes a provider's endpoints, scopes, redirect URI or client secret, keeping its
+    /// accounts. A new secret goes to the keyring before the file changes; a secret no longer
+    /// wanted leaves the keyring after. The changed provider must resolve (endpoint rule,
+    /// a secret where the provider requires one) or nothing changes.
+    pub async fn edit_provider(&self, name: &str, edit: ProviderEdit) -> Result<Provider, Error> {
+        let keyport = self.clone();
+        let name = name.to_owned();
+        blocking(move || keyport.store_provider_edit(&name, edit)).await
+    }
+
+    fn store_provider_edit(&self, name: &str, edit: ProviderEdit) -> Result<Provider, Error> {
+        let secret_key = SecretKey::client_secret(&self.accounts.namespace()?, name);
+        let new_secret = edit.client_secret.as_ref().map(Option::is_some);
+        // Check the edit on what is there now, before a secret reaches the keyring.
+        let mut trial =
+            self.providers.configs()?.remove(name).ok_or_else(|| Error::ProviderNotFound { name: name.to_owned() })?;
+        apply_edit(&mut trial, &edit)?;
+        let provider = trial.resolve(name)?;
+        if provider.quirks.secret == SecretPolicy::Required && !trial.client_secret_in_keyring {
+            return Err(Error::ClientSecretRequired { provider: name.to_owned() });
+        }
+        if let Some(Some(secret)) = &edit.client_secret {
+            self.secrets.set(&secret_key, secret)?;
+        }
+        let provider = self.providers.update(name, |config| apply_edit(config, &edit))?;
+        if new_secret == Some(false) {
+            self.secrets.delete(&secret_key)?;
+        }
+        Ok(provider)
+    }
+
+    /// Reads a discovered provider's metadata again and stores what it says now (endpoints
+    /// given by hand stay over it). Presets and providers added by their endpoints have no
+    /// metadata to read.
+    pub async fn refresh_provider(&self, name: &str) -> Result<ProviderRefresh, Error> {
+        let keyport = self.clone();
+        let owned = name.to_owned();
+        let before = blocking(move || keyport.providers.configs())
+            .await?
+            .remove(name)
+            .ok_or_else(|| Error::ProviderNotFound { name: name.to_owned() })?;
+        let ProviderSource::Issuer { issuer, endpoints: old, .. } = &before.source else {
+            return Err(Error::InvalidProvider {
+                reason: format!(
+                    "provider `{name}` has no metadata to read again: its endpoints are {}; change them with \
+                     `keyport provider edit {name}`",
+                    if matches!(before.source, ProviderSource::Preset { .. }) {
+                        "built into its preset"
+                    } else {
+                        "given by hand"
+                    }
+                ),
+            });
+        };
+        let issuer =
+            Url::parse(issuer).map_err(|err| Error::InvalidProvider { reason: format!("issuer `{issuer}`: {err}") })?;
+        let source = discovery::discover(self.http.as_ref(), &issuer).await?;
+        let changes = match &source {
+            ProviderSource::Issuer { endpoints: new, .. } => endpoint_changes(old, new),
+            _ => Vec::new(),
+        };
+        let keyport = self.clone();
+        let provider = blocking(move || {
+            keyport.providers.update(&owned, |config| {
+                config.source = source;
+                Ok(())
+            })
+        })
+        .await?;
+        Ok(ProviderRefresh { provider, changes })
     }
 
     /// Every provider, resolved, sorted by name.
@@ -447,5 +614,178 @@ impl Keyport {
             Ok(())
         })?;
         Ok(account)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::browser::NoBrowser;
+    use crate::clock::FixedClock;
+    use crate::provider::{EndpointSource, RevocationMethod};
+    use crate::secrets::MemoryStore;
+    use crate::testing::ScriptedHttp;
+
+    fn keyport(http: ScriptedHttp) -> (tempfile::TempDir, Keyport, Arc<MemoryStore>) {
+        let dir = tempfile::tempdir().unwrap();
+        let paths =
+            Paths { config_dir: dir.path().join("config"), data_dir: dir.path().join("data"), runtime_dir: None };
+        let secrets = Arc::new(MemoryStore::new());
+        let keyport = Keyport::new(
+            &paths,
+            secrets.clone(),
+            Arc::new(http),
+            Arc::new(FixedClock::new(time::macros::datetime!(2026-01-01 12:00 UTC))),
+            Arc::new(NoBrowser),
+        );
+        (dir, keyport, secrets)
+    }
+
+    fn url(text: &str) -> Url {
+        Url::parse(text).unwrap()
+    }
+
+    /// The issuer's metadata, as the OpenID document (without revocation and device
+    /// endpoints, like the server of issue 11) and the RFC 8414 one (with revocation).
+    fn metadata(revocation: &str) -> (String, String) {
+        let openid = serde_json::json!({
+            "issuer": "https://id.example", "authorization_endpoint": "https://id.example/auth",
+            "token_endpoint": "https://id.example/token", "code_challenge_methods_supported": ["S256"],
+        });
+        let mut rfc8414 = openid.clone();
+        rfc8414["revocation_endpoint"] = revocation.into();
+        (openid.to_string(), rfc8414.to_string())
+    }
+
+    fn new_provider(spec: ProviderSpec, given: GivenEndpoints) -> NewProvider {
+        NewProvider {
+            spec,
+            client_id: "cid".into(),
+            client_secret: None,
+            scopes: Vec::new(),
+            redirect_host: RedirectHost::Ipv4,
+            redirect_path: None,
+            given_endpoints: given,
+        }
+    }
+
+    /// `provider add --issuer URL --device-url URL`: the device endpoint the metadata lacks is
+    /// given by hand, the rest discovered; `provider refresh` re-reads the metadata, reports
+    /// what changed and keeps what was given.
+    #[tokio::test]
+    async fn given_endpoints_complete_discovery_and_survive_a_refresh() {
+        let (openid, rfc8414) = metadata("https://id.example/revoke");
+        let (openid2, rfc8414_2) = metadata("https://id.example/revoke/v2");
+        let http =
+            ScriptedHttp::new().reply(200, &openid).reply(200, &rfc8414).reply(200, &openid2).reply(200, &rfc8414_2);
+        let (_dir, keyport, _) = keyport(http);
+        let given =
+            GivenEndpoints { device_authorization: Some(url("https://id.example/device")), ..Default::default() };
+        let provider = keyport
+            .add_provider("id", new_provider(ProviderSpec::Issuer(url("https://id.example")), given))
+            .await
+            .unwrap();
+        assert_eq!(provider.endpoints.device_authorization, Some(url("https://id.example/device")));
+        assert_eq!(provider.endpoints.revocation, Some(url("https://id.example/revoke")));
+        assert_eq!(provider.redirect_path, "/callback/id");
+        let view = ProviderView::from(&provider);
+        assert_eq!(view.endpoint_sources["device_authorization"], "given");
+        assert_eq!(view.endpoint_sources["revocation"], "discovered");
+        assert_eq!(view.endpoint_sources["token"], "discovered");
+        assert!(!view.endpoint_sources.contains_key("userinfo"));
+        assert!(!view.shared_redirect_uri);
+
+        let refreshed = keyport.refresh_provider("id").await.unwrap();
+        assert_eq!(refreshed.changes, ["revocation: https://id.example/revoke -> https://id.example/revoke/v2"]);
+        assert_eq!(refreshed.provider.endpoints.revocation, Some(url("https://id.example/revoke/v2")));
+        assert_eq!(refreshed.provider.endpoints.device_authorization, Some(url("https://id.example/device")));
+        assert_eq!(keyport.providers().unwrap()[0], refreshed.provider);
+    }
+
+    #[tokio::test]
+    async fn presets_and_providers_by_hand_have_nothing_to_refresh() {
+        let (_dir, keyport, _) = keyport(ScriptedHttp::new());
+        let spec = ProviderSpec::Preset { preset: Preset::Gitlab, tenant: None, base_url: None };
+        keyport.add_provider("gl", new_provider(spec, GivenEndpoints::default())).await.unwrap();
+        let err = keyport.refresh_provider("gl").await.unwrap_err();
+        assert!(err.to_string().contains("built into its preset"), "{err}");
+        assert!(matches!(keyport.refresh_provider("nope").await.unwrap_err(), Error::ProviderNotFound { .. }));
+    }
+
+    /// `provider edit`: endpoints given and forgotten, scopes, redirect URI and the client
+    /// secret change in place; an edit that would not resolve changes nothing.
+    #[tokio::test]
+    async fn a_provider_is_edited_in_place() {
+        let (_dir, keyport, secrets) = keyport(ScriptedHttp::new());
+        let spec = ProviderSpec::Preset { preset: Preset::Microsoft, tenant: None, base_url: None };
+        keyport.add_provider("ms", new_provider(spec, GivenEndpoints::default())).await.unwrap();
+        assert!(matches!(keyport.providers().unwrap()[0].quirks.revocation, RevocationMethod::UserRevokes { .. }));
+
+        let edit = ProviderEdit {
+            endpoints: vec![(EndpointKind::Revocation, Some(url("https://login.example/revoke")))],
+            scopes: Some(vec!["openid".into(), "offline_access".into()]),
+            redirect_host: Some(RedirectHost::Ipv4),
+            redirect_path: Some("/keyport".into()),
+            client_secret: Some(Some(Secret::new("s3cret"))),
+        };
+        let edited = keyport.edit_provider("ms", edit).await.unwrap();
+        assert_eq!(edited.quirks.revocation, RevocationMethod::Rfc7009, "a given revocation endpoint is RFC 7009's");
+        assert!(edited.endpoint_sources.contains(&(EndpointKind::Revocation, EndpointSource::Given)));
+        assert!(edited.endpoint_sources.contains(&(EndpointKind::Token, EndpointSource::Preset)));
+        assert_eq!(edited.default_scopes, ["openid", "offline_access"]);
+        assert_eq!((edited.redirect_host, edited.redirect_path.as_str()), (RedirectHost::Ipv4, "/keyport"));
+        assert!(edited.has_client_secret);
+        assert_eq!(
+            secrets.keys().iter().filter(|k| k.ends_with("/provider/ms/client_secret")).count(),
+            1,
+            "{:?}",
+            secrets.keys()
+        );
+
+        let back = ProviderEdit {
+            endpoints: vec![(EndpointKind::Revocation, None)],
+            scopes: Some(Vec::new()),
+            client_secret: Some(None),
+            ..ProviderEdit::default()
+        };
+        let edited = keyport.edit_provider("ms", back).await.unwrap();
+        assert!(matches!(edited.quirks.revocation, RevocationMethod::UserRevokes { .. }));
+        assert_eq!(edited.default_scopes, Preset::Microsoft.template().default_scopes);
+        assert!(!edited.has_client_secret);
+        assert!(secrets.keys().iter().all(|k| !k.contains("client_secret")), "{:?}", secrets.keys());
+
+        let insecure = ProviderEdit {
+            endpoints: vec![(EndpointKind::Token, Some(url("http://login.example/token")))],
+            ..ProviderEdit::default()
+        };
+        assert!(keyport.edit_provider("ms", insecure).await.unwrap_err().to_string().contains("plain http"));
+        let bad_path = ProviderEdit { redirect_path: Some("no-slash".into()), ..ProviderEdit::default() };
+        assert!(keyport.edit_provider("ms", bad_path).await.is_err());
+        assert_eq!(keyport.providers().unwrap()[0], edited, "a refused edit changes nothing");
+    }
+
+    #[tokio::test]
+    async fn a_provider_by_hand_can_drop_optional_endpoints_only() {
+        let (_dir, keyport, _) = keyport(ScriptedHttp::new());
+        let endpoints = Endpoints {
+            authorization: url("https://as.example/auth"),
+            token: url("https://as.example/token"),
+            revocation: Some(url("https://as.example/revoke")),
+            device_authorization: None,
+            userinfo: None,
+            introspection: None,
+        };
+        keyport
+            .add_provider("p", new_provider(ProviderSpec::Manual(Box::new(endpoints)), GivenEndpoints::default()))
+            .await
+            .unwrap();
+        let drop = ProviderEdit { endpoints: vec![(EndpointKind::Revocation, None)], ..ProviderEdit::default() };
+        assert_eq!(keyport.edit_provider("p", drop).await.unwrap().endpoints.revocation, None);
+        let drop_token = ProviderEdit { endpoints: vec![(EndpointKind::Token, None)], ..ProviderEdit::default() };
+        assert!(keyport.edit_provider("p", drop_token).await.unwrap_err().to_string().contains("cannot be forgotten"));
+        let missing = ProviderEdit::default();
+        assert!(matches!(keyport.edit_provider("q", missing).await.unwrap_err(), Error::ProviderNotFound { .. }));
     }
 }

@@ -37,8 +37,8 @@ mod testing;
 
 pub use crate::device::{DeviceRequest, PendingDeviceSignIn};
 pub use crate::error::Error;
-pub use crate::keyport::{Keyport, NewProvider, ProviderSpec, ProviderView};
-pub use crate::revoke::{RevokeMode, RevokeOutcome};
+pub use crate::keyport::{Keyport, NewProvider, ProviderEdit, ProviderRefresh, ProviderSpec, ProviderView};
+pub use crate::revoke::{RevokeMode, RevokeOutcome, Verification};
 pub use crate::service::ServiceAccountRequest;
 
 /// Whole-file atomic writes (temporary file, fsync, rename, mode 0600) for front ends'

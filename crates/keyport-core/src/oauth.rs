@@ -290,12 +290,14 @@ mod tests {
                 revocation: None,
                 device_authorization: None,
                 userinfo: None,
+                introspection: None,
             },
             issuer: None,
             default_scopes: vec![],
             redirect_host: RedirectHost::Ipv4,
             redirect_path: "/callback".into(),
             quirks: Quirks { identity: IdentitySource::None, ..Quirks::default() },
+            endpoint_sources: Vec::new(),
         }
     }
 

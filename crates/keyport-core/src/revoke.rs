@@ -37,9 +37,13 @@ pub enum RevokeOutcome {
     Revoked {
         /// The account as it was.
         account: Account,
+        /// Whether the provider's introspection endpoint confirmed it.
+        verification: Verification,
     },
-    /// The provider has no revocation API: Keyport only forgot the tokens, and the user
-    /// should revoke Keyport's access at `page` (when known) to end the grant.
+    /// The provider has no revocation API and [`RevokeMode::RemoveLocallyAnyway`] was given:
+    /// Keyport only forgot the tokens, and the user should revoke Keyport's access at `page`
+    /// (when known) to end the grant. Without that mode, such a revocation fails with
+    /// [`Error::CannotRevoke`] and removes nothing.
     RevokeAtPage {
         /// The account as it was.
         account: Account,
@@ -60,16 +64,28 @@ impl RevokeOutcome {
     /// The account, as it was before it was removed.
     pub fn account(&self) -> &Account {
         match self {
-            Self::Revoked { account } | Self::RevokeAtPage { account, .. } | Self::RemovedLocally { account, .. } => {
-                account
-            }
+            Self::Revoked { account, .. }
+            | Self::RevokeAtPage { account, .. }
+            | Self::RemovedLocally { account, .. } => account,
         }
     }
 }
 
+/// Whether a revocation was checked with the provider's token introspection endpoint
+/// (RFC 7662) afterwards.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verification {
+    /// The introspection endpoint said that every revoked token is inactive.
+    Inactive,
+    /// Not checked, and why in words (no introspection endpoint is known, or it would not
+    /// answer Keyport's client). A token it said was still active fails the revocation
+    /// instead.
+    Unchecked(String),
+}
+
 /// What the provider said, before the account is forgotten.
 enum AtProvider {
-    Revoked,
+    Revoked(Verification),
     UserRevokes { page: Option<Url> },
 }
 
@@ -111,8 +127,18 @@ impl Keyport {
             Err(err) => Err(Failure::from(err)),
         };
         let outcome = match attempt {
-            Ok(AtProvider::Revoked) => RevokeOutcome::Revoked { account },
-            Ok(AtProvider::UserRevokes { page }) => RevokeOutcome::RevokeAtPage { account, page },
+            Ok(AtProvider::Revoked(verification)) => RevokeOutcome::Revoked { account, verification },
+            Ok(AtProvider::UserRevokes { page }) => match mode {
+                // Nothing can be revoked: say so before anything is removed.
+                RevokeMode::AtProvider => {
+                    return Err(Error::CannotRevoke {
+                        account: name.to_owned(),
+                        provider: account.provider,
+                        page: page.map(String::from),
+                    });
+                }
+                RevokeMode::RemoveLocallyAnyway => RevokeOutcome::RevokeAtPage { account, page },
+            },
             Err(Failure::Local(err)) => return Err(err),
             Err(Failure::Provider(reason)) => match mode {
                 RevokeMode::AtProvider => {
@@ -184,7 +210,8 @@ impl Keyport {
     /// RFC 7009: the refresh token first (on most servers that ends the whole grant), then the
     /// access token. `unsupported_token_type` for one of them is not fatal. Built here rather
     /// than with `oauth2`'s `revoke_token`, which refuses the plain-http loopback URLs that the
-    /// endpoint rule allows.
+    /// endpoint rule allows. Then, when the provider has an introspection endpoint, each
+    /// revoked token is looked up there ([`Self::introspect_revoked`]).
     async fn revoke_rfc7009(
         &self,
         provider: &Provider,
@@ -202,26 +229,62 @@ impl Keyport {
         if tokens.is_empty() {
             return Err(Failure::Provider("the keyring holds none of its tokens to revoke".into()));
         }
-        let mut revoked = 0;
+        let mut revoked = Vec::new();
         for (hint, token) in tokens {
             let what = hint.replace('_', " ");
-            let request = rfc7009_request(provider, url, secret, &token, hint)
+            let request = token_form_request(provider, url, secret, &token, hint)
                 .map_err(|err| Failure::Provider(format!("could not build the request: {err}")))?;
             let response = self.http.send(request).await.map_err(|err| Failure::Provider(format!("{what}: {err}")))?;
             match judge_rfc7009(&response) {
-                Judgement::Revoked => revoked += 1,
+                Judgement::Revoked => revoked.push((hint, token)),
                 Judgement::Unsupported => {
                     tracing::warn!(provider = %provider.name, "the provider cannot revoke a {what} (unsupported_token_type)");
                 }
                 Judgement::Failed(reason) => return Err(Failure::Provider(format!("{what}: {reason}"))),
             }
         }
-        if revoked == 0 {
+        if revoked.is_empty() {
             return Err(Failure::Provider(
                 "the provider revokes none of its token types (unsupported_token_type)".into(),
             ));
         }
-        Ok(AtProvider::Revoked)
+        Ok(AtProvider::Revoked(self.introspect_revoked(provider, secret, &revoked).await?))
+    }
+
+    /// RFC 7662: asks the provider's introspection endpoint about each token it just revoked,
+    /// with the same client authentication. `active: false` for all is [`Verification::Inactive`];
+    /// a token still active fails the revocation (the provider said it revoked what it did not,
+    /// so the account is kept for another try); an endpoint that does not answer Keyport's
+    /// client (most want a confidential client) leaves it [`Verification::Unchecked`].
+    async fn introspect_revoked(
+        &self,
+        provider: &Provider,
+        secret: Option<&Secret>,
+        revoked: &[(&str, Secret)],
+    ) -> Result<Verification, Failure> {
+        let Some(url) = &provider.endpoints.introspection else {
+            return Ok(Verification::Unchecked("the provider has no introspection endpoint Keyport knows".into()));
+        };
+        for (hint, token) in revoked {
+            let what = hint.replace('_', " ");
+            let request = token_form_request(provider, url, secret, token, hint)
+                .map_err(|err| Failure::Provider(format!("could not build the request: {err}")))?;
+            let response = match self.http.send(request).await {
+                Ok(response) => response,
+                Err(err) => return Ok(Verification::Unchecked(format!("the introspection endpoint failed: {err}"))),
+            };
+            match judge_introspection(&response) {
+                Ok(false) => {}
+                Ok(true) => {
+                    return Err(Failure::Provider(format!(
+                        "the provider said it revoked the {what}, but its introspection endpoint says the {what} \
+                         is still active"
+                    )));
+                }
+                Err(reason) => return Ok(Verification::Unchecked(format!("the introspection endpoint {reason}"))),
+            }
+        }
+        Ok(Verification::Inactive)
     }
 
     /// GitHub: `DELETE /applications/{client_id}/grant` ends the grant and all its tokens.
@@ -251,18 +314,18 @@ impl Keyport {
             .map_err(|err| Failure::Provider(format!("could not build the request: {err}")))?;
         let response = self.http.send(request).await.map_err(|err| Failure::Provider(err.to_string()))?;
         match response.status().as_u16() {
-            200..=299 => Ok(AtProvider::Revoked),
-            // The token or the grant is already gone.
-            404 | 422 => Ok(AtProvider::Revoked),
+            200..=299 | 404 | 422 => {
+                Ok(AtProvider::Revoked(Verification::Unchecked("GitHub has no introspection endpoint".into())))
+            }
             status => Err(Failure::Provider(format!("the provider answered HTTP {status}"))),
         }
     }
 }
 
-/// One RFC 7009 request: `token` and `token_type_hint`, with client authentication as the
-/// token endpoint wants it (RFC 6749 §2.3.1) for a confidential client, or `client_id` alone
-/// for a public one.
-fn rfc7009_request(
+/// One RFC 7009 revocation or RFC 7662 introspection request (the two have the same form):
+/// `token` and `token_type_hint`, with client authentication as the token endpoint wants it
+/// (RFC 6749 §2.3.1) for a confidential client, or `client_id` alone for a public one.
+fn token_form_request(
     provider: &Provider,
     url: &Url,
     secret: Option<&Secret>,
@@ -319,6 +382,22 @@ fn judge_rfc7009(response: &Response) -> Judgement {
     }
 }
 
+/// Reads an RFC 7662 answer: `Ok(active)`, or why it says nothing (its status, or not the
+/// JSON expected). Never copies the body.
+fn judge_introspection(response: &Response) -> Result<bool, String> {
+    let status = response.status().as_u16();
+    if !response.status().is_success() {
+        return Err(format!("answered HTTP {status}"));
+    }
+    #[derive(serde::Deserialize)]
+    struct Introspection {
+        active: bool,
+    }
+    serde_json::from_slice::<Introspection>(response.body())
+        .map(|answer| answer.active)
+        .map_err(|_| "answered without a boolean `active`".to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -367,6 +446,7 @@ mod tests {
                 scopes: vec![],
                 redirect_host: RedirectHost::Ipv4,
                 redirect_path: None,
+                given_endpoints: Default::default(),
             };
             self.keyport.add_provider(name, new).await.unwrap();
         }
@@ -410,6 +490,7 @@ mod tests {
             revocation: revocation.map(|u| Url::parse(u).unwrap()),
             device_authorization: None,
             userinfo: None,
+            introspection: None,
         }))
     }
 
@@ -431,7 +512,10 @@ mod tests {
         let mut events = f.keyport.subscribe();
 
         let outcome = f.keyport.revoke("a", RevokeMode::AtProvider).await.unwrap();
-        assert!(matches!(&outcome, RevokeOutcome::Revoked { account } if account.name == "a"), "{outcome:?}");
+        assert!(
+            matches!(&outcome, RevokeOutcome::Revoked { account, verification: Verification::Unchecked(_) } if account.name == "a"),
+            "{outcome:?}"
+        );
 
         let requests = f.http.requests();
         assert_eq!(requests.len(), 2);
@@ -633,8 +717,10 @@ mod tests {
         assert_eq!(f.keyport.accounts().unwrap().len(), 1);
     }
 
+    /// Microsoft has no revocation API. `revoke` says so, names the page where the user
+    /// revokes, and removes nothing; with `--local` the account is removed and the page given.
     #[tokio::test]
-    async fn microsoft_has_no_api_so_the_user_revokes_at_a_page_and_the_account_is_removed() {
+    async fn microsoft_has_no_api_so_revoke_removes_nothing_unless_told_to_remove_locally() {
         for (tenant, page) in [
             (MicrosoftTenant::Organizations, "https://myaccount.microsoft.com/"),
             (MicrosoftTenant::Common, "https://myaccount.microsoft.com/"),
@@ -644,8 +730,16 @@ mod tests {
             let spec = ProviderSpec::Preset { preset: Preset::Microsoft, tenant: Some(tenant), base_url: None };
             f.provider("ms", spec, None).await;
             f.account("a", "ms", true);
+            let err = f.keyport.revoke("a", RevokeMode::AtProvider).await.unwrap_err();
+            let Error::CannotRevoke { page: Some(got), .. } = &err else { panic!("{err:?}") };
+            assert_eq!(got, page);
+            let text = err.to_string();
+            assert!(text.contains("nothing was revoked") && text.contains(page), "{text}");
+            assert_eq!(f.keyport.accounts().unwrap().len(), 1, "the account is kept");
+            assert_eq!(f.token_keys().len(), 2, "its tokens are kept");
+
             let mut events = f.keyport.subscribe();
-            let outcome = f.keyport.revoke("a", RevokeMode::AtProvider).await.unwrap();
+            let outcome = f.keyport.revoke("a", RevokeMode::RemoveLocallyAnyway).await.unwrap();
             let RevokeOutcome::RevokeAtPage { page: Some(got), .. } = &outcome else { panic!("{outcome:?}") };
             assert_eq!(got.as_str(), page);
             assert!(f.http.requests().is_empty(), "no request to a provider without an API");
@@ -656,13 +750,82 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_provider_without_a_revocation_url_has_no_api() {
+    async fn a_provider_without_a_revocation_url_cannot_revoke_and_keeps_the_account() {
         let f = Fixture::new(ScriptedHttp::new());
         f.provider("p", manual(None), None).await;
         f.account("a", "p", true);
-        let outcome = f.keyport.revoke("a", RevokeMode::AtProvider).await.unwrap();
+        let err = f.keyport.revoke("a", RevokeMode::AtProvider).await.unwrap_err();
+        assert!(matches!(&err, Error::CannotRevoke { page: None, provider, .. } if provider == "p"), "{err:?}");
+        assert!(err.to_string().contains("keyport provider edit p --revoke-url URL"), "{err}");
+        assert_eq!(f.keyport.accounts().unwrap().len(), 1);
+        let outcome = f.keyport.revoke("a", RevokeMode::RemoveLocallyAnyway).await.unwrap();
         assert!(matches!(outcome, RevokeOutcome::RevokeAtPage { page: None, .. }), "{outcome:?}");
         assert!(f.keyport.accounts().unwrap().is_empty());
+    }
+
+    fn with_introspection(spec: ProviderSpec) -> ProviderSpec {
+        let ProviderSpec::Manual(mut endpoints) = spec else { unreachable!() };
+        endpoints.introspection = Some(Url::parse(INTROSPECT_URL).unwrap());
+        ProviderSpec::Manual(endpoints)
+    }
+
+    const INTROSPECT_URL: &str = "https://as.example/introspect";
+
+    /// After revoking, each revoked token is looked up at the introspection endpoint with the
+    /// same client authentication; all inactive is a verified revocation.
+    #[tokio::test]
+    async fn revoked_tokens_are_checked_inactive_at_the_introspection_endpoint() {
+        let inactive = r#"{"active": false}"#;
+        let f =
+            Fixture::new(ScriptedHttp::new().reply(200, "").reply(200, "").reply(200, inactive).reply(200, inactive));
+        f.provider("p", with_introspection(manual(Some(REVOKE_URL))), Some("s3cret")).await;
+        f.account("a", "p", true);
+        let outcome = f.keyport.revoke("a", RevokeMode::AtProvider).await.unwrap();
+        assert!(matches!(outcome, RevokeOutcome::Revoked { verification: Verification::Inactive, .. }), "{outcome:?}");
+        let requests = f.http.requests();
+        assert_eq!(requests.len(), 4);
+        for (n, (hint, token)) in [(2, ("refresh_token", "RT-1")), (3, ("access_token", "AT-1"))] {
+            assert_eq!(requests[n].1.as_str(), INTROSPECT_URL);
+            let body = form(&requests[n].2);
+            assert!(body.contains(&("token".into(), token.into())), "{body:?}");
+            assert!(body.contains(&("token_type_hint".into(), hint.into())), "{body:?}");
+            assert_eq!(basic_auth(&f.http.request_headers(n)).as_deref(), Some("cid:s3cret"));
+        }
+    }
+
+    /// A provider that says it revoked a token its introspection endpoint still calls active
+    /// did not revoke it: the account is kept, so the user can try again (or remove it).
+    #[tokio::test]
+    async fn a_token_still_active_after_revocation_fails_it_and_keeps_the_account() {
+        let f = Fixture::new(
+            ScriptedHttp::new().reply(200, "").reply(200, "").reply(200, r#"{"active": true, "sub": "alice"}"#),
+        );
+        f.provider("p", with_introspection(manual(Some(REVOKE_URL))), None).await;
+        f.account("a", "p", true);
+        let err = f.keyport.revoke("a", RevokeMode::AtProvider).await.unwrap_err();
+        assert!(matches!(&err, Error::RevokeFailed { .. }), "{err:?}");
+        assert!(err.to_string().contains("refresh token is still active"), "{err}");
+        assert_eq!(f.keyport.accounts().unwrap().len(), 1);
+        assert_eq!(f.token_keys().len(), 2);
+    }
+
+    /// An introspection endpoint that will not answer Keyport's client (401, not JSON) or
+    /// cannot be reached leaves the revocation done but unverified, and says why.
+    #[tokio::test]
+    async fn an_introspection_endpoint_that_will_not_answer_leaves_the_revocation_unverified() {
+        for (status, body, why) in
+            [(401, r#"{"error":"invalid_client"}"#, "HTTP 401"), (200, "<html>", "without a boolean `active`")]
+        {
+            let f = Fixture::new(ScriptedHttp::new().reply(200, "").reply(200, "").reply(status, body));
+            f.provider("p", with_introspection(manual(Some(REVOKE_URL))), None).await;
+            f.account("a", "p", true);
+            let outcome = f.keyport.revoke("a", RevokeMode::AtProvider).await.unwrap();
+            let RevokeOutcome::Revoked { verification: Verification::Unchecked(reason), .. } = &outcome else {
+                panic!("{outcome:?}")
+            };
+            assert!(reason.contains(why), "{reason}");
+            assert!(f.keyport.accounts().unwrap().is_empty());
+        }
     }
 
     #[tokio::test]

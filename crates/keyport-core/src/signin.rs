@@ -450,6 +450,7 @@ mod tests {
             scopes: None,
             redirect_host: RedirectHost::Ipv4,
             redirect_path: "/callback".into(),
+            given_endpoints: Default::default(),
         }
         .resolve("p")
         .unwrap()

@@ -361,6 +361,7 @@ impl NewProviderForm {
                     revocation: optional_url("revocation endpoint", e.revocation)?,
                     device_authorization: optional_url("device authorization endpoint", e.device_authorization)?,
                     userinfo: optional_url("userinfo endpoint", e.userinfo)?,
+                    introspection: optional_url("introspection endpoint", e.introspection)?,
                 }))
             }
         };
@@ -379,6 +380,7 @@ impl NewProviderForm {
             scopes: scopes(&self.scopes),
             redirect_host,
             redirect_path: None,
+            given_endpoints: Default::default(),
         };
         Ok((self.name.trim().to_owned(), new))
     }

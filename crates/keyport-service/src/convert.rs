@@ -57,9 +57,12 @@ pub(crate) fn provider(view: ProviderView) -> wire::ProviderSummary {
             revocation: e.revocation.map(|u| u.to_string()),
             device_authorization: e.device_authorization.map(|u| u.to_string()),
             userinfo: e.userinfo.map(|u| u.to_string()),
+            introspection: e.introspection.map(|u| u.to_string()),
         },
+        endpoint_sources: view.endpoint_sources,
         scopes: view.scopes,
         redirect_uri: view.redirect_uri,
+        shared_redirect_uri: view.shared_redirect_uri,
     }
 }
 
@@ -97,12 +100,17 @@ pub(crate) fn error(err: &Error) -> ErrorObject {
         | Error::IdTokenInvalid { .. }
         | Error::RedirectListener { .. } => ErrorCode::SigninFailed,
         Error::TokenRefused { .. } | Error::BadTokenResponse { .. } => ErrorCode::ProviderRefused,
+        Error::CannotRevoke { .. } => ErrorCode::CannotRevoke,
         Error::InvalidName { .. } | Error::InvalidProvider { .. } | Error::GrantRefused { .. } => {
             ErrorCode::InvalidParams
         }
         _ => ErrorCode::InternalError,
     };
-    ErrorObject::new(code, err.to_string())
+    let mut object = ErrorObject::new(code, err.to_string());
+    if let Error::CannotRevoke { page: Some(page), .. } = err {
+        object.data = Some(serde_json::json!({ "page": page }));
+    }
+    object
 }
 
 /// The wire form of an access rule.

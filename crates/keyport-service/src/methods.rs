@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use keyport_core::signin::SignInRequest;
-use keyport_core::{RevokeMode, RevokeOutcome};
+use keyport_core::{RevokeMode, RevokeOutcome, Verification};
 use keyport_wire::{
     self as wire, AccessToken, Call, ErrorCode, ErrorObject, Event, Request, Response, SigninStartResult,
 };
@@ -468,14 +468,29 @@ impl Service {
         self.invalidate(name);
         let outcome = outcome.map_err(|err| core(self.note_error(name, err)))?;
         let _ = self.rules().forget_account(name);
-        let (outcome, page, reason) = match outcome {
-            RevokeOutcome::Revoked { .. } => (wire::RevokeOutcome::Revoked, None, None),
-            RevokeOutcome::RevokeAtPage { page, .. } => {
-                (wire::RevokeOutcome::RevokeAtPage, page.map(|p| p.to_string()), None)
-            }
-            RevokeOutcome::RemovedLocally { reason, .. } => (wire::RevokeOutcome::RemovedLocally, None, Some(reason)),
+        let mut result = wire::RevokeResult {
+            outcome: wire::RevokeOutcome::Revoked,
+            account: convert::account(before),
+            page: None,
+            reason: None,
+            verified: false,
+            unverified_reason: None,
         };
-        Ok(wire::RevokeResult { outcome, account: convert::account(before), page, reason })
+        match outcome {
+            RevokeOutcome::Revoked { verification: Verification::Inactive, .. } => result.verified = true,
+            RevokeOutcome::Revoked { verification: Verification::Unchecked(why), .. } => {
+                result.unverified_reason = Some(why);
+            }
+            RevokeOutcome::RevokeAtPage { page, .. } => {
+                result.outcome = wire::RevokeOutcome::RevokeAtPage;
+                result.page = page.map(String::from);
+            }
+            RevokeOutcome::RemovedLocally { reason, .. } => {
+                result.outcome = wire::RevokeOutcome::RemovedLocally;
+                result.reason = Some(reason);
+            }
+        }
+        Ok(result)
     }
 
     /// Removes the account from Keyport (not at the provider), with its access rules.

@@ -2,7 +2,7 @@
 //! Keyport's own, in the server range -32000..=-32099.
 //!
 //! **These numbers never change and are never reused.** New codes are only added (the next
-//! free one is -32014). Programs decide by `code`; `message` is for people.
+//! free one is -32015). Programs decide by `code`; `message` is for people.
 //!
 //! The message convention: one short English sentence, lower-case first letter, no trailing
 //! period, naming what it is about (account, provider, program, method) and, when there is
@@ -63,11 +63,15 @@ pub enum ErrorCode {
     /// -32013: another process held a lock Keyport needed (an account's renewal lock,
     /// `accounts.json`'s) past the deadline; nothing was changed. Worth retrying later.
     LockTimeout,
+    /// -32014: `accounts.revoke`: the provider has no revocation endpoint Keyport knows, so
+    /// nothing was revoked and nothing removed. `data.page`, when present, is where the user
+    /// revokes Keyport's access by hand; `local: true` removes the account anyway.
+    CannotRevoke,
 }
 
 impl ErrorCode {
     /// Every code, in table order.
-    pub const ALL: [ErrorCode; 19] = [
+    pub const ALL: [ErrorCode; 20] = [
         Self::ParseError,
         Self::InvalidRequest,
         Self::MethodNotFound,
@@ -87,6 +91,7 @@ impl ErrorCode {
         Self::MessageTooLarge,
         Self::Busy,
         Self::LockTimeout,
+        Self::CannotRevoke,
     ];
 
     /// The number sent as `error.code`.
@@ -111,6 +116,7 @@ impl ErrorCode {
             Self::MessageTooLarge => -32011,
             Self::Busy => -32012,
             Self::LockTimeout => -32013,
+            Self::CannotRevoke => -32014,
         }
     }
 
@@ -142,6 +148,7 @@ impl ErrorCode {
             Self::MessageTooLarge => "message_too_large",
             Self::Busy => "busy",
             Self::LockTimeout => "lock_timeout",
+            Self::CannotRevoke => "cannot_revoke",
         }
     }
 
@@ -167,6 +174,7 @@ impl ErrorCode {
             Self::MessageTooLarge => "message too large: at most 65536 bytes per line",
             Self::Busy => "busy; try again later",
             Self::LockTimeout => "another process held a lock too long; nothing was changed, try again later",
+            Self::CannotRevoke => "the provider has no revocation endpoint; nothing was revoked or removed",
         }
     }
 }
@@ -224,6 +232,7 @@ mod tests {
                 (-32011, "message_too_large"),
                 (-32012, "busy"),
                 (-32013, "lock_timeout"),
+                (-32014, "cannot_revoke"),
             ]
         );
     }

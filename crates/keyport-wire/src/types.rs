@@ -117,6 +117,9 @@ pub struct Endpoints {
     /// Userinfo endpoint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub userinfo: Option<String>,
+    /// RFC 7662 token introspection endpoint (`accounts.revoke` checks there).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub introspection: Option<String>,
 }
 
 /// The provider object of `docs/json.md`. Never holds the client secret.
@@ -133,10 +136,20 @@ pub struct ProviderSummary {
     pub has_client_secret: bool,
     /// Its endpoints.
     pub endpoints: Endpoints,
+    /// Where each endpoint in `endpoints` comes from, by its name there: `preset` (built
+    /// in), `discovered` (the issuer's metadata) or `given` (typed in by the user). Absent
+    /// from daemons older than this field.
+    #[serde(default)]
+    pub endpoint_sources: std::collections::BTreeMap<String, String>,
     /// Scopes requested when a sign-in names none.
     pub scopes: Vec<String>,
     /// The redirect URI to register with the provider (a free port is added at each sign-in).
     pub redirect_uri: String,
+    /// The redirect URI is `/callback`, which every provider shared before each got its own
+    /// `/callback/NAME` (the mix-up defence): worth moving once the provider's registration
+    /// has the new one.
+    #[serde(default)]
+    pub shared_redirect_uri: bool,
 }
 
 // ---- params ----------------------------------------------------------------------------
@@ -311,6 +324,15 @@ pub struct RevokeResult {
     pub page: Option<String>,
     /// For `removed_locally`: why the provider did not revoke.
     pub reason: Option<String>,
+    /// For `revoked`: the provider's token introspection endpoint (RFC 7662) said afterwards
+    /// that every revoked token is inactive. `false` when it was not checked (see
+    /// `unverified_reason`). Absent from daemons older than this field: read as `false`.
+    #[serde(default)]
+    pub verified: bool,
+    /// For `revoked` with `verified: false`: why it was not checked (no introspection
+    /// endpoint is known, or it would not answer Keyport's client).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unverified_reason: Option<String>,
 }
 
 /// What the user decided about a program and an account.

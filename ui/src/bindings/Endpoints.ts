@@ -24,4 +24,8 @@ device_authorization?: string | null,
 /**
  * Userinfo endpoint.
  */
-userinfo?: string | null, };
+userinfo?: string | null, 
+/**
+ * RFC 7662 token introspection endpoint (`accounts.revoke` checks there).
+ */
+introspection?: string | null, };

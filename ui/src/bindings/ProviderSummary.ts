@@ -26,10 +26,22 @@ has_client_secret: boolean,
  */
 endpoints: Endpoints, 
 /**
+ * Where each endpoint in `endpoints` comes from, by its name there: `preset` (built
+ * in), `discovered` (the issuer's metadata) or `given` (typed in by the user). Absent
+ * from daemons older than this field.
+ */
+endpoint_sources: { [key in string]: string }, 
+/**
  * Scopes requested when a sign-in names none.
  */
 scopes: Array<string>, 
 /**
  * The redirect URI to register with the provider (a free port is added at each sign-in).
  */
-redirect_uri: string, };
+redirect_uri: string, 
+/**
+ * The redirect URI is `/callback`, which every provider shared before each got its own
+ * `/callback/NAME` (the mix-up defence): worth moving once the provider's registration
+ * has the new one.
+ */
+shared_redirect_uri: boolean, };

@@ -21,4 +21,15 @@ page: string | null,
 /**
  * For `removed_locally`: why the provider did not revoke.
  */
-reason: string | null, };
+reason: string | null, 
+/**
+ * For `revoked`: the provider's token introspection endpoint (RFC 7662) said afterwards
+ * that every revoked token is inactive. `false` when it was not checked (see
+ * `unverified_reason`). Absent from daemons older than this field: read as `false`.
+ */
+verified: boolean, 
+/**
+ * For `revoked` with `verified: false`: why it was not checked (no introspection
+ * endpoint is known, or it would not answer Keyport's client).
+ */
+unverified_reason?: string | null, };

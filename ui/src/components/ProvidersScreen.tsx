@@ -18,7 +18,14 @@ const ENDPOINT_LABELS: Array<[keyof Endpoints, string]> = [
   ["revocation", "Revocation"],
   ["device_authorization", "Device authorization"],
   ["userinfo", "User info"],
+  ["introspection", "Introspection"],
 ];
+
+const SOURCE_LABELS: Record<string, string> = {
+  preset: "built in",
+  discovered: "discovered",
+  given: "typed in",
+};
 
 function ProviderCard(props: { provider: ProviderSummary; onRemove: () => void }) {
   const p = props.provider;
@@ -51,6 +58,13 @@ function ProviderCard(props: { provider: ProviderSummary; onRemove: () => void }
         <dd>
           <CopyField value={p.redirect_uri} label="redirect URI" testid="redirect-uri" />
           <span class="hint">Register it with the provider as it is, without a port.</span>
+          {p.shared_redirect_uri && (
+            <span class="hint" data-testid="shared-redirect-uri">
+              This provider uses the path every provider shared before each got its own. Register{" "}
+              <code class="mono-text">/callback/{p.name}</code> with the provider, then run{" "}
+              <code class="mono-text">keyport provider edit {p.name} --redirect-path /callback/{p.name}</code>.
+            </span>
+          )}
         </dd>
         <dt>Scopes</dt>
         <dd>{p.scopes.length ? p.scopes.join(" ") : <span class="muted">none by default</span>}</dd>
@@ -63,7 +77,12 @@ function ProviderCard(props: { provider: ProviderSummary; onRemove: () => void }
               <Fragment key={key}>
                 <dt>{label}</dt>
                 <dd>
-                  <code class="mono-text small">{p.endpoints[key]}</code>
+                  <code class="mono-text small">{p.endpoints[key]}</code>{" "}
+                  {p.endpoint_sources[key] && (
+                    <span class="muted small" data-testid={`endpoint-source-${key}`}>
+                      ({SOURCE_LABELS[p.endpoint_sources[key]] ?? p.endpoint_sources[key]})
+                    </span>
+                  )}
                 </dd>
               </Fragment>
             ) : null,
@@ -82,6 +101,7 @@ const emptyEndpoints: EndpointFields = {
   revocation: "",
   device_authorization: "",
   userinfo: "",
+  introspection: "",
 };
 
 /** Whether the preset's clients have a secret: "required", "optional" or "not_needed". */
@@ -99,8 +119,18 @@ function isWebUrl(s: string): boolean {
   }
 }
 
-function PresetGuide(props: { preset: PresetInfo }) {
+/**
+ * The redirect URI for a provider named `name`: each provider has its own path, and the
+ * preset's `redirect_uri` is the one for a provider named like the preset.
+ */
+export function redirectUriFor(preset: PresetInfo, name: string): string {
+  const suffix = `/${preset.id}`;
+  return preset.redirect_uri.endsWith(suffix) ? preset.redirect_uri.slice(0, -suffix.length) + `/${name}` : preset.redirect_uri;
+}
+
+function PresetGuide(props: { preset: PresetInfo; name: string }) {
   const p = props.preset;
+  const redirectUri = redirectUriFor(p, props.name);
   const actions = useActions();
   return (
     <div class="preset-guide" data-testid="preset-guide">
@@ -119,7 +149,7 @@ function PresetGuide(props: { preset: PresetInfo }) {
       </div>
       <div class="guide-row">
         <span class="label">Redirect URI to register</span>
-        <CopyField value={p.redirect_uri} label="redirect URI" testid="preset-redirect-uri" />
+        <CopyField value={redirectUri} label="redirect URI" testid="preset-redirect-uri" />
       </div>
       <p class="muted small">
         {p.device_flow
@@ -177,6 +207,7 @@ function ProviderForm() {
       if (e.revocation) ep.revocation = e.revocation;
       if (e.device_authorization) ep.device_authorization = e.device_authorization;
       if (e.userinfo) ep.userinfo = e.userinfo;
+      if (e.introspection) ep.introspection = e.introspection;
       src = { kind: "endpoints", endpoints: ep };
     }
     if (source === "preset" && preset && secretNeed(preset) === "required" && !clientSecret)
@@ -272,7 +303,7 @@ function ProviderForm() {
                   </select>
                 </div>
               </div>
-              <PresetGuide preset={preset} />
+              <PresetGuide preset={preset} name={name.trim() || preset.id} />
               {preset.needs === "tenant" && (
                 <div class="field">
                   <label for="pf-tenant">Tenant</label>

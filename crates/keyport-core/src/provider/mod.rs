@@ -36,6 +36,10 @@ pub struct Endpoints {
     /// OpenID Connect userinfo endpoint (or the provider's "who am I" API).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub userinfo: Option<Url>,
+    /// RFC 7662 token introspection endpoint: `keyport revoke` checks there that the tokens
+    /// it revoked are inactive.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub introspection: Option<Url>,
 }
 
 impl Endpoints {
@@ -47,6 +51,7 @@ impl Endpoints {
             self.revocation.as_ref(),
             self.device_authorization.as_ref(),
             self.userinfo.as_ref(),
+            self.introspection.as_ref(),
         ]
         .into_iter()
         .flatten()
@@ -54,6 +59,182 @@ impl Endpoints {
             endpoint::check(url)?;
         }
         Ok(())
+    }
+}
+
+/// One of a provider's endpoints, by name (`provider edit --forget-url KIND`, the sources
+/// shown by `provider list`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum EndpointKind {
+    /// The authorization endpoint.
+    Authorization,
+    /// The token endpoint.
+    Token,
+    /// The RFC 7009 revocation endpoint.
+    Revocation,
+    /// The RFC 8628 device authorization endpoint.
+    DeviceAuthorization,
+    /// The userinfo endpoint.
+    Userinfo,
+    /// The RFC 7662 introspection endpoint.
+    Introspection,
+}
+
+impl EndpointKind {
+    /// Every kind, in the order they are shown.
+    pub const ALL: [Self; 6] = [
+        Self::Authorization,
+        Self::Token,
+        Self::Revocation,
+        Self::DeviceAuthorization,
+        Self::Userinfo,
+        Self::Introspection,
+    ];
+
+    /// Its name, as in [`Endpoints`]' fields and JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Authorization => "authorization",
+            Self::Token => "token",
+            Self::Revocation => "revocation",
+            Self::DeviceAuthorization => "device_authorization",
+            Self::Userinfo => "userinfo",
+            Self::Introspection => "introspection",
+        }
+    }
+
+    /// Parses a name, or the short one of the matching `--...-url` option (`auth`, `revoke`,
+    /// `device`).
+    pub fn parse(text: &str) -> Result<Self, Error> {
+        let text = text.trim().to_ascii_lowercase().replace('-', "_");
+        let short = match text.as_str() {
+            "auth" => Some(Self::Authorization),
+            "revoke" => Some(Self::Revocation),
+            "device" => Some(Self::DeviceAuthorization),
+            _ => None,
+        };
+        short.or_else(|| Self::ALL.into_iter().find(|kind| kind.name() == text)).ok_or_else(|| Error::InvalidProvider {
+            reason: format!("`{text}` is not an endpoint; one of: {}", Self::ALL.map(Self::name).join(", ")),
+        })
+    }
+
+    /// This endpoint of `endpoints`.
+    pub fn of(self, endpoints: &Endpoints) -> Option<&Url> {
+        match self {
+            Self::Authorization => Some(&endpoints.authorization),
+            Self::Token => Some(&endpoints.token),
+            Self::Revocation => endpoints.revocation.as_ref(),
+            Self::DeviceAuthorization => endpoints.device_authorization.as_ref(),
+            Self::Userinfo => endpoints.userinfo.as_ref(),
+            Self::Introspection => endpoints.introspection.as_ref(),
+        }
+    }
+}
+
+/// Endpoints given by hand over those of a preset or of discovery: each one given replaces
+/// (or adds) that endpoint; the others stay as discovered. Kept apart in `providers.toml`
+/// (`[providers.NAME.given_endpoints]`), so `provider refresh` re-reads the metadata without
+/// losing them and `provider list` can say where each endpoint comes from.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GivenEndpoints {
+    /// Authorization endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorization: Option<Url>,
+    /// Token endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<Url>,
+    /// RFC 7009 revocation endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revocation: Option<Url>,
+    /// RFC 8628 device authorization endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_authorization: Option<Url>,
+    /// Userinfo endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub userinfo: Option<Url>,
+    /// RFC 7662 introspection endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub introspection: Option<Url>,
+}
+
+impl GivenEndpoints {
+    /// None given.
+    pub fn is_empty(&self) -> bool {
+        EndpointKind::ALL.into_iter().all(|kind| self.get(kind).is_none())
+    }
+
+    /// The one given for `kind`.
+    pub fn get(&self, kind: EndpointKind) -> Option<&Url> {
+        self.slot_ref(kind).as_ref()
+    }
+
+    /// Gives (`Some`) or forgets (`None`) the endpoint for `kind`.
+    pub fn set(&mut self, kind: EndpointKind, url: Option<Url>) {
+        *self.slot(kind) = url;
+    }
+
+    fn slot_ref(&self, kind: EndpointKind) -> &Option<Url> {
+        match kind {
+            EndpointKind::Authorization => &self.authorization,
+            EndpointKind::Token => &self.token,
+            EndpointKind::Revocation => &self.revocation,
+            EndpointKind::DeviceAuthorization => &self.device_authorization,
+            EndpointKind::Userinfo => &self.userinfo,
+            EndpointKind::Introspection => &self.introspection,
+        }
+    }
+
+    fn slot(&mut self, kind: EndpointKind) -> &mut Option<Url> {
+        match kind {
+            EndpointKind::Authorization => &mut self.authorization,
+            EndpointKind::Token => &mut self.token,
+            EndpointKind::Revocation => &mut self.revocation,
+            EndpointKind::DeviceAuthorization => &mut self.device_authorization,
+            EndpointKind::Userinfo => &mut self.userinfo,
+            EndpointKind::Introspection => &mut self.introspection,
+        }
+    }
+
+    /// `endpoints` with these given ones over it.
+    pub(crate) fn apply(&self, endpoints: &mut Endpoints) {
+        if let Some(url) = &self.authorization {
+            endpoints.authorization = url.clone();
+        }
+        if let Some(url) = &self.token {
+            endpoints.token = url.clone();
+        }
+        for (given, slot) in [
+            (&self.revocation, &mut endpoints.revocation),
+            (&self.device_authorization, &mut endpoints.device_authorization),
+            (&self.userinfo, &mut endpoints.userinfo),
+            (&self.introspection, &mut endpoints.introspection),
+        ] {
+            if given.is_some() {
+                slot.clone_from(given);
+            }
+        }
+    }
+}
+
+/// Where one of a resolved provider's endpoints comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndpointSource {
+    /// Built into the preset.
+    Preset,
+    /// Read from the issuer's metadata.
+    Discovered,
+    /// Given by hand (`--auth-url`..., `provider edit`).
+    Given,
+}
+
+impl EndpointSource {
+    /// `preset`, `discovered` or `given`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Preset => "preset",
+            Self::Discovered => "discovered",
+            Self::Given => "given",
+        }
     }
 }
 
@@ -190,6 +371,9 @@ pub struct ProviderConfig {
     /// Path of the redirect URI.
     #[serde(default = "shared_redirect_path")]
     pub redirect_path: String,
+    /// Endpoints given by hand over the preset's or the discovered ones.
+    #[serde(default, skip_serializing_if = "GivenEndpoints::is_empty")]
+    pub given_endpoints: GivenEndpoints,
 }
 
 /// Whether a provider needs a client secret at its token endpoint.
@@ -317,6 +501,8 @@ pub struct Provider {
     pub redirect_path: String,
     /// Provider-specific behaviour.
     pub quirks: Quirks,
+    /// Where each endpoint it has comes from, in [`EndpointKind::ALL`] order.
+    pub endpoint_sources: Vec<(EndpointKind, EndpointSource)>,
 }
 
 impl ProviderConfig {
@@ -361,6 +547,7 @@ impl ProviderConfig {
                         identity: if *openid { IdentitySource::OpenId } else { IdentitySource::None },
                         ..Quirks::default()
                     },
+                    endpoint_sources: Vec::new(),
                 }
             }
             ProviderSource::Manual { endpoints } => Provider {
@@ -377,8 +564,24 @@ impl ProviderConfig {
                     identity: if endpoints.userinfo.is_some() { IdentitySource::OpenId } else { IdentitySource::None },
                     ..Quirks::default()
                 },
+                endpoint_sources: Vec::new(),
             },
         };
+        let base = match &self.source {
+            ProviderSource::Preset { .. } => EndpointSource::Preset,
+            ProviderSource::Issuer { .. } => EndpointSource::Discovered,
+            ProviderSource::Manual { .. } => EndpointSource::Given,
+        };
+        self.given_endpoints.apply(&mut provider.endpoints);
+        if self.given_endpoints.revocation.is_some() {
+            // A revocation endpoint given by hand is RFC 7009's, whatever the preset does.
+            provider.quirks.revocation = RevocationMethod::Rfc7009;
+        }
+        provider.endpoint_sources = EndpointKind::ALL
+            .into_iter()
+            .filter(|kind| kind.of(&provider.endpoints).is_some())
+            .map(|kind| (kind, if self.given_endpoints.get(kind).is_some() { EndpointSource::Given } else { base }))
+            .collect();
         provider.endpoints.check()?;
         if provider.quirks.revocation == RevocationMethod::Rfc7009 && provider.endpoints.revocation.is_none() {
             provider.quirks.revocation = RevocationMethod::UserRevokes { page: None };
@@ -456,6 +659,7 @@ mod tests {
                     revocation: None,
                     device_authorization: None,
                     userinfo: None,
+                    introspection: None,
                 },
             },
             client_id: "cid".into(),
@@ -463,6 +667,7 @@ mod tests {
             scopes: Some(vec!["read".into()]),
             redirect_host: RedirectHost::Ipv6,
             redirect_path: "/cb".into(),
+            given_endpoints: Default::default(),
         }
     }
 

@@ -136,6 +136,7 @@ impl Preset {
             redirect_host: RedirectHost::default(),
             redirect_path: String::new(),
             quirks,
+            endpoint_sources: Vec::new(),
         };
         Ok(match self {
             Self::Google => provider(
@@ -146,6 +147,7 @@ impl Preset {
                     revocation: Some(url("https://oauth2.googleapis.com/revoke")),
                     device_authorization: Some(url("https://oauth2.googleapis.com/device/code")),
                     userinfo: Some(url("https://openidconnect.googleapis.com/v1/userinfo")),
+                    introspection: None,
                 },
                 Some(IssuerRule::Exact("https://accounts.google.com".into())),
                 scopes(&["openid", "email", "profile"]),
@@ -175,6 +177,7 @@ impl Preset {
                         revocation: None,
                         device_authorization: Some(url(&format!("{base}/oauth2/v2.0/devicecode"))),
                         userinfo: Some(url("https://graph.microsoft.com/oidc/userinfo")),
+                        introspection: None,
                     },
                     Some(match &tenant {
                         MicrosoftTenant::Id(id) => {
@@ -208,6 +211,7 @@ impl Preset {
                     revocation: None,
                     device_authorization: Some(url("https://github.com/login/device/code")),
                     userinfo: Some(url("https://api.github.com/user")),
+                    introspection: None,
                 },
                 None,
                 scopes(&["read:user", "user:email"]),
@@ -240,6 +244,7 @@ impl Preset {
                         revocation: Some(at("/oauth/revoke")?),
                         device_authorization: Some(at("/oauth/authorize_device")?),
                         userinfo: Some(at("/oauth/userinfo")?),
+                        introspection: None,
                     },
                     Some(IssuerRule::Exact(issuer.as_str().trim_end_matches('/').to_owned())),
                     scopes(&["openid", "profile", "email"]),

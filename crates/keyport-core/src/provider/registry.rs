@@ -58,6 +58,24 @@ impl Providers {
         Ok(provider)
     }
 
+    /// Changes a provider under the file's lock; nothing is written unless `change` succeeds
+    /// and the result resolves.
+    pub fn update(
+        &self,
+        name: &str,
+        change: impl FnOnce(&mut ProviderConfig) -> Result<(), Error>,
+    ) -> Result<Provider, Error> {
+        store::with_lock(&self.path, store::LOCK_WAIT, || {
+            let mut file = self.read()?;
+            let config =
+                file.providers.get_mut(name).ok_or_else(|| Error::ProviderNotFound { name: name.to_owned() })?;
+            change(config)?;
+            let provider = config.resolve(name)?;
+            self.write(&file)?;
+            Ok(provider)
+        })
+    }
+
     /// Removes a provider and returns its config.
     pub fn remove(&self, name: &str) -> Result<ProviderConfig, Error> {
         store::with_lock(&self.path, store::LOCK_WAIT, || {
@@ -114,6 +132,7 @@ mod tests {
             scopes: None,
             redirect_host: RedirectHost::Ipv4,
             redirect_path: "/callback".into(),
+            given_endpoints: Default::default(),
         }
     }
 

@@ -243,6 +243,7 @@ impl Fixture {
             revocation: None,
             device_authorization: None,
             userinfo: None,
+            introspection: None,
         };
         let new = NewProvider {
             spec: ProviderSpec::Manual(Box::new(endpoints)),
@@ -251,6 +252,7 @@ impl Fixture {
             scopes: vec!["api".into()],
             redirect_host: RedirectHost::Ipv4,
             redirect_path: Some("/callback".into()),
+            given_endpoints: Default::default(),
         };
         keyport.add_provider("fake", new).await.unwrap();
         let fixture = Self { keyport, fake, secrets, store, dir, timeout };

@@ -56,6 +56,38 @@ pub fn time_left(view: &AccountView) -> String {
     if secs > 0 { format!("in {span}") } else { format!("{span} ago") }
 }
 
+/// The refresh token's end in words: "expires in 6d 2h (the provider says)", "expires in
+/// 89d 23h unless used (Keyport renews it before)", "no known expiry".
+pub fn refresh_token_expiry(view: &AccountView) -> String {
+    let Some(at) = view.refresh_token_expires_at.as_deref().and_then(parse_time) else {
+        return "no known expiry".into();
+    };
+    let secs = (at - time::OffsetDateTime::now_utc()).whole_seconds();
+    let when = if secs > 0 {
+        format!("expires in {}", human_span(secs.unsigned_abs()))
+    } else {
+        format!("expired {} ago", human_span(secs.unsigned_abs()))
+    };
+    match view.refresh_token_expiry {
+        Some(keyport_wire::RefreshExpiry::Unused) => format!("{when} unless used (Keyport renews it before)"),
+        _ => format!("{when} (the provider says)"),
+    }
+}
+
+/// The REFRESH column: `no`, `yes`, or `yes, 6d 2h` when its end is known.
+fn refresh_cell(view: &AccountView) -> String {
+    if !view.has_refresh_token {
+        return "no".into();
+    }
+    match view.refresh_token_expires_at.as_deref().and_then(parse_time) {
+        Some(at) => {
+            let secs = (at - time::OffsetDateTime::now_utc()).whole_seconds();
+            if secs > 0 { format!("yes, {} left", human_span(secs.unsigned_abs())) } else { "yes, expired".into() }
+        }
+        None => "yes".into(),
+    }
+}
+
 fn parse_time(text: &str) -> Option<time::OffsetDateTime> {
     time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()
 }
@@ -95,7 +127,7 @@ pub fn accounts(views: &[AccountView]) {
                 identity(v),
                 status_word(v.status).to_owned(),
                 time_left(v),
-                if v.has_refresh_token { "yes".into() } else { "no".into() },
+                refresh_cell(v),
             ]
         })
         .collect();
@@ -140,7 +172,13 @@ pub fn status(v: &AccountView) {
     if let Some(at) = &v.last_refreshed_at {
         println!("Last renewed:   {at}");
     }
-    println!("Refresh token:  {}", if v.has_refresh_token { "stored in the keyring" } else { "none" });
+    match (v.has_refresh_token, v.kind) {
+        (true, _) => println!("Refresh token:  stored in the keyring; {}", refresh_token_expiry(v)),
+        (false, AccountKind::Service) => {
+            println!("Refresh token:  none (a service account gets new tokens with its credentials)")
+        }
+        (false, _) => println!("Refresh token:  none"),
+    }
     println!("Token type:     {}", v.token_type);
     println!("Added:          {}", v.created_at);
     println!("Updated:        {}", v.updated_at);
@@ -302,7 +340,11 @@ pub fn signed_in(v: &AccountView) {
     println!("Connected {} ({}) as {}.", v.name, v.provider, identity(v));
     println!("  scopes granted: {}", if v.scopes.is_empty() { "-".into() } else { v.scopes.join(" ") });
     println!("  access token:   expires {}", time_left(v));
-    println!("  refresh token:  {}", if v.has_refresh_token { "stored in the keyring" } else { "none was issued" });
+    if v.has_refresh_token {
+        println!("  refresh token:  stored in the keyring; {}", refresh_token_expiry(v));
+    } else {
+        println!("  refresh token:  none was issued");
+    }
 }
 
 /// After `revoke`: what the provider did, and that the account is gone.

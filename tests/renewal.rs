@@ -455,3 +455,44 @@ fn an_account_without_a_subject_can_sign_in_again() {
     let stderr = profile.fails(&["add", "plain", "--name", "p"]);
     assert!(stderr.contains("already exists"), "{stderr}");
 }
+
+/// Issue 11, part 6: a refresh-token end the provider states (`refresh_expires_in`, added to
+/// the real server's answer) is shown at sign-in, in `list`, in `status` and its JSON (served
+/// over the socket); a renewal that says nothing new keeps it, and an account whose provider
+/// says nothing shows "no known expiry".
+#[test]
+fn the_refresh_token_end_the_provider_states_is_shown_everywhere() {
+    let server = OidcServer::start();
+    let profile = Profile::new();
+    profile.add_local_provider(&server);
+    let six_days = 6 * 24 * 3600;
+    server.faults(serde_json::json!([{
+        "rewrite": { "pattern": "\"expires_in\":\\s*(\\d+)", "with": format!("\"expires_in\":$1,\"refresh_expires_in\":{six_days}") }
+    }]));
+    let before = time::OffsetDateTime::now_utc();
+    let out = profile.ok(&["add", "local", "--name", "a"]);
+    assert!(out.contains("refresh token:  stored in the keyring; expires in 5d 23h (the provider says)"), "{out}");
+
+    let status = profile.json(&["status", "a", "--json"]);
+    assert_eq!(status["refresh_token_expiry"], "provider", "{status}");
+    let left = status["refresh_token_expires_in_secs"].as_i64().unwrap();
+    assert!(left > six_days - 60 && left <= six_days, "{status}");
+    let end = time::OffsetDateTime::parse(
+        status["refresh_token_expires_at"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    assert!((end - before - time::Duration::seconds(six_days)).abs() < time::Duration::seconds(60), "{end}");
+    let list = profile.ok(&["list"]);
+    assert!(list.contains("yes, 5d 23h left"), "{list}");
+    let text = profile.ok(&["status", "a"]);
+    assert!(text.contains("Refresh token:  stored in the keyring; expires in 5d 23h (the provider says)"), "{text}");
+
+    // oidc-provider rotates refresh tokens and says nothing of their end: the new one's end
+    // is unknown.
+    profile.allow_me("a");
+    profile.ok(&["refresh", "a"]);
+    let status = profile.json(&["status", "a", "--json"]);
+    assert_eq!(status["refresh_token_expires_at"], serde_json::Value::Null, "{status}");
+    assert!(profile.ok(&["status", "a"]).contains("no known expiry"));
+}

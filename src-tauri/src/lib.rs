@@ -301,6 +301,16 @@ async fn forward_account_events<R: Runtime>(
                 Navigate::Account { account: account.clone() },
             );
         }
+        if let Event::RefreshTokenExpiring { account, .. } = &event {
+            notify::show(
+                &app,
+                format!("{account} needs a new sign-in within a day"),
+                "The provider ends this account's refresh token soon, and renewing cannot extend it. \
+                 Open Keyport and choose Sign in again before then."
+                    .to_owned(),
+                Navigate::Account { account: account.clone() },
+            );
+        }
         let needs = app.state::<Desktop>().service.needs_attention();
         if needs != shown {
             tray::update(&app, &needs);

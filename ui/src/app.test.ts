@@ -25,6 +25,9 @@ function account(name: string, over: Partial<AccountSummary> = {}): AccountSumma
     last_refreshed_at: null,
     created_at: "2025-01-01T00:00:00Z",
     updated_at: "2025-01-01T00:00:00Z",
+    refresh_token_expires_at: null,
+    refresh_token_expires_in_secs: null,
+    refresh_token_expiry: null,
     ...over,
   };
 }

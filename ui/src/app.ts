@@ -480,6 +480,11 @@ export function createController(api: Api, opts: { window?: Window | null } = {}
         reloadCurrentDetails(ev.account);
         break;
       }
+      case "refresh_token_expiring":
+        toast(`${ev.account} needs a new sign-in within a day: its refresh token ends ${new Date(ev.expires_at).toLocaleString()}.`);
+        void reloadAccounts();
+        reloadCurrentDetails(ev.account);
+        break;
       case "needs_sign_in":
         patchAccount(ev.account, { status: "needs_sign_in", needs_sign_in_reason: ev.reason });
         toast(`${ev.account} needs you to sign in again.`);

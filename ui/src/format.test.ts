@@ -12,6 +12,7 @@ import {
   parseScopes,
   providerKindKey,
   providerKindLabel,
+  refreshTokenText,
   secondsUntil,
   statusWords,
 } from "./format";
@@ -132,5 +133,25 @@ describe("actionPhrase", () => {
     expect(actionPhrase("revoke").verb).toBe("revoke and remove");
     expect(actionPhrase("refresh").verb).toBe("renew the token of");
     expect(actionPhrase("connect").verb).toBe("connect a new account as");
+  });
+});
+
+describe("refreshTokenText", () => {
+  const now = Date.parse("2026-01-01T12:00:00Z");
+  const base = { kind: "user" as const, has_refresh_token: true, refresh_token_expires_at: null, refresh_token_expiry: null };
+
+  it("says what limits the refresh token, or that nothing is known", () => {
+    expect(refreshTokenText(base, now)).toBe("no known expiry");
+    expect(
+      refreshTokenText({ ...base, refresh_token_expires_at: "2026-01-07T14:00:00Z", refresh_token_expiry: "provider" }, now),
+    ).toBe("expires in 6 d 2 h (the provider says)");
+    expect(
+      refreshTokenText({ ...base, refresh_token_expires_at: "2026-03-31T12:00:00Z", refresh_token_expiry: "unused" }, now),
+    ).toBe("expires in 89 d unless used (Keyport renews it before)");
+  });
+
+  it("is empty without a refresh token and for service accounts", () => {
+    expect(refreshTokenText({ ...base, has_refresh_token: false }, now)).toBe("");
+    expect(refreshTokenText({ ...base, kind: "service" }, now)).toBe("");
   });
 });

@@ -61,6 +61,22 @@ export function expiryText(expiresAt: string | null, now: number): string {
   return `expired ${formatAgo(-left)} ago`;
 }
 
+/**
+ * The refresh token's health in words: "expires in 6 d 2 h (the provider says)", "expires in
+ * 89 d unless used (Keyport renews it before)", "no known expiry", or "" without one.
+ */
+export function refreshTokenText(
+  account: Pick<AccountSummary, "kind" | "has_refresh_token" | "refresh_token_expires_at" | "refresh_token_expiry">,
+  now: number,
+): string {
+  if (account.kind === "service" || !account.has_refresh_token) return "";
+  if (!account.refresh_token_expires_at) return "no known expiry";
+  const text = expiryText(account.refresh_token_expires_at, now);
+  return account.refresh_token_expiry === "unused"
+    ? `${text} unless used (Keyport renews it before)`
+    : `${text} (the provider says)`;
+}
+
 const STATUS_WORDS: Record<AccountStatus, string> = {
   valid: "Valid",
   expiring: "Expiring soon",

@@ -83,6 +83,25 @@ pub struct Account {
     /// When this record last changed.
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
+    /// When the refresh token expires, as the provider said (`refresh_expires_in`,
+    /// `refresh_token_expires_in`); `None` when it did not.
+    #[serde(default, with = "time::serde::rfc3339::option", skip_serializing_if = "Option::is_none")]
+    pub refresh_expires_at: Option<OffsetDateTime>,
+    /// When the refresh token expires unless used before: its last use plus the provider's
+    /// inactivity limit ([`crate::provider::Quirks::refresh_unused_limit`]).
+    #[serde(default, with = "time::serde::rfc3339::option", skip_serializing_if = "Option::is_none")]
+    pub refresh_unused_expires_at: Option<OffsetDateTime>,
+}
+
+/// What limits a refresh token's life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefreshExpiry {
+    /// The provider said when it expires.
+    Provider,
+    /// The provider drops refresh tokens unused for a while (a preset's knowledge); each
+    /// renewal uses it, so Keyport renews ahead of it.
+    Unused,
 }
 
 /// What `list` and `status` report about an account's token.
@@ -146,8 +165,23 @@ impl Account {
         expires_at - now < wanted
     }
 
+    /// When the refresh token stops working, if known, and what limits it: the earlier of
+    /// what the provider said and the inactivity limit. `None` without a refresh token.
+    pub fn refresh_deadline(&self) -> Option<(OffsetDateTime, RefreshExpiry)> {
+        if !self.has_refresh_token || self.kind == AccountKind::Service {
+            return None;
+        }
+        let said = self.refresh_expires_at.map(|at| (at, RefreshExpiry::Provider));
+        let unused = self.refresh_unused_expires_at.map(|at| (at, RefreshExpiry::Unused));
+        match (said, unused) {
+            (Some(a), Some(b)) => Some(if b.0 < a.0 { b } else { a }),
+            (a, b) => a.or(b),
+        }
+    }
+
     /// The stable JSON view.
     pub fn view(&self, now: OffsetDateTime) -> AccountView {
+        let refresh = self.refresh_deadline();
         AccountView {
             name: self.name.clone(),
             provider: self.provider.clone(),
@@ -166,6 +200,9 @@ impl Account {
             last_refreshed_at: self.last_refreshed_at,
             created_at: self.created_at,
             updated_at: self.updated_at,
+            refresh_token_expires_at: refresh.map(|(at, _)| at),
+            refresh_token_expires_in_secs: refresh.map(|(at, _)| (at - now).whole_seconds().max(0)),
+            refresh_token_expiry: refresh.map(|(_, why)| why),
         }
     }
 }
@@ -206,6 +243,17 @@ pub struct AccountView {
     /// RFC 3339 UTC.
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
+    /// When the refresh token stops working, RFC 3339 UTC; null when no expiry is known or
+    /// there is no refresh token.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub refresh_token_expires_at: Option<OffsetDateTime>,
+    /// Seconds until `refresh_token_expires_at` (0 once past), or null.
+    #[serde(default)]
+    pub refresh_token_expires_in_secs: Option<i64>,
+    /// What limits it: `"provider"` (the provider said) or `"unused"` (dropped when unused
+    /// that long; each renewal uses it), or null.
+    #[serde(default)]
+    pub refresh_token_expiry: Option<RefreshExpiry>,
 }
 
 /// Account names: 1 to 128 characters among letters, digits and `. _ - @ +`, starting with a
@@ -248,6 +296,8 @@ mod tests {
             last_refreshed_at: None,
             created_at: datetime!(2026-01-01 12:00 UTC),
             updated_at: datetime!(2026-01-01 12:00 UTC),
+            refresh_expires_at: None,
+            refresh_unused_expires_at: None,
         }
     }
 

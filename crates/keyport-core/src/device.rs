@@ -354,7 +354,7 @@ async fn poll_once(pending: &PendingDeviceSignIn, http: &dyn HttpClient) -> Resu
     }
     let mut json = serde_json::Deserializer::from_slice(response.body());
     match serde_path_to_error::deserialize::<_, TokenResponse>(&mut json) {
-        Ok(parsed) => Tokens::from_response(parsed, pending.provider.quirks.scope_separator).map(Poll::Tokens),
+        Ok(parsed) => Tokens::from_response(parsed, &pending.provider.quirks).map(Poll::Tokens),
         Err(parse) => Err(oauth::token_error(RequestTokenError::Parse(parse, response.into_body()), exchange.last())),
     }
 }

@@ -32,6 +32,13 @@ pub enum AccountEvent {
     Removed { account: String },
     /// Something failed that may fix itself (network, provider outage); tokens were kept.
     Error { account: String, message: String },
+    /// The refresh token stops working within a day, and renewing cannot move that: the
+    /// user should sign in again before then.
+    RefreshTokenExpiring {
+        account: String,
+        #[serde(with = "time::serde::rfc3339")]
+        expires_at: OffsetDateTime,
+    },
 }
 
 impl AccountEvent {
@@ -43,7 +50,8 @@ impl AccountEvent {
             | Self::NeedsSignIn { account, .. }
             | Self::Revoked { account }
             | Self::Removed { account }
-            | Self::Error { account, .. } => account,
+            | Self::Error { account, .. }
+            | Self::RefreshTokenExpiring { account, .. } => account,
         }
     }
 }

@@ -117,7 +117,7 @@ pub async fn code_exchange(
         .request_async(&exchange)
         .await
         .map_err(|err| oauth::token_error(err, exchange.last()))?;
-    let tokens = Tokens::from_response(response, provider.quirks.scope_separator)?;
+    let tokens = Tokens::from_response(response, &provider.quirks)?;
     let nonce = nonce.map(|nonce| Secret::new(nonce.to_owned()));
     let scopes = provider.default_scopes.clone();
     let signed = signin::signed_in(provider, tokens, scopes, nonce.as_ref(), None, http, now).await?;

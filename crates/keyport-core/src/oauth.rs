@@ -16,9 +16,10 @@ use oauth2::{
 };
 use serde::{Deserialize, Serialize};
 
+use crate::account::Account;
 use crate::error::Error;
 use crate::http::{HttpClient, HttpError, Response};
-use crate::provider::{ClientAuth, Provider, ScopeSeparator};
+use crate::provider::{ClientAuth, Provider, Quirks, ScopeSeparator};
 use crate::seconds::{self, Reading};
 use crate::secret::Secret;
 
@@ -55,6 +56,12 @@ pub(crate) struct TokenResponse {
     /// The raw ID token (a JWT), when the provider sent one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     id_token: Option<String>,
+    /// The refresh token's lifetime, as Keycloak and others name it.
+    #[serde(default, skip_serializing)]
+    refresh_expires_in: Reading,
+    /// The same, as GitHub Apps and others name it.
+    #[serde(default, skip_serializing)]
+    refresh_token_expires_in: Reading,
 }
 
 impl std::fmt::Debug for TokenResponse {
@@ -67,6 +74,8 @@ impl std::fmt::Debug for TokenResponse {
             .field("refresh_token", &self.refresh_token)
             .field("scopes", &self.scopes)
             .field("id_token", &self.id_token.as_ref().map(|_| "[redacted]"))
+            .field("refresh_expires_in", &self.refresh_expires_in)
+            .field("refresh_token_expires_in", &self.refresh_token_expires_in)
             .finish()
     }
 }
@@ -200,10 +209,36 @@ pub struct Tokens {
     pub scope: Option<Vec<String>>,
     /// The raw ID token.
     pub id_token: Option<Secret>,
+    /// The refresh token's lifetime from now, when the provider said (`refresh_expires_in`
+    /// or `refresh_token_expires_in`; at most [`MAX_TOKEN_LIFETIME`]; a value that is not a
+    /// number counts as unsaid).
+    pub refresh_expires_in: Option<std::time::Duration>,
+    /// How long the provider keeps an unused refresh token ([`Quirks::refresh_unused_limit`]).
+    pub refresh_unused_limit: Option<std::time::Duration>,
+}
+
+/// Records what is known of the account's refresh token after `tokens` arrived at
+/// `received_at` (a sign-in, or a renewal, which used the refresh token):
+/// - what the provider said: a new refresh token takes the lifetime said with it (or none);
+///   the same one keeps its old expiry unless the provider says a new one;
+/// - the inactivity limit: it starts again now.
+pub(crate) fn note_refresh_expiry(record: &mut Account, tokens: &Tokens, received_at: time::OffsetDateTime) {
+    let said = tokens.refresh_expires_in.map(|lifetime| expires_at(received_at, lifetime));
+    if tokens.refresh_token.is_some() || said.is_some() {
+        record.refresh_expires_at = said;
+    }
+    record.refresh_unused_expires_at = match record.has_refresh_token {
+        true => tokens.refresh_unused_limit.map(|limit| expires_at(received_at, limit)),
+        false => None,
+    };
+    if !record.has_refresh_token {
+        record.refresh_expires_at = None;
+    }
 }
 
 impl Tokens {
-    pub(crate) fn from_response(response: TokenResponse, separator: ScopeSeparator) -> Result<Self, Error> {
+    pub(crate) fn from_response(response: TokenResponse, quirks: &Quirks) -> Result<Self, Error> {
+        let separator = quirks.scope_separator;
         if response.expires_in == Reading::Unreadable {
             tracing::warn!("the token response's expires_in is not a number; the token counts as expired now");
         }
@@ -237,6 +272,11 @@ impl Tokens {
             },
             scope,
             id_token: response.id_token.clone().map(Secret::new),
+            refresh_expires_in: match (response.refresh_expires_in, response.refresh_token_expires_in) {
+                (Reading::Number(_), _) => response.refresh_expires_in.clamped(MAX_TOKEN_LIFETIME),
+                (_, other) => other.clamped(MAX_TOKEN_LIFETIME),
+            },
+            refresh_unused_limit: quirks.refresh_unused_limit,
         })
     }
 }
@@ -309,7 +349,7 @@ mod tests {
             .request_async(&exchange)
             .await
             .map_err(|err| token_error(err, exchange.last()))?;
-        Tokens::from_response(response, ScopeSeparator::Comma)
+        Tokens::from_response(response, &Quirks { scope_separator: ScopeSeparator::Comma, ..Quirks::default() })
     }
 
     #[tokio::test]

@@ -534,8 +534,10 @@ impl Keyport {
             }
         };
         let received_at = self.clock.now();
-        let tokens = Tokens::from_response(response, provider.quirks.scope_separator).map_err(|err| {
-            RenewError::Transient { account: name.clone(), reason: err.to_string(), retry_after: None }
+        let tokens = Tokens::from_response(response, &provider.quirks).map_err(|err| RenewError::Transient {
+            account: name.clone(),
+            reason: err.to_string(),
+            retry_after: None,
         })?;
         if tokens.refresh_token.is_none() {
             // No rotation: the refresh token in the keyring stays good, so a failure to store
@@ -640,6 +642,9 @@ impl Keyport {
             record.updated_at = received_at;
             record.token_type = tokens.token_type.clone();
             record.has_refresh_token = record.has_refresh_token || tokens.refresh_token.is_some();
+            if record.kind == AccountKind::User {
+                oauth::note_refresh_expiry(record, tokens, received_at);
+            }
             if let Some(scope) = &tokens.scope {
                 record.scopes = scope.clone();
             }

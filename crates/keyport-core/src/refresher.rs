@@ -13,7 +13,7 @@
 //! `needs_sign_in` and it is left alone until the user signs in again. Service accounts are not renewed in the
 //! background: their tokens are minted on demand.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::hash::{Hash, Hasher};
 use std::time::Duration;
@@ -22,11 +22,19 @@ use time::OffsetDateTime;
 
 use crate::Keyport;
 use crate::account::{Account, AccountKind, Health};
+use crate::events::AccountEvent;
 use crate::keyport::blocking;
 use crate::refresh::RenewError;
 
 /// The shortest time between two background renewals of one account.
 const MIN_RENEWAL_GAP: time::Duration = time::Duration::SECOND;
+
+/// How far a refresh token's end must move for a renewal to have extended it.
+const UNMOVED_SLACK: time::Duration = time::Duration::seconds(2);
+
+/// How long before a refresh token's known end the user is told, when renewing could not
+/// move that end ([`AccountEvent::RefreshTokenExpiring`]).
+pub const REFRESH_TOKEN_WARNING: time::Duration = time::Duration::DAY;
 
 /// When to renew and how to back off.
 #[derive(Debug, Clone, PartialEq)]
@@ -59,8 +67,35 @@ impl Default for RefreshPolicy {
 }
 
 impl RefreshPolicy {
-    /// When `account` should be renewed, or `None` when the background refresher leaves it alone.
+    /// When `account` should be renewed, or `None` when the background refresher leaves it
+    /// alone: before its access token expires, or before its refresh token's known end
+    /// ([`Self::refresh_renew_at`]), whichever comes first.
     pub fn renew_at(&self, account: &Account) -> Option<OffsetDateTime> {
+        match (self.access_renew_at(account), self.refresh_renew_at(account)) {
+            (Some(access), Some(refresh)) => Some(access.min(refresh)),
+            (access, refresh) => access.or(refresh),
+        }
+    }
+
+    /// When to renew ahead of the refresh token's known end (what the provider said, or its
+    /// inactivity limit), so that the renewal uses it, and gets a new one or a later end, in
+    /// time: a tenth of its life since the last renewal before that end, at least a minute
+    /// (at most half). `None` when no end is known, or when the last renewal already came
+    /// inside that window: renewing did not move the end (a fixed expiry), and renewing
+    /// again would not either; [`Keyport::run_refresher`] warns the user instead.
+    pub fn refresh_renew_at(&self, account: &Account) -> Option<OffsetDateTime> {
+        if account.kind == AccountKind::Service || account.health != Health::Ok {
+            return None;
+        }
+        let (deadline, _) = account.refresh_deadline()?;
+        let life = (deadline - account.token_issued_at).max(time::Duration::ZERO);
+        let margin: time::Duration = (life / 10_i32).max(time::Duration::MINUTE).min(life / 2_i32);
+        let due = deadline - margin;
+        Some(due.max(account.token_issued_at + MIN_RENEWAL_GAP))
+            .filter(|at| due > account.token_issued_at && *at < deadline)
+    }
+
+    fn access_renew_at(&self, account: &Account) -> Option<OffsetDateTime> {
         if account.kind == AccountKind::Service || !account.has_refresh_token || account.health != Health::Ok {
             return None;
         }
@@ -100,6 +135,10 @@ impl Keyport {
         let mut events = self.subscribe();
         let mut running: tokio::task::JoinSet<(String, Result<(), RenewError>)> = tokio::task::JoinSet::new();
         let mut busy: HashSet<String> = HashSet::new();
+        // Refresh-token ends a renewal was started for and did not move (a fixed expiry):
+        // not renewed for again; and the ends the user was warned about.
+        let mut unmoved: HashMap<String, OffsetDateTime> = HashMap::new();
+        let mut warned: HashSet<(String, OffsetDateTime)> = HashSet::new();
         loop {
             let now = self.clock.now();
             let keyport = self.clone();
@@ -116,10 +155,48 @@ impl Keyport {
                 if busy.contains(&account.name) {
                     continue;
                 }
+                let deadline = account.refresh_deadline().map(|(at, _)| at);
+                // Servers restate a fixed end as seconds from their answer, so an end within
+                // a couple of seconds of the old one has not moved.
+                let stuck = match (unmoved.get(&account.name), deadline) {
+                    (Some(before), Some(now_end)) => now_end <= *before + UNMOVED_SLACK,
+                    _ => false,
+                };
+                if !stuck {
+                    unmoved.remove(&account.name);
+                }
+                let by_refresh = if stuck { None } else { policy.refresh_renew_at(account) };
+                if let Some(deadline) = deadline
+                    && by_refresh.is_none()
+                    && account.health == Health::Ok
+                    && deadline > now
+                    && deadline - now <= REFRESH_TOKEN_WARNING
+                    && warned.insert((account.name.clone(), deadline))
+                {
+                    tracing::warn!(account = %account.name, %deadline, "the refresh token expires within a day; sign in again");
+                    self.events.publish(AccountEvent::RefreshTokenExpiring {
+                        account: account.name.clone(),
+                        expires_at: deadline,
+                    });
+                }
                 let (at, work) = match self.renewals.unsaved_due(&account.name) {
                     Some(at) => (at, Work::Save),
                     None => {
-                        let Some(mut at) = policy.renew_at(account) else { continue };
+                        let access = policy.access_renew_at(account);
+                        let Some(mut at) = (match (access, by_refresh) {
+                            (Some(a), Some(r)) => Some(a.min(r)),
+                            (a, r) => a.or(r),
+                        }) else {
+                            continue;
+                        };
+                        if let (Some(refresh_at), Some(deadline)) = (by_refresh, deadline)
+                            && access.is_none_or(|access| refresh_at < access)
+                            && refresh_at <= now
+                        {
+                            // Renewing for the refresh token's sake: if this does not move
+                            // its end, it is not tried again.
+                            unmoved.insert(account.name.clone(), deadline);
+                        }
                         if let Some(backoff) = self.renewals.backoff.lock().expect("backoff lock").get(&account.name) {
                             at = at.max(backoff.not_before);
                         }
@@ -198,6 +275,8 @@ mod tests {
             last_refreshed_at: None,
             created_at: issued,
             updated_at: issued,
+            refresh_expires_at: None,
+            refresh_unused_expires_at: None,
         }
     }
 
@@ -237,6 +316,41 @@ mod tests {
         assert!(policy.renew_at(&Account { expires_at: None, ..account(issued, 60) }).is_none());
         let dead = Health::NeedsSignIn { reason: "invalid_grant".into(), since: issued };
         assert!(policy.renew_at(&Account { health: dead, ..account(issued, 60) }).is_none());
+    }
+
+    /// A refresh token with a known end is renewed ahead of it even when the access token
+    /// would not be renewed before (no expiry, or a long one): an unused account never dies
+    /// of an inactivity limit.
+    #[test]
+    fn a_refresh_token_end_brings_the_renewal_forward() {
+        let policy = RefreshPolicy::default();
+        let issued = datetime!(2026-01-01 12:00 UTC);
+        let unused = Account {
+            expires_at: None,
+            refresh_unused_expires_at: Some(issued + time::Duration::days(90)),
+            ..account(issued, 0)
+        };
+        // A tenth of the 90 days before the end: day 81.
+        assert_eq!(policy.renew_at(&unused), Some(issued + time::Duration::days(81)));
+        // With a one-hour access token, the access token comes first.
+        let hourly = Account { refresh_unused_expires_at: unused.refresh_unused_expires_at, ..account(issued, 3600) };
+        assert!(policy.renew_at(&hourly).unwrap() < issued + time::Duration::hours(1));
+        // A provider-said end earlier than the inactivity limit wins.
+        let said = Account { refresh_expires_at: Some(issued + time::Duration::days(7)), ..unused.clone() };
+        assert_eq!(
+            said.refresh_deadline(),
+            Some((issued + time::Duration::days(7), crate::account::RefreshExpiry::Provider))
+        );
+        assert_eq!(
+            policy.renew_at(&said),
+            Some(issued + time::Duration::days(7) - time::Duration::hours(16) - time::Duration::minutes(48))
+        );
+        // Renewed a second before the end: nothing left to gain.
+        let late =
+            Account { token_issued_at: issued + time::Duration::days(7) - time::Duration::SECOND, ..said.clone() };
+        assert_eq!(policy.refresh_renew_at(&late), None);
+        // Without a refresh token there is no such end.
+        assert_eq!(Account { has_refresh_token: false, ..said }.refresh_deadline(), None);
     }
 
     #[test]

@@ -58,7 +58,7 @@ impl Keyport {
             .request_async(&exchange)
             .await
             .map_err(|err| oauth::token_error(err, exchange.last()))?;
-        let tokens = Tokens::from_response(response, provider.quirks.scope_separator)?;
+        let tokens = Tokens::from_response(response, &provider.quirks)?;
 
         let keyport = self.clone();
         let account =
@@ -104,6 +104,8 @@ impl Keyport {
             last_refreshed_at: None,
             created_at: now,
             updated_at: now,
+            refresh_expires_at: None,
+            refresh_unused_expires_at: None,
         };
         self.accounts.update(|data| {
             if data.accounts.iter().any(|a| a.name == name) {

@@ -176,7 +176,7 @@ pub(crate) async fn complete(
         .request_async(&exchange)
         .await
         .map_err(|err| oauth::token_error(err, exchange.last()))?;
-    let tokens = Tokens::from_response(response, provider.quirks.scope_separator)?;
+    let tokens = Tokens::from_response(response, &provider.quirks)?;
     tracing::debug!(has_refresh_token = tokens.refresh_token.is_some(), expires_in = ?tokens.expires_in, "code exchanged");
 
     let reauth = request.reauth;
@@ -405,7 +405,7 @@ pub(crate) fn account_record(
     created_at: Option<time::OffsetDateTime>,
 ) -> Account {
     let expires_at = signed.tokens.expires_in.map(|lifetime| oauth::expires_at(now, lifetime));
-    Account {
+    let mut record = Account {
         name,
         provider: signed.provider.name.clone(),
         kind: crate::account::AccountKind::User,
@@ -421,7 +421,11 @@ pub(crate) fn account_record(
         last_refreshed_at: None,
         created_at: created_at.unwrap_or(now),
         updated_at: now,
-    }
+        refresh_expires_at: None,
+        refresh_unused_expires_at: None,
+    };
+    oauth::note_refresh_expiry(&mut record, &signed.tokens, now);
+    record
 }
 
 #[cfg(test)]
@@ -509,6 +513,8 @@ mod tests {
             token_type: "Bearer".into(),
             scope: scope.map(|s| s.into_iter().map(String::from).collect()),
             id_token: None,
+            refresh_expires_in: None,
+            refresh_unused_limit: None,
         }
     }
 

@@ -573,3 +573,55 @@ async fn a_name_is_checked_under_the_lock_when_a_sign_in_finishes() {
     let (service, user) = (join(service).await, join(user).await);
     assert_one_owner(&fixture, service, user);
 }
+
+// ---- Keyport issue 11: refresh-token health ---------------------------------------------------
+
+/// A refresh token with a fixed end (the provider says `refresh_expires_in` and renewing does
+/// not move it): the refresher renews once ahead of the end, sees that the end did not move,
+/// does not renew again for its sake (no loop of renewals), and warns that the refresh token
+/// expires within a day. The account with no known end is left alone.
+#[tokio::test]
+async fn a_fixed_refresh_token_end_is_renewed_for_once_then_the_user_is_warned() {
+    let fixture = Fixture::signed_in(TIMEOUT).await;
+    fixture.fake.then(Reply::json(
+        200,
+        r#"{"access_token":"fixed-0","token_type":"Bearer","expires_in":3600,"refresh_token":"fixed-r","refresh_expires_in":4}"#,
+    ));
+    let account = fixture.sign_in("fixed").await.unwrap();
+    let (end, why) = account.refresh_deadline().expect("the provider said when the refresh token ends");
+    assert_eq!(why, keyport_core::account::RefreshExpiry::Provider);
+    let view = account.view(fixture.keyport.now());
+    assert_eq!(view.refresh_token_expires_at, Some(end));
+    assert!(view.refresh_token_expires_in_secs.is_some_and(|secs| secs <= 4), "{view:?}");
+    fixture.fake.otherwise(Reply::json(
+        200,
+        r#"{"access_token":"fixed-1","token_type":"Bearer","expires_in":3600,"refresh_expires_in":2}"#,
+    ));
+
+    let mut events = fixture.keyport.subscribe();
+    let keyport = fixture.keyport.clone();
+    let task =
+        tokio::spawn(async move { keyport.run_refresher(RefreshPolicy::default(), std::future::pending()).await });
+    let mut seen = Vec::new();
+    let warned = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let event = events.recv().await.unwrap();
+            seen.push(event.clone());
+            if let AccountEvent::RefreshTokenExpiring { account, expires_at } = event {
+                break (account, expires_at);
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("no warning; events: {seen:?}"));
+    assert_eq!(warned.0, "fixed");
+    assert!((warned.1 - end).abs() <= time::Duration::seconds(2), "{warned:?} vs {end}");
+    assert!(
+        seen.iter().any(|e| matches!(e, AccountEvent::Refreshed { account, .. } if account == "fixed")),
+        "renewed once ahead of the end first: {seen:?}"
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    task.abort();
+    assert_eq!(fixture.refresh_requests().len(), 1, "one renewal for the refresh token's sake, not a loop");
+    assert_eq!(fixture.tokens_of("fixed"), ("fixed-1".to_owned(), Some("fixed-r".to_owned())));
+}

@@ -1,7 +1,7 @@
 //! Core values to wire values. The wire crate never sees the core; this is the one place
 //! that knows both.
 
-use keyport_core::account::{AccountKind, AccountView, Status};
+use keyport_core::account::{AccountKind, AccountView, RefreshExpiry, Status};
 use keyport_core::events::AccountEvent;
 use keyport_core::refresh::RenewError;
 use keyport_core::{Error, ProviderView};
@@ -41,6 +41,12 @@ pub fn account(view: AccountView) -> wire::AccountSummary {
         last_refreshed_at: view.last_refreshed_at.map(rfc3339),
         created_at: rfc3339(view.created_at),
         updated_at: rfc3339(view.updated_at),
+        refresh_token_expires_at: view.refresh_token_expires_at.map(rfc3339),
+        refresh_token_expires_in_secs: view.refresh_token_expires_in_secs,
+        refresh_token_expiry: view.refresh_token_expiry.map(|why| match why {
+            RefreshExpiry::Provider => wire::RefreshExpiry::Provider,
+            RefreshExpiry::Unused => wire::RefreshExpiry::Unused,
+        }),
     }
 }
 
@@ -74,6 +80,9 @@ pub(crate) fn event(event: AccountEvent) -> wire::Event {
         }
         AccountEvent::NeedsSignIn { account, reason } => wire::Event::NeedsSignIn { account, reason },
         AccountEvent::Revoked { account } => wire::Event::Revoked { account },
+        AccountEvent::RefreshTokenExpiring { account, expires_at } => {
+            wire::Event::RefreshTokenExpiring { account, expires_at: rfc3339(expires_at) }
+        }
         AccountEvent::Removed { account } => wire::Event::Removed { account },
         AccountEvent::Error { account, message } => wire::Event::Error { account, message },
     }

@@ -55,6 +55,14 @@ pub enum Event {
         /// What failed, for people.
         message: String,
     },
+    /// The account's refresh token stops working within a day, and renewing cannot move that
+    /// end: the user should sign in again (`accounts.reauth`) before then.
+    RefreshTokenExpiring {
+        /// The account's name.
+        account: String,
+        /// When it stops working (RFC 3339 UTC).
+        expires_at: String,
+    },
     /// A sign-in completed: the account is connected (an `added` event follows or precedes).
     SigninFinished {
         /// From `signin.start` / `accounts.reauth`.

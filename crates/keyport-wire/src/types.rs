@@ -53,6 +53,22 @@ pub enum AccountStatus {
     Unknown,
 }
 
+/// What limits a refresh token's life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum RefreshExpiry {
+    /// The provider said when it ends (`refresh_expires_in`, `refresh_token_expires_in`).
+    Provider,
+    /// The provider drops refresh tokens unused that long (what Keyport knows of it); each
+    /// renewal uses the token, and Keyport renews ahead of the limit.
+    Unused,
+    /// A reason added after this version (read only).
+    #[serde(other, skip_serializing)]
+    #[cfg_attr(feature = "ts", ts(skip))]
+    Unknown,
+}
+
 /// Who the account is, as the provider told. Each field may be unknown (`null`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -97,6 +113,16 @@ pub struct AccountSummary {
     pub created_at: String,
     /// When its record last changed (RFC 3339 UTC).
     pub updated_at: String,
+    /// When the refresh token stops working (RFC 3339 UTC); `null` when no end is known, or
+    /// there is no refresh token. Absent from daemons older than this field.
+    #[serde(default)]
+    pub refresh_token_expires_at: Option<String>,
+    /// Seconds until `refresh_token_expires_at` (0 once past), or `null`.
+    #[serde(default)]
+    pub refresh_token_expires_in_secs: Option<i64>,
+    /// What limits it, or `null` when no end is known.
+    #[serde(default)]
+    pub refresh_token_expiry: Option<RefreshExpiry>,
 }
 
 /// A provider's endpoints; the optional ones are absent (not `null`) when unknown, as in

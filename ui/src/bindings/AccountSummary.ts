@@ -2,6 +2,7 @@
 import type { AccountKind } from "./AccountKind";
 import type { AccountStatus } from "./AccountStatus";
 import type { Identity } from "./Identity";
+import type { RefreshExpiry } from "./RefreshExpiry";
 
 /**
  * The account object of `docs/json.md`. Never holds a token.
@@ -62,4 +63,17 @@ created_at: string,
 /**
  * When its record last changed (RFC 3339 UTC).
  */
-updated_at: string, };
+updated_at: string, 
+/**
+ * When the refresh token stops working (RFC 3339 UTC); `null` when no end is known, or
+ * there is no refresh token. Absent from daemons older than this field.
+ */
+refresh_token_expires_at: string | null, 
+/**
+ * Seconds until `refresh_token_expires_at` (0 once past), or `null`.
+ */
+refresh_token_expires_in_secs: number | null, 
+/**
+ * What limits it, or `null` when no end is known.
+ */
+refresh_token_expiry: RefreshExpiry | null, };

@@ -39,7 +39,15 @@ account: string,
 /**
  * What failed, for people.
  */
-message: string, } | { "event": "signin_finished", 
+message: string, } | { "event": "refresh_token_expiring", 
+/**
+ * The account's name.
+ */
+account: string, 
+/**
+ * When it stops working (RFC 3339 UTC).
+ */
+expires_at: string, } | { "event": "signin_finished", 
 /**
  * From `signin.start` / `accounts.reauth`.
  */

@@ -6,7 +6,8 @@ import type { ProgramAccess } from "../bindings/ProgramAccess";
 import { isNotFound } from "../app";
 import { useActions, useAppState } from "../context";
 import { errorText, sentence } from "../errors";
-import { baseName, identityText, parseScopes, providerKindLabel } from "../format";
+import { useNow } from "../clock";
+import { baseName, identityText, parseScopes, providerKindLabel, refreshTokenText } from "../format";
 import { providerKinds, RefreshTokenNote } from "./AccountsScreen";
 import {
   Banner,
@@ -24,6 +25,16 @@ import { ProviderIcon } from "./Icons";
 import { SigninView } from "./SigninViews";
 
 type Pending = "revoke" | "remove" | "reauth" | null;
+
+/** When the refresh token ends, live. */
+function RefreshTokenExpiry(props: { account: AccountSummary }) {
+  const now = useNow();
+  return (
+    <span class="small block" data-testid="refresh-token-expiry">
+      Refresh token: {refreshTokenText(props.account, now)}
+    </span>
+  );
+}
 
 function BusyLabel(props: { busy: boolean; idle: string; working: string }) {
   return props.busy ? (
@@ -255,6 +266,7 @@ function DetailsBody(props: { details: AccountDetails; kind: string | undefined 
                     ? "Kept in the system keyring; Keyport renews the access token before it expires."
                     : "Without one, you sign in again when the access token expires."}
               </span>
+              {a.kind !== "service" && a.has_refresh_token && <RefreshTokenExpiry account={a} />}
             </dd>
           </dl>
         </section>

@@ -439,6 +439,10 @@ pub struct Quirks {
     pub identity: IdentitySource,
     /// How `keyport revoke` asks the provider to revoke an account's tokens.
     pub revocation: RevocationMethod,
+    /// How long the provider keeps a refresh token that is not used (each renewal uses it,
+    /// and starts this again): what the preset knows, such as Microsoft's 90 days. Keyport
+    /// renews ahead of it, so an account nobody reads never dies of it.
+    pub refresh_unused_limit: Option<std::time::Duration>,
 }
 
 impl Default for Quirks {
@@ -453,9 +457,24 @@ impl Default for Quirks {
             iss_parameter_required: false,
             identity: IdentitySource::None,
             revocation: RevocationMethod::Rfc7009,
+            refresh_unused_limit: None,
         }
     }
 }
+
+/// A day, for the lifetimes below.
+const DAY: std::time::Duration = std::time::Duration::from_secs(24 * 60 * 60);
+
+/// Microsoft: "The default lifetime for the refresh tokens is 24 hours for single page apps
+/// and 90 days for all other scenarios. Refresh tokens replace themselves with a fresh token
+/// upon every use" (learn.microsoft.com/entra/identity-platform/refresh-tokens); expired ones
+/// fail with AADSTS700082, "expired due to inactivity".
+pub const MICROSOFT_REFRESH_UNUSED_LIMIT: std::time::Duration = DAY.saturating_mul(90);
+
+/// Google: a refresh token stops working when it "has not been used for six months"
+/// (developers.google.com/identity/protocols/oauth2, "Refresh token expiration"); counted as
+/// 180 days, a little under six months.
+pub const GOOGLE_REFRESH_UNUSED_LIMIT: std::time::Duration = DAY.saturating_mul(180);
 
 /// How a provider revokes an account's tokens (`keyport revoke`). Read by `revoke.rs`, which
 /// never tests a provider's name.

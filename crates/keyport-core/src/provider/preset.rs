@@ -162,6 +162,7 @@ impl Preset {
                     secret: SecretPolicy::Required,
                     token_auth: ClientAuth::Post,
                     identity: IdentitySource::OpenId,
+                    refresh_unused_limit: Some(super::GOOGLE_REFRESH_UNUSED_LIMIT),
                     ..Quirks::default()
                 },
             ),
@@ -198,6 +199,7 @@ impl Preset {
                                 _ => "https://myaccount.microsoft.com/",
                             })),
                         },
+                        refresh_unused_limit: Some(super::MICROSOFT_REFRESH_UNUSED_LIMIT),
                         ..Quirks::default()
                     },
                 )

@@ -44,6 +44,7 @@ from authlib.oauth2.rfc8628 import (  # noqa: E402
 )
 from authlib.oidc.core import UserInfo  # noqa: E402
 from authlib.oidc.core.grants import OpenIDCode as _OpenIDCode, OpenIDToken  # noqa: E402
+from authlib.oidc.core.grants.util import is_openid_scope  # noqa: E402
 from flask import Flask, jsonify, redirect, request, session  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 
@@ -382,6 +383,16 @@ def jwt_config(grant):
 
 
 class OpenIDCode(_OpenIDCode):
+    """Authlib's OpenIDCode, but with a `prompt` check of our own: Authlib 1.2 answers
+    `prompt=consent` from a browser with no session with `consent_required` (and no `state`),
+    where a server should sign the user in and then ask for consent, as this one does."""
+
+    def __call__(self, grant):
+        grant.register_hook("process_token", self.process_token)
+        if is_openid_scope(grant.request.scope):
+            grant.register_hook("after_validate_authorization_request", self.validate_openid_authorization_request)
+            grant.register_hook("after_validate_consent_request", check_prompt)
+
     def exists_nonce(self, nonce, req):
         with LOCK:
             return any(c.nonce == nonce for c in STORE.codes.values())
@@ -391,6 +402,13 @@ class OpenIDCode(_OpenIDCode):
 
     def generate_user_info(self, user, scope):
         return UserInfo(user.claims(scope))
+
+
+def check_prompt(grant, redirect_uri):
+    prompts = (grant.request.data.get("prompt") or "").split()
+    if "none" in prompts and (len(prompts) > 1 or grant.request.user is None):
+        error = "invalid_request" if len(prompts) > 1 else "login_required"
+        raise OAuth2Error(error=error, state=grant.request.state, redirect_uri=redirect_uri)
 
 
 class IdTokenOnTokenGrants(OpenIDToken):
@@ -549,7 +567,16 @@ app.config["OAUTH2_TOKEN_EXPIRES_IN"] = {
 PRIVATE_KEY = JsonWebKey.generate_key("RSA", 2048, is_private=True)
 PUBLIC_JWK = dict(PRIVATE_KEY.as_dict(is_private=False), use="sig", alg="RS256")
 
-authorization = AuthorizationServer(app, query_client=query_client, save_token=save_token)
+class Server(AuthorizationServer):
+    def handle_error_response(self, req, error):
+        # Authlib 1.2 redirects some errors (PKCE, prompt) without the request's `state`;
+        # RFC 6749 §4.1.2.1 requires it whenever the request had one.
+        if error.redirect_uri and not error.state:
+            error.state = request.args.get("state")
+        return super().handle_error_response(req, error)
+
+
+authorization = Server(app, query_client=query_client, save_token=save_token)
 authorization.register_grant(AuthorizationCodeGrant, [S256CodeChallenge(required=True), OpenIDCode()])
 authorization.register_grant(RefreshTokenGrant, [IdTokenOnTokenGrants()])
 authorization.register_grant(ClientCredentialsGrant)

@@ -4,6 +4,7 @@
 //! `secret-tool`, `curl` and `git`, and for the desktop test `Xvfb`, `tauri-driver` and
 //! `WebKitWebDriver`; `tests/setup` installs them and `tests/run` runs everything.
 
+mod authlib;
 mod desktop;
 mod device;
 mod fault_matrix;

@@ -417,3 +417,21 @@ fn the_server_accepts_only_its_registered_redirect_paths_on_any_loopback_port() 
     let status = authorize("http://127.0.0.1:40001/callback", "plain");
     assert_eq!(status, 302, "a redirected invalid_request");
 }
+
+#[test]
+fn a_forged_state_is_ignored_and_the_genuine_redirect_still_signs_in() {
+    let server = AuthlibServer::start();
+    let profile = profile();
+    add_second(&profile, &server);
+    let output =
+        profile.keyport().args(["add", "second"]).env("KEYPORT_TEST_DRIVER", "forge-state-first").output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let log = profile.driver_log();
+    let status_of = |step: &str| {
+        log.iter().find(|l| l["step"] == step).unwrap_or_else(|| panic!("no {step} in {log:?}"))["status"].clone()
+    };
+    assert_eq!(status_of("forged-state"), 400);
+    assert_eq!(status_of("favicon"), 400);
+    assert_eq!(status_of("redirect"), 200);
+    assert_eq!(profile.json(&["list", "--json"])[0]["identity"]["sub"], "alice");
+}

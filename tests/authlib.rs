@@ -1,8 +1,9 @@
 //! End to end against a second, independently written authorization server: Python Authlib
 //! (`tests/authlib/server.py`), with its own login driver as the browser. The main flows of the
 //! `oidc-provider` tests run here too: browser sign-in (public and confidential clients),
-//! refresh with rotation, revocation at the endpoint that only the RFC 8414 metadata names, the
-//! device flow, client credentials, reauth. The provider is named `second`, whose redirect
+//! refresh with rotation (on demand and by the daemon), revocation at the endpoint that only the
+//! RFC 8414 metadata names, the device flow, client credentials, reauth (also after the refresh
+//! token expired), a numeric `sub`. The provider is named `second`, whose redirect
 //! path (`/callback/second`) the server registers beside `/callback`.
 
 use std::time::Duration;
@@ -434,4 +435,58 @@ fn a_forged_state_is_ignored_and_the_genuine_redirect_still_signs_in() {
     assert_eq!(status_of("favicon"), 400);
     assert_eq!(status_of("redirect"), 200);
     assert_eq!(profile.json(&["list", "--json"])[0]["identity"]["sub"], "alice");
+}
+
+#[test]
+fn the_daemon_renews_in_the_background_and_each_renewal_rotates() {
+    let (server, profile) = signed_in(&["--access-ttl", "6"]);
+    let first_refresh = keyring_token(&profile, "a", "refresh_token");
+    profile.stop_daemon(); // the one the commands above started
+    let mut daemon = profile.keyport().arg("daemon").stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let stderr = std::io::BufReader::new(daemon.stderr.take().unwrap());
+    let (lines_tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in stderr.lines().map_while(Result::ok) {
+            let _ = lines_tx.send(line);
+        }
+    });
+    // A 6-second token is renewed with about half its life left: twice within ~6 s.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let (mut renewals, mut seen) = (0, Vec::new());
+    while renewals < 2 && std::time::Instant::now() < deadline {
+        if let Ok(line) = lines.recv_timeout(Duration::from_millis(200)) {
+            renewals += usize::from(line.contains("a: token renewed"));
+            seen.push(line);
+        }
+    }
+    assert!(renewals >= 2, "the daemon renewed twice: {seen:#?}");
+    let refresh = keyring_token(&profile, "a", "refresh_token");
+    assert_ne!(refresh, first_refresh);
+    assert_eq!(server.introspect(&first_refresh)["active"], false, "spent by the first renewal");
+    assert_eq!(server.introspect(&refresh)["active"], true, "the keyring holds the live one");
+    assert_eq!(server.introspect(&keyring_token(&profile, "a", "access_token"))["active"], true);
+    assert_eq!(profile.json(&["status", "a", "--json"])["status"], "valid");
+    assert!(std::process::Command::new("kill").args(["-TERM", &daemon.id().to_string()]).status().unwrap().success());
+    assert!(daemon.wait().unwrap().success(), "SIGTERM stops the daemon cleanly");
+}
+
+#[test]
+fn an_expired_refresh_token_needs_a_sign_in_and_reauth_recovers() {
+    let (server, profile) = signed_in(&["--refresh-ttl", "2"]);
+    let created = profile.json(&["status", "a", "--json"])["created_at"].clone();
+    let refresh = keyring_token(&profile, "a", "refresh_token");
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(server.introspect(&refresh)["active"], false, "the refresh token expired");
+    let stderr = profile.fails(&["refresh", "a"]);
+    assert!(stderr.contains("needs a new sign-in") && stderr.contains("keyport reauth a"), "{stderr}");
+    let dead = profile.json(&["status", "a", "--json"]);
+    assert_eq!(dead["status"], "needs_sign_in", "{dead}");
+    assert!(dead["needs_sign_in_reason"].as_str().unwrap().contains("invalid_grant"), "{dead}");
+
+    profile.ok(&["reauth", "a"]);
+    let alive = profile.json(&["status", "a", "--json"]);
+    assert_eq!(alive["status"], "valid");
+    assert_eq!(alive["created_at"], created, "same account");
+    assert_eq!(server.introspect(&keyring_token(&profile, "a", "access_token"))["active"], true);
 }

@@ -11,16 +11,16 @@ use crate::support::oidc::{self, OidcServer};
 use crate::support::profile::Profile;
 
 /// A `keyport add ... --device` running in the background, its stderr read up to the link.
-struct DeviceSignIn {
+pub(crate) struct DeviceSignIn {
     child: Child,
     /// The stderr lines read so far.
-    shown: Vec<String>,
+    pub(crate) shown: Vec<String>,
     rest: JoinHandle<String>,
 }
 
 impl DeviceSignIn {
     /// Starts `keyport ARGS` and reads its stderr until the link with the code is shown.
-    fn start(profile: &Profile, args: &[&str]) -> Self {
+    pub(crate) fn start(profile: &Profile, args: &[&str]) -> Self {
         let mut child = profile.keyport().args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
         let mut stderr = BufReader::new(child.stderr.take().unwrap());
         let mut shown = Vec::new();
@@ -44,19 +44,19 @@ impl DeviceSignIn {
     }
 
     /// The indented line after the one starting with `label`.
-    fn value_after(&self, label: &str) -> String {
+    pub(crate) fn value_after(&self, label: &str) -> String {
         let at = self.shown.iter().position(|line| line.starts_with(label)).unwrap_or_else(|| {
             panic!("no {label:?} in:\n{}", self.shown.join(""));
         });
         self.shown[at + 1..].iter().find(|line| !line.trim().is_empty()).unwrap().trim().to_owned()
     }
 
-    fn link(&self) -> String {
+    pub(crate) fn link(&self) -> String {
         self.value_after("Or open this link")
     }
 
     /// Waits for keyport; returns its output with the whole stderr.
-    fn wait(mut self) -> Output {
+    pub(crate) fn wait(mut self) -> Output {
         let mut stdout = String::new();
         self.child.stdout.take().unwrap().read_to_string(&mut stdout).unwrap();
         let status = self.child.wait().unwrap();
@@ -65,9 +65,9 @@ impl DeviceSignIn {
     }
 }
 
-/// Runs the login driver on `link` in `mode`, as the user on their phone.
-fn approve_on_other_device(profile: &Profile, link: &str, mode: &str) {
-    let output = Command::new(oidc::driver())
+/// Runs the profile's login driver on `link` in `mode`, as the user on their phone.
+pub(crate) fn approve_on_other_device(profile: &Profile, link: &str, mode: &str) {
+    let output = Command::new(profile.browser())
         .arg(link)
         .env("KEYPORT_TEST_DRIVER", mode)
         .env("KEYPORT_TEST_DRIVER_LOG", profile.driver_log_path())

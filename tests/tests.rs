@@ -1,9 +1,11 @@
 //! Keyport's end-to-end tests: one test binary, helpers in `support/`.
 //!
-//! They need `node` with `tests/oidc/node_modules`, `dbus-daemon`, `gnome-keyring-daemon`,
-//! `secret-tool`, `curl` and `git`, and for the desktop test `Xvfb`, `tauri-driver` and
-//! `WebKitWebDriver`; `tests/setup` installs them and `tests/run` runs everything.
+//! They need `node` with `tests/oidc/node_modules`, `/usr/bin/python3` with Authlib and Flask
+//! (`tests/authlib`), `dbus-daemon`, `gnome-keyring-daemon`, `secret-tool`, `curl` and `git`, and
+//! for the desktop test `Xvfb`, `tauri-driver` and `WebKitWebDriver`; `tests/setup` installs them
+//! and `tests/run` runs everything.
 
+mod authlib;
 mod desktop;
 mod device;
 mod fault_matrix;

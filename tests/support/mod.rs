@@ -1,5 +1,6 @@
 //! Helpers shared by the end-to-end tests.
 
+pub mod authlib;
 pub mod daemon;
 pub mod display;
 pub mod keyring_session;

@@ -14,6 +14,8 @@ use super::oidc;
 pub struct Profile {
     dir: tempfile::TempDir,
     keyring: KeyringSession,
+    /// `$BROWSER`: the login driver of the server the test signs in with.
+    browser: PathBuf,
 }
 
 impl Profile {
@@ -38,7 +40,18 @@ impl Profile {
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(dir.path().join("run"), std::fs::Permissions::from_mode(0o700)).unwrap();
         }
-        Self { dir, keyring: KeyringSession::start() }
+        Self { dir, keyring: KeyringSession::start(), browser: oidc::driver() }
+    }
+
+    /// This profile with another login driver as its browser (the Authlib server's, say).
+    pub fn with_browser(mut self, driver: PathBuf) -> Self {
+        self.browser = driver;
+        self
+    }
+
+    /// The login driver this profile's programs run as `$BROWSER`.
+    pub fn browser(&self) -> &Path {
+        &self.browser
     }
 
     /// `$XDG_CONFIG_HOME/keyport/access.toml`, to read.
@@ -85,7 +98,7 @@ impl Profile {
     }
 
     /// The whole environment of this profile's programs (`PATH` is the caller's; nothing else
-    /// is): its home and XDG directories, its keyring's bus, the login driver as `$BROWSER`.
+    /// is): its home and XDG directories, its keyring's bus, its login driver as `$BROWSER`.
     pub fn env(&self) -> Vec<(String, OsString)> {
         let root = self.dir.path();
         let mut env: Vec<(String, OsString)> = vec![
@@ -94,7 +107,7 @@ impl Profile {
             ("XDG_CONFIG_HOME".into(), root.join("config").into()),
             ("XDG_DATA_HOME".into(), root.join("data").into()),
             ("XDG_RUNTIME_DIR".into(), root.join("run").into()),
-            ("BROWSER".into(), oidc::driver().into()),
+            ("BROWSER".into(), self.browser.clone().into()),
             ("KEYPORT_TEST_DRIVER_LOG".into(), self.driver_log_path().into()),
         ];
         env.extend(self.keyring.env().into_iter().map(|(k, v)| (k, v.into())));

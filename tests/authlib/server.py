@@ -7,6 +7,7 @@ accepted and everything is kept in memory. See tests/authlib/README.md.
 
     /usr/bin/python3 tests/authlib/server.py [--access-ttl SECS] [--refresh-ttl SECS]
         [--device-ttl SECS] [--device-interval SECS] [--publish-device] [--sub-numeric]
+        [--silent-refresh-expiry]
 
 It listens on 127.0.0.1 with a port chosen by the OS, prints one JSON line
 {"issuer":"http://127.0.0.1:PORT","port":PORT} on stdout, and exits on stdin EOF, SIGTERM or
@@ -62,6 +63,7 @@ def parse_args(argv):
     parser.add_argument("--device-interval", type=int, default=5)
     parser.add_argument("--publish-device", action="store_true")
     parser.add_argument("--sub-numeric", action="store_true")
+    parser.add_argument("--silent-refresh-expiry", action="store_true")
     return parser.parse_args(argv)
 
 
@@ -316,7 +318,8 @@ def save_token(token, req):
         STORE.access[record.access_token] = record
         if record.refresh_token:
             STORE.refresh[record.refresh_token] = record
-            token["refresh_expires_in"] = ARGS.refresh_ttl
+            if not ARGS.silent_refresh_expiry:
+                token["refresh_expires_in"] = ARGS.refresh_ttl
     log(f"issued tokens to {client.client_id} ({req.grant_type}) for {user.login if user else '-'}")
 
 

@@ -29,7 +29,8 @@ use crate::refresh::RenewError;
 /// The shortest time between two background renewals of one account.
 const MIN_RENEWAL_GAP: time::Duration = time::Duration::SECOND;
 
-/// How far a refresh token's end must move for a renewal to have extended it.
+/// How far a refresh token's end must move for a renewal to have extended it (at most; less
+/// for ends only seconds away, half the margin the renewal was made with).
 const UNMOVED_SLACK: time::Duration = time::Duration::seconds(2);
 
 /// How long before a refresh token's known end the user is told, when renewing could not
@@ -137,7 +138,7 @@ impl Keyport {
         let mut busy: HashSet<String> = HashSet::new();
         // Refresh-token ends a renewal was started for and did not move (a fixed expiry):
         // not renewed for again; and the ends the user was warned about.
-        let mut unmoved: HashMap<String, OffsetDateTime> = HashMap::new();
+        let mut unmoved: HashMap<String, (OffsetDateTime, time::Duration)> = HashMap::new();
         let mut warned: HashSet<(String, OffsetDateTime)> = HashSet::new();
         loop {
             let now = self.clock.now();
@@ -159,7 +160,7 @@ impl Keyport {
                 // Servers restate a fixed end as seconds from their answer, so an end within
                 // a couple of seconds of the old one has not moved.
                 let stuck = match (unmoved.get(&account.name), deadline) {
-                    (Some(before), Some(now_end)) => now_end <= *before + UNMOVED_SLACK,
+                    (Some((before, slack)), Some(now_end)) => now_end <= *before + *slack,
                     _ => false,
                 };
                 if !stuck {
@@ -195,7 +196,8 @@ impl Keyport {
                         {
                             // Renewing for the refresh token's sake: if this does not move
                             // its end, it is not tried again.
-                            unmoved.insert(account.name.clone(), deadline);
+                            let slack = UNMOVED_SLACK.min((deadline - refresh_at) / 2_i32);
+                            unmoved.insert(account.name.clone(), (deadline, slack));
                         }
                         if let Some(backoff) = self.renewals.backoff.lock().expect("backoff lock").get(&account.name) {
                             at = at.max(backoff.not_before);

@@ -5,12 +5,8 @@
 
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
-
-/// How long a starting server may take to say it listens (it generates an RSA key first).
-const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+use std::process::Command;
 
 /// The Python that has `python3-authlib` and `python3-flask` (Debian's, not whatever `python3`
 /// comes first on `PATH`).
@@ -40,8 +36,7 @@ pub fn driver() -> PathBuf {
 
 /// A running Authlib server. Stopped on drop.
 pub struct AuthlibServer {
-    child: Child,
-    _stdin: ChildStdin,
+    _process: super::server::ServerProcess,
     pub issuer: String,
 }
 
@@ -51,51 +46,20 @@ impl AuthlibServer {
         Self::start_with(&[])
     }
 
-    /// Starts the server with extra flags (`--access-ttl 5`, `--publish-device`...). A server
-    /// that says nothing within [`READY_TIMEOUT`] is killed and started again, twice at most.
+    /// Starts the server with extra flags (`--access-ttl 5`, `--publish-device`...), started
+    /// again if it does not say it listens in time (see `support::server`).
     pub fn start_with(args: &[&str]) -> Self {
         let dir = authlib_dir();
-        let mut failures = Vec::new();
-        for _ in 0..3 {
-            match Self::try_start(&dir, args) {
-                Ok(server) => return server,
-                Err(why) => failures.push(why),
-            }
-        }
-        panic!("the Authlib server did not start (is python3-authlib installed? run `tests/setup`): {failures:#?}");
-    }
-
-    fn try_start(dir: &Path, args: &[&str]) -> Result<Self, String> {
-        let log = tempfile::NamedTempFile::new().expect("a log file");
-        let mut child = Command::new(PYTHON)
-            .arg(dir.join("server.py"))
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(log.reopen().expect("the log file"))
-            .spawn()
-            .map_err(|err| format!("starting {PYTHON} tests/authlib/server.py: {err}"))?;
-        let stdin = child.stdin.take().expect("piped stdin");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let line = match rx.recv_timeout(READY_TIMEOUT) {
-            Ok(line) if !line.is_empty() => line,
-            other => {
-                let _ = child.kill();
-                let _ = child.wait();
-                let stderr = std::fs::read_to_string(log.path()).unwrap_or_default();
-                return Err(format!("no ready line ({other:?}); stderr: {stderr}"));
-            }
-        };
-        let ready: serde_json::Value =
-            serde_json::from_str(&line).map_err(|err| format!("server said {line:?}: {err}"))?;
-        let issuer = ready["issuer"].as_str().ok_or("no issuer in the ready line")?.to_owned();
-        Ok(Self { child, _stdin: stdin, issuer })
+        let process = super::server::ServerProcess::start(
+            "the Authlib server (is python3-authlib installed? run `tests/setup`)",
+            || {
+                let mut command = Command::new(PYTHON);
+                command.arg(dir.join("server.py")).args(args);
+                command
+            },
+        );
+        let issuer = process.issuer.clone();
+        Self { _process: process, issuer }
     }
 
     /// RFC 7662 introspection of `token`, as the introspector client.
@@ -153,12 +117,5 @@ impl AuthlibServer {
             .output()
             .expect("running curl");
         String::from_utf8_lossy(&output.stdout).trim().parse().expect("an HTTP status")
-    }
-}
-
-impl Drop for AuthlibServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }

@@ -7,4 +7,5 @@ pub mod keyring_session;
 pub mod oidc;
 pub mod profile;
 pub mod rpc;
+pub mod server;
 pub mod webdriver;

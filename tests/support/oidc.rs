@@ -4,12 +4,8 @@
 
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
-
-/// How long a starting server may take to say it listens.
-const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+use std::process::Command;
 
 /// The public native client registered in `server.mjs`.
 pub const NATIVE_CLIENT: &str = "keyport-native";
@@ -33,8 +29,7 @@ pub fn driver() -> PathBuf {
 
 /// A running `oidc-provider`. Stopped on drop (its stdin closes, and it exits on EOF).
 pub struct OidcServer {
-    child: Child,
-    _stdin: ChildStdin,
+    _process: super::server::ServerProcess,
     pub issuer: String,
 }
 
@@ -47,55 +42,21 @@ impl OidcServer {
     /// Starts the server with extra flags (`--access-ttl 5`...).
     ///
     /// On a loaded machine Node has been seen, rarely, to hang before listening (its main
-    /// thread parked while loading modules); a server that says nothing within
-    /// [`READY_TIMEOUT`] is killed and started again, twice at most.
+    /// thread parked while loading modules): [`ServerProcess::start`](super::server::ServerProcess::start)
+    /// starts it again then.
     pub fn start_with(args: &[&str]) -> Self {
         let dir = oidc_dir();
         assert!(
             dir.join("node_modules/oidc-provider").is_dir(),
             "tests/oidc/node_modules is missing: run `tests/setup` (or the README's test command)"
         );
-        let mut failures = Vec::new();
-        for _ in 0..3 {
-            match Self::try_start(&dir, args) {
-                Ok(server) => return server,
-                Err(why) => failures.push(why),
-            }
-        }
-        panic!("oidc-provider did not start: {failures:#?}");
-    }
-
-    fn try_start(dir: &Path, args: &[&str]) -> Result<Self, String> {
-        let log = tempfile::NamedTempFile::new().expect("a log file");
-        let mut child = Command::new("node")
-            .arg(dir.join("server.mjs"))
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(log.reopen().expect("the log file"))
-            .spawn()
-            .expect("starting node tests/oidc/server.mjs");
-        let stdin = child.stdin.take().expect("piped stdin");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
+        let process = super::server::ServerProcess::start("oidc-provider", || {
+            let mut command = Command::new("node");
+            command.arg(dir.join("server.mjs")).args(args);
+            command
         });
-        let line = match rx.recv_timeout(READY_TIMEOUT) {
-            Ok(line) if !line.is_empty() => line,
-            other => {
-                let _ = child.kill();
-                let _ = child.wait();
-                let stderr = std::fs::read_to_string(log.path()).unwrap_or_default();
-                return Err(format!("no ready line ({other:?}); stderr: {stderr}"));
-            }
-        };
-        let ready: serde_json::Value =
-            serde_json::from_str(&line).map_err(|err| format!("server said {line:?}: {err}"))?;
-        let issuer = ready["issuer"].as_str().ok_or("no issuer in the ready line")?.to_owned();
-        Ok(Self { child, _stdin: stdin, issuer })
+        let issuer = process.issuer.clone();
+        Self { _process: process, issuer }
     }
 
     /// RFC 7662 introspection of `token`, as the introspector client.
@@ -159,12 +120,5 @@ impl OidcServer {
             .output()
             .expect("running curl");
         serde_json::from_slice(&output.stdout).expect("discovery JSON")
-    }
-}
-
-impl Drop for OidcServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }

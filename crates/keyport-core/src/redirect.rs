@@ -323,6 +323,9 @@ pub struct Callback {
     pub iss: Option<String>,
 }
 
+/// The stray reason of an error redirect without `state`.
+const ERROR_WITHOUT_STATE: &str = "an error without this sign-in's state";
+
 /// How a request to the listener was judged.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Judgement {
@@ -367,6 +370,10 @@ pub fn judge(target: &str, path: &str, state: &str) -> Judgement {
         *slot = Some(value.into_owned());
     }
     match got_state {
+        // Some servers leave `state` out of error redirects (RFC 6749 §4.1.2.1 wants it).
+        // Without it the error cannot be told from a forged one, so the sign-in goes on
+        // waiting; the page says why, since the person in front of it is stuck otherwise.
+        None if error.is_some() => return Judgement::Stray(ERROR_WITHOUT_STATE),
         None => return Judgement::Stray("no state"),
         Some(got) if !constant_time_eq(got.as_bytes(), state.as_bytes()) => return Judgement::Stray("wrong state"),
         Some(_) => {}
@@ -892,10 +899,16 @@ mod page {
     }
 
     pub fn stray(reason: &str) -> String {
-        layout(
-            "Not a Keyport sign-in",
-            &format!("<p>This request does not belong to the sign-in Keyport is waiting for ({}).</p>", escape(reason)),
-        )
+        let mut body =
+            format!("<p>This request does not belong to the sign-in Keyport is waiting for ({}).</p>", escape(reason));
+        if reason == super::ERROR_WITHOUT_STATE {
+            body.push_str(
+                "<p>The provider reported an error but left out the sign-in's <code>state</code>, so Keyport \
+                 cannot tell it from a forged request and is still waiting. If the sign-in failed at the \
+                 provider, cancel it in Keyport (Ctrl-C, or Cancel in the window) and try again.</p>",
+            );
+        }
+        layout("Not a Keyport sign-in", &body)
     }
 
     pub fn escape(text: &str) -> String {
@@ -1268,7 +1281,7 @@ mod tests {
             ("/callback?code=&state=s1", "no code"),
             ("/callback?code=a&code=b&state=s1", "a parameter appears twice"),
             ("/callbackx?code=a&state=s1", "not the redirect path"),
-            ("/callback?error=access_denied", "no state"),
+            ("/callback?error=access_denied", ERROR_WITHOUT_STATE),
             ("/callback?error=access_denied&state=forged", "wrong state"),
             // A path, not a URL of another host that happens to have the right path.
             ("//evil.example/callback?code=a&state=s1", "not the redirect path"),
@@ -1276,6 +1289,15 @@ mod tests {
         ] {
             assert_eq!(judge(target, "/callback", "s1"), Judgement::Stray(why), "{target}");
         }
+    }
+
+    /// An error redirect without `state` (Authlib 1.2 sends some) is ignored, but the page
+    /// tells the person in front of it why Keyport still waits and what to do.
+    #[test]
+    fn the_page_for_an_error_without_state_says_what_to_do() {
+        let page = page::stray(ERROR_WITHOUT_STATE);
+        assert!(page.contains("left out the sign-in") && page.contains("cancel it in Keyport"), "{page}");
+        assert!(!page::stray("no state").contains("cancel it"), "only for errors");
     }
 
     #[test]

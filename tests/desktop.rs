@@ -8,7 +8,8 @@
 //! moves); a program running `keyport token` (the access prompt, "Always allow", the program
 //! gets a token the server knows, the program is listed); revoking it (the server says the
 //! tokens are dead); adding another account and removing it (local only: the server still
-//! knows its token).
+//! knows its token); editing the provider (scopes, a typed-in endpoint) and reading its
+//! metadata again.
 //!
 //! The UI is found through the DOM hooks of the UI/backend contract (`data-testid`...).
 //! Everything started here is stopped on success and failure alike: the WebDriver session is
@@ -649,7 +650,98 @@ fn desktop_app_adds_refreshes_shares_revokes_and_removes_accounts() {
         format!("Remove is local only, yet the server no longer knows the token: {introspection}")
     });
 
-    // (g) A long-time user's thousand accounts are all listed (records only: listing reads no
+    // (g) The provider `local` edited in the window, its accounts kept: other default scopes,
+    // and its revocation endpoint typed in (the one discovery found, so revoking goes on
+    // working); then its metadata read again: nothing changed, the typed-in endpoint stays.
+    let listed: Value = serde_json::from_str(&cli_ok(&w, &profile, &["provider", "list", "--json"])).unwrap();
+    let revocation = listed[0]["endpoints"]["revocation"].as_str().unwrap_or_default().to_owned();
+    w.check(listed[0]["name"] == "local" && !revocation.is_empty(), || format!("`provider list`: {listed}"));
+    w.check(listed[0]["endpoint_sources"]["revocation"] == "discovered", || format!("`provider list`: {listed}"));
+    w.nav("Providers");
+    let local = r#"[data-testid="provider"][data-provider="local"]"#;
+    w.wait_for(&format!(r#"{local} [data-testid="provider-edit"]"#), "the Edit button on the provider local's card");
+    w.check(w.exists(&format!(r#"{local} [data-testid="provider-refresh"]"#)), || {
+        "a discovered provider's card has no Refresh metadata button".into()
+    });
+    w.click(&format!(r#"{local} [data-testid="provider-edit"]"#));
+    let dialog = r#"[data-testid="provider-edit-dialog"][data-provider="local"]"#;
+    w.wait_for(&format!(r#"{dialog} [data-testid="edit-scopes"]"#), "the edit-provider dialog");
+    let dialog_text = w.texts(dialog).join(" ");
+    w.check(
+        dialog_text.contains(&revocation)
+            && dialog_text.contains("(discovered)")
+            && dialog_text.contains("registration"),
+        || {
+            format!(
+                "the dialog does not show the revocation endpoint, its source and the redirect hint: {dialog_text:?}"
+            )
+        },
+    );
+    // Clear the scopes field as a user would select and delete its text, then type.
+    w.js(
+        r#"const f = document.querySelector('[data-testid="edit-scopes"]');
+           f.value = ""; f.dispatchEvent(new Event("input", { bubbles: true })); return null;"#,
+        &[],
+    );
+    let scopes_field = w.find(&format!(r#"{dialog} [data-testid="edit-scopes"]"#));
+    w.session.send_keys(&scopes_field, "openid email").unwrap_or_else(|err| w.fail(&format!("typing scopes: {err}")));
+    let revocation_field = w.find(&format!(r#"{dialog} [data-testid="edit-endpoint-revocation-input"]"#));
+    w.session
+        .send_keys(&revocation_field, &revocation)
+        .unwrap_or_else(|err| w.fail(&format!("typing the revocation endpoint: {err}")));
+    w.wait_js(
+        "the scopes and the endpoint typed",
+        r#"return document.querySelector('[data-testid="edit-scopes"]').value === "openid email"
+               && document.querySelector('[data-testid="edit-endpoint-revocation-input"]').value === arguments[0];"#,
+        &[json!(revocation)],
+    );
+    w.js(
+        "document.querySelector('[data-testid=\"edit-scopes\"]').scrollIntoView({block: 'center'}); return null;",
+        &[],
+    );
+    w.shot("provider-edit");
+    w.click(&format!(r#"{dialog} [data-testid="provider-edit-save"]"#));
+    w.wait_gone(dialog, "the edit-provider dialog to close after Save");
+    w.wait_js(
+        "the card to show the new scopes and the typed-in revocation endpoint",
+        r#"const card = document.querySelector(arguments[0]);
+           const source = card && card.querySelector('[data-testid="endpoint-source-revocation"]');
+           return card && card.textContent.includes("openid email") && source && source.textContent.includes("typed in");"#,
+        &[json!(local)],
+    );
+    w.wait_js(
+        "a message that the accounts are unchanged",
+        r#"return [...document.querySelectorAll('[role="status"]')].some((e) => e.textContent.includes('its accounts are unchanged'));"#,
+        &[],
+    );
+    let listed: Value = serde_json::from_str(&cli_ok(&w, &profile, &["provider", "list", "--json"])).unwrap();
+    w.check(listed[0]["scopes"] == json!(["openid", "email"]), || format!("`provider list` after the edit: {listed}"));
+    w.check(
+        listed[0]["endpoint_sources"]["revocation"] == "given" && listed[0]["endpoints"]["revocation"] == revocation,
+        || format!("`provider list` after the edit: {listed}"),
+    );
+    w.js("const d = document.querySelector(arguments[0] + ' details.endpoints'); d.open = true; d.scrollIntoView({block: 'center'}); return null;", &[json!(local)]);
+    w.shot("provider-edited");
+    w.click(&format!(r#"{local} [data-testid="provider-refresh"]"#));
+    w.wait_for(
+        &format!(r#"{local} [data-testid="provider-refresh-nothing"]"#),
+        "\"nothing changed\" after Refresh metadata",
+    );
+    w.wait_js(
+        "a message that the metadata said nothing new",
+        r#"return [...document.querySelectorAll('[role="status"]')].some((e) => e.textContent.includes('again: nothing changed'));"#,
+        &[],
+    );
+    let listed: Value = serde_json::from_str(&cli_ok(&w, &profile, &["provider", "list", "--json"])).unwrap();
+    w.check(listed[0]["endpoint_sources"]["revocation"] == "given", || {
+        format!("the typed-in revocation endpoint did not survive Refresh metadata: {listed}")
+    });
+    w.shot("provider-refreshed");
+    // Back to the accounts, which are as they were: none.
+    w.nav("Accounts");
+    w.wait_for(r#"[data-testid="accounts-empty"]"#, "the empty accounts screen after the provider's edit");
+
+    // (h) A long-time user's thousand accounts are all listed (records only: listing reads no
     // secret). The window reads the list again when it is reloaded.
     const MANY: usize = 1000;
     let mut many = record.clone();

@@ -1,6 +1,6 @@
 /// Every command's name. `build.rs` makes an `allow-<name>` permission of each;
 /// `permissions/app.toml` grants them all to the main window (a test checks both lists agree).
-pub const COMMANDS: [&str; 20] = [
+pub const COMMANDS: [&str; 22] = [
     "app_status",
     "accounts_list",
     "account_details",
@@ -17,6 +17,8 @@ pub const COMMANDS: [&str; 20] = [
     "providers_list",
     "presets_list",
     "provider_add",
+    "provider_edit",
+    "provider_refresh",
     "provider_remove",
     "prompts_pending",
     "prompt_answer",

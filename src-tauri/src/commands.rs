@@ -4,7 +4,7 @@
 
 use keyport_service::app::{
     AccountDetails, AppError, AppStatus, BrowserSignIn, CopyResult, DeviceStart, NewProviderForm, PresetInfo,
-    ServiceAccountForm, SignInForm,
+    ProviderEditForm, ProviderRefreshed, ServiceAccountForm, SignInForm,
 };
 use keyport_service::prompts::{AccessPrompt, PromptChoice};
 use keyport_wire::{AccountSummary, ProviderSummary, RevokeResult};
@@ -98,6 +98,16 @@ pub async fn provider_add(desktop: State<'_, Desktop>, form: NewProviderForm) ->
 }
 
 #[tauri::command(rename_all = "snake_case")]
+pub async fn provider_edit(desktop: State<'_, Desktop>, form: ProviderEditForm) -> Answer<ProviderSummary> {
+    desktop.service.app_edit_provider(form).await
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn provider_refresh(desktop: State<'_, Desktop>, name: String) -> Answer<ProviderRefreshed> {
+    desktop.service.app_refresh_provider(&name).await
+}
+
+#[tauri::command(rename_all = "snake_case")]
 pub async fn provider_remove(desktop: State<'_, Desktop>, name: String) -> Answer<()> {
     desktop.service.app_remove_provider(&name).await
 }
@@ -139,6 +149,8 @@ pub fn handler<R: tauri::Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + 
         providers_list,
         presets_list,
         provider_add,
+        provider_edit,
+        provider_refresh,
         provider_remove,
         prompts_pending,
         prompt_answer,

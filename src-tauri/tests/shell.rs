@@ -88,6 +88,46 @@ fn the_commands_reach_the_service() {
     let providers = shell.call("providers_list", json!({})).unwrap();
     assert_eq!(providers[0]["scopes"], json!(["openid", "email"]));
 
+    // Edit: a revocation endpoint, other scopes, another redirect path, no client secret.
+    let edit = |changes: Value| {
+        let mut form = json!({
+            "name": "local",
+            "endpoints": { "authorization": null, "token": null, "revocation": null,
+                           "device_authorization": null, "userinfo": null, "introspection": null },
+            "forget_endpoints": [], "scopes": null, "redirect_host": null, "redirect_path": null,
+            "client_secret": { "action": "keep" } });
+        for (key, value) in changes.as_object().unwrap() {
+            form[key] = value.clone();
+        }
+        shell.call("provider_edit", json!({ "form": form }))
+    };
+    let edited = edit(json!({
+        "endpoints": { "authorization": null, "token": null, "revocation": "http://127.0.0.1:9/revoke",
+                       "device_authorization": null, "userinfo": null, "introspection": null },
+        "scopes": ["read write"], "redirect_host": "localhost", "redirect_path": "/cb/local",
+        "client_secret": { "action": "delete" } }))
+    .unwrap();
+    assert_eq!(edited["endpoints"]["revocation"], "http://127.0.0.1:9/revoke");
+    assert_eq!(edited["endpoint_sources"]["revocation"], "given");
+    assert_eq!(edited["scopes"], json!(["read", "write"]));
+    assert_eq!(edited["redirect_uri"], "http://localhost/cb/local");
+    assert_eq!(edited["has_client_secret"], false);
+    assert_eq!(shell.call("providers_list", json!({})).unwrap()[0], edited);
+    // A new secret; nothing to change; an endpoint the provider cannot do without.
+    let edited = edit(json!({ "client_secret": { "action": "replace", "secret": "n3w-secret" } })).unwrap();
+    assert_eq!(edited["has_client_secret"], true);
+    assert!(!edited.to_string().contains("n3w-secret"), "{edited}");
+    let error = edit(json!({})).unwrap_err();
+    assert!(error["message"].as_str().unwrap().contains("nothing to change"), "{error}");
+    let error = edit(json!({ "forget_endpoints": ["token"] })).unwrap_err();
+    assert_eq!(error["code"], "invalid_params", "{error}");
+    // Refresh: a provider given by its endpoints has no metadata to read again.
+    let error = shell.call("provider_refresh", json!({ "name": "local" })).unwrap_err();
+    assert_eq!(error["code"], "invalid_params", "{error}");
+    assert!(error["message"].as_str().unwrap().contains("no metadata"), "{error}");
+    let error = shell.call("provider_refresh", json!({ "name": "nowhere" })).unwrap_err();
+    assert_eq!(error["code"], "no_such_provider", "{error}");
+
     // Plain http to a host that is not loopback is refused, in words.
     let insecure = json!({ "form": {
         "name": "remote",
@@ -121,7 +161,7 @@ fn typescript_bindings_are_current() {
     let fresh = tempfile::tempdir().unwrap();
     let config = Config::new().with_out_dir(fresh.path()).with_large_int("number");
     type Export = fn(&Config) -> Result<(), ts_rs::ExportError>;
-    let exports: [Export; 16] = [
+    let exports: [Export; 18] = [
         app::AccountDetails::export_all,
         app::AppError::export_all,
         app::AppStatus::export_all,
@@ -131,6 +171,8 @@ fn typescript_bindings_are_current() {
         app::Navigate::export_all,
         app::NewProviderForm::export_all,
         app::PresetInfo::export_all,
+        app::ProviderEditForm::export_all,
+        app::ProviderRefreshed::export_all,
         app::ServiceAccountForm::export_all,
         app::SignInForm::export_all,
         prompts::AccessPrompt::export_all,

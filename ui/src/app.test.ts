@@ -4,6 +4,8 @@ import { createController, type Api } from "./app";
 import type { AccessPrompt } from "./bindings/AccessPrompt";
 import type { AccountSummary } from "./bindings/AccountSummary";
 import type { Event as AccountEvent } from "./bindings/Event";
+import type { ProviderEditForm } from "./bindings/ProviderEditForm";
+import type { ProviderSummary } from "./bindings/ProviderSummary";
 import { BackendError } from "./errors";
 
 vi.mock("@tauri-apps/api/core", () => ({ invoke: vi.fn() }));
@@ -29,6 +31,20 @@ function account(name: string, over: Partial<AccountSummary> = {}): AccountSumma
     refresh_token_expires_in_secs: null,
     refresh_token_expiry: null,
     ...over,
+  };
+}
+
+function provider(name: string): ProviderSummary {
+  return {
+    name,
+    kind: "issuer https://id.example",
+    client_id: "cid",
+    has_client_secret: false,
+    endpoints: { authorization: "https://id.example/auth", token: "https://id.example/token" },
+    endpoint_sources: { authorization: "discovered", token: "discovered" },
+    scopes: ["openid"],
+    redirect_uri: `http://127.0.0.1/callback/${name}`,
+    shared_redirect_uri: false,
   };
 }
 
@@ -75,6 +91,8 @@ function fakeApi(over: Partial<Record<keyof Api, unknown>> = {}) {
     providersList: vi.fn(async () => []),
     presetsList: vi.fn(async () => []),
     providerAdd: vi.fn(),
+    providerEdit: vi.fn(async (form: { name: string }) => provider(form.name)),
+    providerRefresh: vi.fn(async (name: string) => ({ provider: provider(name), changes: [] as string[] })),
     providerRemove: vi.fn(async () => null),
     promptsPending: vi.fn(async () => [] as AccessPrompt[]),
     promptAnswer: vi.fn(async () => null),
@@ -316,6 +334,68 @@ describe("account actions", () => {
     expect(message).toContain("nothing was revoked and work was kept");
     expect(message).not.toContain("keyport remove");
     expect(c.store.get().screen).toEqual({ name: "account", account: "work" });
+  });
+
+  it("editing a provider sends the form, says the accounts stay and reloads the providers", async () => {
+    const f = fakeApi();
+    const c = createController(f.api, { window: null });
+    await c.actions.start();
+    const before = f.raw.providersList.mock.calls.length;
+    const form: ProviderEditForm = {
+      name: "work",
+      endpoints: {
+        authorization: null,
+        token: null,
+        revocation: "https://id.example/revoke",
+        device_authorization: null,
+        userinfo: null,
+        introspection: null,
+      },
+      forget_endpoints: [],
+      scopes: ["openid", "email"],
+      redirect_host: null,
+      redirect_path: null,
+      client_secret: { action: "delete" },
+    };
+    const p = await c.actions.editProvider(form);
+    expect(p.name).toBe("work");
+    expect(f.raw.providerEdit).toHaveBeenCalledWith(form);
+    expect(f.raw.providersList.mock.calls.length).toBeGreaterThan(before);
+    expect(c.store.get().toasts.map((t) => t.text)).toEqual([
+      "Saved the provider work; its accounts are unchanged. Its client secret was deleted from the keyring.",
+    ]);
+  });
+
+  it("an edit the backend refuses reaches the dialog and changes nothing", async () => {
+    const f = fakeApi({
+      providerEdit: vi.fn(async () => Promise.reject(new BackendError("invalid_params", "plain http is refused"))),
+    });
+    const c = createController(f.api, { window: null });
+    await c.actions.start();
+    const before = f.raw.providersList.mock.calls.length;
+    const form = { name: "work" } as ProviderEditForm;
+    await expect(c.actions.editProvider({ ...form, client_secret: { action: "keep" } })).rejects.toMatchObject({
+      code: "invalid_params",
+    });
+    expect(f.raw.providersList.mock.calls.length).toBe(before);
+    expect(c.store.get().toasts).toEqual([]);
+  });
+
+  it("refreshing a provider's metadata says whether anything changed", async () => {
+    const f = fakeApi();
+    const c = createController(f.api, { window: null });
+    await c.actions.start();
+    const r = await c.actions.refreshProvider("work");
+    expect(r.changes).toEqual([]);
+    expect(f.raw.providerRefresh).toHaveBeenCalledWith("work");
+    expect(c.store.get().toasts.at(-1)?.text).toBe("Read the metadata of work again: nothing changed.");
+    f.raw.providerRefresh.mockResolvedValueOnce({
+      provider: provider("work"),
+      changes: ["revocation: added https://id.example/revoke", "userinfo: gone (was https://id.example/me)"],
+    });
+    const changed = await c.actions.refreshProvider("work");
+    expect(changed.changes).toHaveLength(2);
+    expect(c.store.get().toasts.at(-1)?.text).toBe("Read the metadata of work again: 2 endpoints changed.");
   });
 
   it("errors reach the caller as BackendError", async () => {

@@ -10,6 +10,8 @@ import type { AppStatus } from "./bindings/AppStatus";
 import type { DeviceStart } from "./bindings/DeviceStart";
 import type { Event as AccountEvent } from "./bindings/Event";
 import type { NewProviderForm } from "./bindings/NewProviderForm";
+import type { ProviderEditForm } from "./bindings/ProviderEditForm";
+import type { ProviderRefreshed } from "./bindings/ProviderRefreshed";
 import type { PresetInfo } from "./bindings/PresetInfo";
 import type { PromptChoice } from "./bindings/PromptChoice";
 import type { ProviderSummary } from "./bindings/ProviderSummary";
@@ -624,6 +626,31 @@ export function createController(api: Api, opts: { window?: Window | null } = {}
     return p;
   }
 
+  async function editProvider(form: ProviderEditForm): Promise<ProviderSummary> {
+    const p = await api.providerEdit(form);
+    const secret =
+      form.client_secret.action === "replace"
+        ? " The new client secret is in the keyring."
+        : form.client_secret.action === "delete"
+          ? " Its client secret was deleted from the keyring."
+          : "";
+    toast(`Saved the provider ${p.name}; its accounts are unchanged.${secret}`);
+    await reloadProviders();
+    return p;
+  }
+
+  /** Reads a discovered provider's metadata again; says what changed, or that nothing did. */
+  async function refreshProvider(name: string): Promise<ProviderRefreshed> {
+    const r = await api.providerRefresh(name);
+    toast(
+      r.changes.length
+        ? `Read the metadata of ${name} again: ${r.changes.length === 1 ? "1 endpoint" : `${r.changes.length} endpoints`} changed.`
+        : `Read the metadata of ${name} again: nothing changed.`,
+    );
+    await reloadProviders();
+    return r;
+  }
+
   async function removeProvider(name: string) {
     const hadSecret = get().providers?.find((p) => p.name === name)?.has_client_secret ?? false;
     await api.providerRemove(name);
@@ -684,6 +711,8 @@ export function createController(api: Api, opts: { window?: Window | null } = {}
     forgetProgram,
     addServiceAccount,
     addProvider,
+    editProvider,
+    refreshProvider,
     removeProvider,
     openUrl,
     answerPrompt,

@@ -16,6 +16,22 @@ beforeEach(() => {
 
 describe("commands", () => {
   const form = { provider: "google", account: null, scopes: ["openid"] };
+  const editForm = {
+    name: "g",
+    endpoints: {
+      authorization: null,
+      token: null,
+      revocation: "https://id.example/revoke",
+      device_authorization: null,
+      userinfo: null,
+      introspection: null,
+    },
+    forget_endpoints: ["userinfo"],
+    scopes: null,
+    redirect_host: null,
+    redirect_path: null,
+    client_secret: { action: "replace" as const, secret: "s" },
+  };
   const cases: Array<[string, () => Promise<unknown>, string, Record<string, unknown> | undefined]> = [
     ["app_status", () => backend.appStatus(), "app_status", undefined],
     ["accounts_list", () => backend.accountsList(), "accounts_list", undefined],
@@ -69,6 +85,13 @@ describe("commands", () => {
         },
       },
     ],
+    [
+      "provider_edit",
+      () => backend.providerEdit(editForm),
+      "provider_edit",
+      { form: editForm },
+    ],
+    ["provider_refresh", () => backend.providerRefresh("g"), "provider_refresh", { name: "g" }],
     ["provider_remove", () => backend.providerRemove("g"), "provider_remove", { name: "g" }],
     ["prompts_pending", () => backend.promptsPending(), "prompts_pending", undefined],
     [

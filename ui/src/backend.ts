@@ -14,6 +14,8 @@ import type { Navigate } from "./bindings/Navigate";
 import type { NewProviderForm } from "./bindings/NewProviderForm";
 import type { PresetInfo } from "./bindings/PresetInfo";
 import type { PromptChoice } from "./bindings/PromptChoice";
+import type { ProviderEditForm } from "./bindings/ProviderEditForm";
+import type { ProviderRefreshed } from "./bindings/ProviderRefreshed";
 import type { ProviderSummary } from "./bindings/ProviderSummary";
 import type { RevokeResult } from "./bindings/RevokeResult";
 import type { ServiceAccountForm } from "./bindings/ServiceAccountForm";
@@ -60,6 +62,8 @@ export const serviceAccountAdd = (form: ServiceAccountForm) =>
 export const providersList = () => call<ProviderSummary[]>("providers_list");
 export const presetsList = () => call<PresetInfo[]>("presets_list");
 export const providerAdd = (form: NewProviderForm) => call<ProviderSummary>("provider_add", { form });
+export const providerEdit = (form: ProviderEditForm) => call<ProviderSummary>("provider_edit", { form });
+export const providerRefresh = (name: string) => call<ProviderRefreshed>("provider_refresh", { name });
 export const providerRemove = (name: string) => call<null>("provider_remove", { name });
 export const promptsPending = () => call<AccessPrompt[]>("prompts_pending");
 export const promptAnswer = (promptId: string, choice: PromptChoice) =>

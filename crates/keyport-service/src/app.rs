@@ -9,10 +9,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use keyport_core::device::DeviceRequest;
-use keyport_core::provider::{Endpoints as CoreEndpoints, MicrosoftTenant, Preset, RedirectHost, SecretNeed};
+use keyport_core::provider::{
+    EndpointKind, Endpoints as CoreEndpoints, MicrosoftTenant, Preset, RedirectHost, SecretNeed,
+};
 use keyport_core::secret::Secret;
 use keyport_core::signin::SignInRequest;
-use keyport_core::{NewProvider, ProviderSpec, ProviderView, ServiceAccountRequest};
+use keyport_core::{NewProvider, ProviderEdit, ProviderSpec, ProviderView, ServiceAccountRequest};
 use keyport_wire::{self as wire, ErrorCode, ErrorObject};
 use serde::{Deserialize, Serialize};
 
@@ -236,6 +238,97 @@ impl std::fmt::Debug for NewProviderForm {
     }
 }
 
+/// Endpoints typed into the edit-provider form, each `null` (or blank) when it stays as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct EndpointUrls {
+    /// Authorization endpoint.
+    pub authorization: Option<String>,
+    /// Token endpoint.
+    pub token: Option<String>,
+    /// RFC 7009 revocation endpoint.
+    pub revocation: Option<String>,
+    /// RFC 8628 device authorization endpoint.
+    pub device_authorization: Option<String>,
+    /// Userinfo endpoint.
+    pub userinfo: Option<String>,
+    /// RFC 7662 introspection endpoint.
+    pub introspection: Option<String>,
+}
+
+impl EndpointUrls {
+    /// The ones typed in, by kind.
+    fn typed(self) -> [(EndpointKind, Option<String>); 6] {
+        [
+            (EndpointKind::Authorization, self.authorization),
+            (EndpointKind::Token, self.token),
+            (EndpointKind::Revocation, self.revocation),
+            (EndpointKind::DeviceAuthorization, self.device_authorization),
+            (EndpointKind::Userinfo, self.userinfo),
+            (EndpointKind::Introspection, self.introspection),
+        ]
+    }
+}
+
+/// What happens to a provider's client secret in the edit-provider form.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum ClientSecretChange {
+    /// It stays as it is (in the keyring, or none).
+    Keep,
+    /// A new one, stored in the keyring in place of the old one.
+    Replace {
+        /// The new client secret.
+        secret: String,
+    },
+    /// Deleted from the keyring: a public client from now on.
+    Delete,
+}
+
+impl std::fmt::Debug for ClientSecretChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Keep => f.write_str("Keep"),
+            Self::Replace { .. } => f.write_str("Replace([redacted])"),
+            Self::Delete => f.write_str("Delete"),
+        }
+    }
+}
+
+/// The edit-provider form: what is `null` (or empty) stays as it is; the provider's accounts
+/// stay in any case.
+#[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct ProviderEditForm {
+    /// The provider.
+    pub name: String,
+    /// Endpoints to give, over the preset's or the discovered ones.
+    pub endpoints: EndpointUrls,
+    /// Endpoints to forget, by name (`revocation`, `userinfo`, ...): back to the preset's or
+    /// the discovered one; for a provider added by its endpoints, an optional one goes.
+    pub forget_endpoints: Vec<String>,
+    /// New default scopes; an empty list goes back to the preset's or the discovered ones.
+    pub scopes: Option<Vec<String>>,
+    /// New redirect host: `127.0.0.1`, `[::1]` or `localhost`.
+    pub redirect_host: Option<String>,
+    /// New redirect path, such as `/callback/NAME`.
+    pub redirect_path: Option<String>,
+    /// The client secret: kept, replaced or deleted.
+    pub client_secret: ClientSecretChange,
+}
+
+/// After reading a discovered provider's metadata again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct ProviderRefreshed {
+    /// The provider as it is now.
+    pub provider: wire::ProviderSummary,
+    /// What changed, one line for people each (`revocation: added https://...`); empty when
+    /// the metadata says the same as before.
+    pub changes: Vec<String>,
+}
+
 /// The sign-in form (browser or device).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -383,6 +476,58 @@ impl NewProviderForm {
             given_endpoints: Default::default(),
         };
         Ok((self.name.trim().to_owned(), new))
+    }
+}
+
+impl ProviderEditForm {
+    fn into_core(self) -> Result<(String, ProviderEdit), AppError> {
+        let name = self.name.trim().to_owned();
+        let mut endpoints = Vec::new();
+        for (kind, typed) in self.endpoints.typed() {
+            if let Some(typed) = optional(typed) {
+                endpoints.push((kind, Some(url(&format!("{} endpoint", kind.name().replace('_', " ")), &typed)?)));
+            }
+        }
+        for typed in &self.forget_endpoints {
+            let kind = EndpointKind::parse(typed).map_err(|err| AppError::bad_input(err.to_string()))?;
+            if endpoints.iter().any(|(given, _)| *given == kind) {
+                return Err(AppError::bad_input(format!(
+                    "the {} endpoint is both given and forgotten: do one or the other",
+                    kind.name().replace('_', " ")
+                )));
+            }
+            if !endpoints.contains(&(kind, None)) {
+                endpoints.push((kind, None));
+            }
+        }
+        let redirect_host = optional(self.redirect_host)
+            .map(|host| RedirectHost::parse(&host))
+            .transpose()
+            .map_err(|err| AppError::bad_input(err.to_string()))?;
+        let client_secret = match self.client_secret {
+            ClientSecretChange::Keep => None,
+            ClientSecretChange::Replace { secret: typed } => Some(Some(
+                secret(Some(typed))
+                    .ok_or_else(|| AppError::bad_input("enter the new client secret, or keep the old one"))?,
+            )),
+            ClientSecretChange::Delete => Some(None),
+        };
+        let edit = ProviderEdit {
+            endpoints,
+            scopes: self.scopes.map(|typed| scopes(&typed)),
+            redirect_host,
+            redirect_path: optional(self.redirect_path),
+            client_secret,
+        };
+        let nothing = edit.endpoints.is_empty()
+            && edit.scopes.is_none()
+            && edit.redirect_host.is_none()
+            && edit.redirect_path.is_none()
+            && edit.client_secret.is_none();
+        if nothing {
+            return Err(AppError::bad_input(format!("nothing to change in the provider {name}")));
+        }
+        Ok((name, edit))
     }
 }
 
@@ -586,6 +731,23 @@ impl Service {
         Ok(convert::provider(ProviderView::from(&provider)))
     }
 
+    /// Changes a provider's endpoints, scopes, redirect URI or client secret; its accounts
+    /// stay. A new secret goes to the keyring.
+    pub async fn app_edit_provider(&self, form: ProviderEditForm) -> Result<wire::ProviderSummary, AppError> {
+        let (name, edit) = form.into_core()?;
+        let provider = self.keyport.edit_provider(&name, edit).await?;
+        Ok(convert::provider(ProviderView::from(&provider)))
+    }
+
+    /// Reads a discovered provider's metadata again; endpoints given by hand stay.
+    pub async fn app_refresh_provider(&self, name: &str) -> Result<ProviderRefreshed, AppError> {
+        let refreshed = self.keyport.refresh_provider(name).await?;
+        Ok(ProviderRefreshed {
+            provider: convert::provider(ProviderView::from(&refreshed.provider)),
+            changes: refreshed.changes,
+        })
+    }
+
     /// Removes a provider and its client secret.
     pub async fn app_remove_provider(&self, name: &str) -> Result<(), AppError> {
         let name = name.to_owned();
@@ -676,6 +838,98 @@ mod tests {
         let mut empty_id = form(ProviderSource::Issuer { issuer: "https://example.com".into() });
         empty_id.client_id = "  ".into();
         assert!(empty_id.into_core().unwrap_err().message.contains("client ID"));
+    }
+
+    fn edit_form(name: &str) -> ProviderEditForm {
+        ProviderEditForm {
+            name: name.into(),
+            endpoints: EndpointUrls::default(),
+            forget_endpoints: vec![],
+            scopes: None,
+            redirect_host: None,
+            redirect_path: None,
+            client_secret: ClientSecretChange::Keep,
+        }
+    }
+
+    #[test]
+    fn the_edit_form_never_shows_its_secret_in_debug() {
+        let mut form = edit_form("p");
+        form.client_secret = ClientSecretChange::Replace { secret: "hunter2".into() };
+        let shown = format!("{form:?}");
+        assert!(!shown.contains("hunter2") && shown.contains("Replace([redacted])"), "{shown}");
+    }
+
+    #[test]
+    fn the_edit_form_reads_as_json_with_a_tagged_secret_change() {
+        let form: ProviderEditForm = serde_json::from_value(serde_json::json!({
+            "name": "work",
+            "endpoints": { "authorization": null, "token": null, "revocation": "https://id.example/revoke",
+                           "device_authorization": null, "userinfo": null, "introspection": null },
+            "forget_endpoints": ["userinfo"],
+            "scopes": ["openid email"],
+            "redirect_host": "localhost",
+            "redirect_path": "/callback/work",
+            "client_secret": { "action": "replace", "secret": "s3cret" },
+        }))
+        .unwrap();
+        let (name, edit) = form.into_core().unwrap();
+        assert_eq!(name, "work");
+        assert_eq!(
+            edit.endpoints,
+            [
+                (EndpointKind::Revocation, Some(url::Url::parse("https://id.example/revoke").unwrap())),
+                (EndpointKind::Userinfo, None)
+            ]
+        );
+        assert_eq!(edit.scopes.as_deref(), Some(&["openid".to_owned(), "email".to_owned()][..]));
+        assert_eq!(edit.redirect_host, Some(RedirectHost::Localhost));
+        assert_eq!(edit.redirect_path.as_deref(), Some("/callback/work"));
+        assert!(matches!(edit.client_secret, Some(Some(_))));
+        let delete: ClientSecretChange = serde_json::from_str(r#"{"action":"delete"}"#).unwrap();
+        assert_eq!(delete, ClientSecretChange::Delete);
+    }
+
+    #[test]
+    fn an_edit_form_is_checked_before_anything_changes() {
+        let mut form = edit_form("p");
+        assert!(form.into_core().unwrap_err().message.contains("nothing to change"));
+
+        form = edit_form("p");
+        form.endpoints.revocation = Some("not a url".into());
+        let err = form.into_core().unwrap_err();
+        assert_eq!(err.code, "invalid_params");
+        assert!(err.message.contains("revocation endpoint"), "{err:?}");
+
+        form = edit_form("p");
+        form.forget_endpoints = vec!["teapot".into()];
+        assert!(form.into_core().unwrap_err().message.contains("not an endpoint"));
+
+        form = edit_form("p");
+        form.endpoints.userinfo = Some("https://id.example/me".into());
+        form.forget_endpoints = vec!["userinfo".into()];
+        assert!(form.into_core().unwrap_err().message.contains("one or the other"));
+
+        form = edit_form("p");
+        form.redirect_host = Some("example.com".into());
+        assert_eq!(form.into_core().unwrap_err().code, "invalid_params");
+
+        form = edit_form("p");
+        form.client_secret = ClientSecretChange::Replace { secret: "  ".into() };
+        assert!(form.into_core().unwrap_err().message.contains("new client secret"));
+
+        // Blank fields change nothing; an empty scope list goes back to the defaults; Delete
+        // forgets the secret.
+        form = edit_form(" p ");
+        form.endpoints.token = Some(" ".into());
+        form.redirect_path = Some("".into());
+        form.scopes = Some(vec![]);
+        form.client_secret = ClientSecretChange::Delete;
+        let (name, edit) = form.into_core().unwrap();
+        assert_eq!(name, "p");
+        assert!(edit.endpoints.is_empty() && edit.redirect_path.is_none());
+        assert_eq!(edit.scopes, Some(vec![]));
+        assert!(matches!(edit.client_secret, Some(None)));
     }
 
     #[test]

@@ -1,5 +1,5 @@
 import { Fragment } from "preact";
-import { useState } from "preact/hooks";
+import { useId, useState } from "preact/hooks";
 
 import type { Endpoints } from "../bindings/Endpoints";
 import type { NewProviderForm } from "../bindings/NewProviderForm";
@@ -7,9 +7,20 @@ import type { PresetInfo } from "../bindings/PresetInfo";
 import type { ProviderSource } from "../bindings/ProviderSource";
 import type { ProviderSummary } from "../bindings/ProviderSummary";
 import { useActions, useAppState } from "../context";
+import { errorText } from "../errors";
 import { parseScopes, providerKindLabel } from "../format";
-import { CopyField, ErrorMessage, Loading, Spinner, useAction } from "./Common";
-import { ConfirmDialog } from "./Dialog";
+import {
+  type EditDraft,
+  type EndpointKey,
+  REDIRECT_HOSTS,
+  canForget,
+  editForm,
+  initialDraft,
+  isDiscovered,
+  providerBase,
+} from "../providerEdit";
+import { Banner, CopyField, ErrorMessage, Loading, Spinner, useAction } from "./Common";
+import { ConfirmDialog, Modal } from "./Dialog";
 import { ProviderIcon } from "./Icons";
 
 const ENDPOINT_LABELS: Array<[keyof Endpoints, string]> = [
@@ -27,8 +38,20 @@ const SOURCE_LABELS: Record<string, string> = {
   given: "typed in",
 };
 
-function ProviderCard(props: { provider: ProviderSummary; onRemove: () => void }) {
+function ProviderCard(props: { provider: ProviderSummary; onEdit: () => void; onRemove: () => void }) {
   const p = props.provider;
+  const actions = useActions();
+  const { busy, error, run } = useAction();
+  const [changes, setChanges] = useState<string[] | null>(null);
+
+  async function refresh() {
+    setChanges(null);
+    await run("refresh", async () => {
+      const r = await actions.refreshProvider(p.name);
+      setChanges(r.changes);
+    });
+  }
+
   return (
     <li class="card provider-card" data-testid="provider" data-provider={p.name}>
       <div class="card-head">
@@ -61,8 +84,8 @@ function ProviderCard(props: { provider: ProviderSummary; onRemove: () => void }
           {p.shared_redirect_uri && (
             <span class="hint" data-testid="shared-redirect-uri">
               This provider uses the path every provider shared before each got its own. Register{" "}
-              <code class="mono-text">/callback/{p.name}</code> with the provider, then run{" "}
-              <code class="mono-text">keyport provider edit {p.name} --redirect-path /callback/{p.name}</code>.
+              <code class="mono-text">/callback/{p.name}</code> with the provider, then change the path with Edit… (or run{" "}
+              <code class="mono-text">keyport provider edit {p.name} --redirect-path /callback/{p.name}</code>).
             </span>
           )}
         </dd>
@@ -89,7 +112,304 @@ function ProviderCard(props: { provider: ProviderSummary; onRemove: () => void }
           )}
         </dl>
       </details>
+      {changes !== null && changes.length > 0 && (
+        <Banner
+          kind="info"
+          testid="provider-refresh-changes"
+          onDismiss={() => setChanges(null)}
+          dismissLabel="Dismiss the list of changes"
+        >
+          <p>The metadata changed:</p>
+          <ul class="change-list">
+            {changes.map((line) => (
+              <li key={line}>
+                <code class="mono-text small">{line}</code>
+              </li>
+            ))}
+          </ul>
+        </Banner>
+      )}
+      {changes !== null && changes.length === 0 && (
+        <p class="muted small" data-testid="provider-refresh-nothing" role="status">
+          The metadata says the same as before: nothing changed.
+        </p>
+      )}
+      {error && <ErrorMessage>{error}</ErrorMessage>}
+      <div class="button-row card-foot">
+        <button
+          type="button"
+          class="btn btn-small"
+          data-testid="provider-edit"
+          aria-label={`Edit the provider ${p.name}`}
+          onClick={props.onEdit}
+        >
+          Edit…
+        </button>
+        {isDiscovered(p) && (
+          <button
+            type="button"
+            class="btn btn-small"
+            data-testid="provider-refresh"
+            aria-label={`Read the metadata of ${p.name} again`}
+            title="Read the issuer's metadata again; endpoints you typed in stay"
+            disabled={busy !== null}
+            onClick={refresh}
+          >
+            {busy ? (
+              <>
+                <Spinner /> Reading…
+              </>
+            ) : (
+              "Refresh metadata"
+            )}
+          </button>
+        )}
+      </div>
     </li>
+  );
+}
+
+const BASE_WORDS = { preset: "built-in", discovered: "discovered", manual: "typed-in" } as const;
+
+/** Changes a provider's endpoints, scopes, redirect URI or client secret; its accounts stay. */
+function EditProviderDialog(props: { provider: ProviderSummary; onClose: () => void }) {
+  const p = props.provider;
+  const id = useId();
+  const actions = useActions();
+  const [draft, setDraft] = useState<EditDraft>(() => initialDraft(p));
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const base = providerBase(p);
+  const set = (patch: Partial<EditDraft>) => setDraft((d) => ({ ...d, ...patch }));
+  const setEndpoint = (key: EndpointKey, value: string) =>
+    setDraft((d) => ({ ...d, endpoints: { ...d.endpoints, [key]: value } }));
+  const toggleForget = (key: EndpointKey, on: boolean) =>
+    setDraft((d) => ({ ...d, forget: on ? [...d.forget, key] : d.forget.filter((k) => k !== key) }));
+
+  async function save(e: Event) {
+    e.preventDefault();
+    setError(null);
+    const form = editForm(p, draft);
+    if (form === null) {
+      setError("Nothing was changed. Change a field, or cancel.");
+      return;
+    }
+    if (typeof form === "string") {
+      setError(form);
+      return;
+    }
+    setBusy(true);
+    try {
+      await actions.editProvider(form);
+      props.onClose();
+    } catch (err) {
+      setError(errorText(err));
+      setBusy(false);
+    }
+  }
+
+  const redirectPreview = `http://${draft.redirectHost}${draft.redirectPath.trim()}`;
+  return (
+    <Modal
+      labelledBy={`${id}-t`}
+      describedBy={`${id}-d`}
+      onClose={props.onClose}
+      busy={busy}
+      class="modal-wide"
+      data-testid="provider-edit-dialog"
+      data-provider={p.name}
+    >
+      <h2 id={`${id}-t`} class="modal-title">
+        Edit the provider {p.name}
+      </h2>
+      <form class="edit-provider" noValidate onSubmit={save}>
+        <div class="modal-body">
+          <p id={`${id}-d`}>
+            Its accounts stay as they are. Fields left as they are do not change.
+          </p>
+
+          <fieldset class="edit-section">
+            <legend>Endpoints</legend>
+            <p class="hint">
+              {base === "manual"
+                ? "Type a new address to replace an endpoint. Optional endpoints can be removed."
+                : `Type an address to use instead of the ${BASE_WORDS[base]} one, or to add one the provider's ${
+                    base === "discovered" ? "metadata" : "preset"
+                  } lacks (a revocation endpoint, say).`}
+            </p>
+            {ENDPOINT_LABELS.map(([key, label]) => {
+              const now = p.endpoints[key];
+              const source = p.endpoint_sources[key];
+              const forgetting = draft.forget.includes(key);
+              const testKey = key === "device_authorization" ? "device" : key;
+              return (
+                <div class="field endpoint-edit" key={key} data-testid={`edit-endpoint-${testKey}`}>
+                  <label for={`${id}-${key}`}>{label} endpoint</label>
+                  <p class="hint endpoint-now">
+                    {now ? (
+                      <>
+                        Now <code class="mono-text small">{now}</code>{" "}
+                        {source && <span>({SOURCE_LABELS[source] ?? source})</span>}
+                      </>
+                    ) : (
+                      "None now."
+                    )}
+                  </p>
+                  <input
+                    id={`${id}-${key}`}
+                    type="url"
+                    data-testid={`edit-endpoint-${testKey}-input`}
+                    value={draft.endpoints[key]}
+                    placeholder={now ? "Keep as it is" : "https://"}
+                    disabled={forgetting || busy}
+                    onInput={(e) => setEndpoint(key, e.currentTarget.value)}
+                    autocomplete="off"
+                    spellcheck={false}
+                  />
+                  {canForget(p, key) && (
+                    <label class="check">
+                      <input
+                        type="checkbox"
+                        data-testid={`edit-endpoint-${testKey}-forget`}
+                        checked={forgetting}
+                        disabled={busy}
+                        onChange={(e) => toggleForget(key, e.currentTarget.checked)}
+                      />
+                      {base === "manual"
+                        ? "Remove this endpoint"
+                        : `Forget the typed-in one: back to the ${BASE_WORDS[base]} one, if there is one`}
+                    </label>
+                  )}
+                </div>
+              );
+            })}
+          </fieldset>
+
+          <div class="field">
+            <label for={`${id}-scopes`}>Default scopes</label>
+            <input
+              id={`${id}-scopes`}
+              type="text"
+              data-testid="edit-scopes"
+              value={draft.scopes}
+              disabled={busy}
+              onInput={(e) => set({ scopes: e.currentTarget.value })}
+              autocomplete="off"
+              spellcheck={false}
+              aria-describedby={`${id}-scopes-hint`}
+            />
+            <p class="hint" id={`${id}-scopes-hint`}>
+              Separated by spaces or commas; asked for when a sign-in names none. Left empty: back to the{" "}
+              {base === "manual" ? "provider's defaults (none)" : `${BASE_WORDS[base]} defaults`}.
+            </p>
+          </div>
+
+          <fieldset class="edit-section">
+            <legend>Redirect URI</legend>
+            <div class="field-grid redirect-fields">
+              <div class="field">
+                <label for={`${id}-host`}>Host</label>
+                <select
+                  id={`${id}-host`}
+                  data-testid="edit-redirect-host"
+                  value={draft.redirectHost}
+                  disabled={busy}
+                  onChange={(e) => set({ redirectHost: e.currentTarget.value })}
+                >
+                  {REDIRECT_HOSTS.map((h) => (
+                    <option key={h} value={h}>
+                      {h}
+                    </option>
+                  ))}
+                </select>
+              </div>
+              <div class="field">
+                <label for={`${id}-path`}>Path</label>
+                <input
+                  id={`${id}-path`}
+                  type="text"
+                  data-testid="edit-redirect-path"
+                  value={draft.redirectPath}
+                  disabled={busy}
+                  onInput={(e) => set({ redirectPath: e.currentTarget.value })}
+                  autocomplete="off"
+                  spellcheck={false}
+                />
+              </div>
+            </div>
+            <p class="hint" data-testid="edit-redirect-hint">
+              The provider's client registration must list <code class="mono-text small">{redirectPreview}</code>{" "}
+              exactly (any port is used); change it there too, or sign-ins fail.
+            </p>
+          </fieldset>
+
+          <fieldset class="edit-section">
+            <legend>Client secret</legend>
+            <p class="hint">
+              {p.has_client_secret ? "A client secret is in the keyring." : "No client secret is stored (a public client)."}
+            </p>
+            <div class="secret-choice" role="radiogroup" aria-label="Client secret">
+              {(
+                [
+                  ["keep", "Keep"],
+                  ["replace", p.has_client_secret ? "Replace" : "Add one"],
+                  ...(p.has_client_secret ? [["delete", "Delete"]] : []),
+                ] as Array<[EditDraft["secret"], string]>
+              ).map(([choice, label]) => (
+                <label key={choice} class={`radio-card ${draft.secret === choice ? "selected" : ""}`}>
+                  <input
+                    type="radio"
+                    name={`${id}-secret`}
+                    value={choice}
+                    data-testid={`edit-secret-${choice}`}
+                    checked={draft.secret === choice}
+                    disabled={busy}
+                    onChange={() => set({ secret: choice })}
+                  />
+                  <span>{label}</span>
+                </label>
+              ))}
+            </div>
+            {draft.secret === "replace" && (
+              <div class="field">
+                <label for={`${id}-secret`}>New client secret</label>
+                <input
+                  id={`${id}-secret`}
+                  type="password"
+                  data-testid="edit-secret-input"
+                  value={draft.newSecret}
+                  disabled={busy}
+                  onInput={(e) => set({ newSecret: e.currentTarget.value })}
+                  autocomplete="off"
+                />
+                <p class="hint">It goes to your system keyring, not to a file.</p>
+              </div>
+            )}
+            {draft.secret === "delete" && (
+              <p class="hint">
+                The secret is deleted from the keyring; sign-ins go on as a public client (with PKCE). Providers that
+                require a secret refuse this.
+              </p>
+            )}
+          </fieldset>
+        </div>
+        {error && <ErrorMessage>{error}</ErrorMessage>}
+        <div class="modal-actions">
+          <button type="button" class="btn" data-testid="cancel" onClick={props.onClose} disabled={busy}>
+            Cancel
+          </button>
+          <button type="submit" class="btn btn-primary" data-testid="provider-edit-save" disabled={busy}>
+            {busy ? (
+              <>
+                <Spinner /> Saving…
+              </>
+            ) : (
+              "Save changes"
+            )}
+          </button>
+        </div>
+      </form>
+    </Modal>
   );
 }
 
@@ -498,6 +818,8 @@ export function ProvidersScreen() {
   const providers = useAppState((s) => s.providers);
   const error = useAppState((s) => s.providersError);
   const [removing, setRemoving] = useState<string | null>(null);
+  const [editing, setEditing] = useState<string | null>(null);
+  const editingProvider = editing ? providers?.find((p) => p.name === editing) ?? null : null;
 
   return (
     <section class="screen" data-testid="providers" aria-labelledby="providers-title">
@@ -528,12 +850,19 @@ export function ProvidersScreen() {
       {providers !== null && providers.length > 0 && (
         <ul class="card-grid provider-grid" aria-label="Configured providers">
           {providers.map((p) => (
-            <ProviderCard key={p.name} provider={p} onRemove={() => setRemoving(p.name)} />
+            <ProviderCard
+              key={p.name}
+              provider={p}
+              onEdit={() => setEditing(p.name)}
+              onRemove={() => setRemoving(p.name)}
+            />
           ))}
         </ul>
       )}
 
       <ProviderForm />
+
+      {editingProvider && <EditProviderDialog provider={editingProvider} onClose={() => setEditing(null)} />}
 
       {removing && (
         <ConfirmDialog

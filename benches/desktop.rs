@@ -35,6 +35,8 @@ mod machine;
 mod oidc;
 #[path = "../tests/support/profile.rs"]
 mod profile;
+#[path = "../tests/support/server.rs"]
+mod server;
 
 use std::collections::BTreeSet;
 use std::os::unix::process::CommandExt as _;

@@ -36,6 +36,8 @@ mod machine;
 mod oidc;
 #[path = "../tests/support/profile.rs"]
 mod profile;
+#[path = "../tests/support/server.rs"]
+mod server;
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;

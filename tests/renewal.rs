@@ -33,7 +33,12 @@ fn access_token(profile: &Profile) -> String {
 }
 
 fn status(profile: &Profile) -> serde_json::Value {
-    profile.json(&["status", "a", "--json"])
+    let output = profile.run(&["status", "a", "--json"]);
+    if !output.status.success() {
+        let log = std::fs::read_to_string(profile.root().join("run/keyport/daemon.log")).unwrap_or_default();
+        panic!("keyport status failed: {}\ndaemon.log:\n{log}", String::from_utf8_lossy(&output.stderr));
+    }
+    serde_json::from_slice(&output.stdout).expect("JSON output")
 }
 
 /// A refresh_token grant sent straight to the server, bypassing Keyport.

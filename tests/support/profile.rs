@@ -243,7 +243,12 @@ impl Profile {
             }
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
+        // A loaded machine may take longer than two seconds to stop it: kill it, and still wait,
+        // so that the next command never meets a service on its way out.
         let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+        while alive(pid) {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
     }
 
     /// Runs `keyport ARGS` and returns its output, whatever its status.

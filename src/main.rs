@@ -5,12 +5,13 @@
 //! stdout, progress and errors to stderr; `--json` output is the documented format of
 //! `docs/json.md`.
 
+mod cli_docs;
 mod client;
 mod helpers;
 mod log_file;
 mod print;
 
-use std::io::{IsTerminal, Read};
+use std::io::{IsTerminal, Read, Write as _};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -119,6 +120,14 @@ enum Command {
     },
     /// git credential helper: hands git a fresh token for HTTPS remotes (docs/clients.md).
     GitCredential(helpers::GitCredentialArgs),
+    /// Print shell completions for bash, zsh or fish (README: "Shell completions and man page").
+    Completions {
+        /// The shell.
+        #[arg(value_parser = parse_shell)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page, keyport(1), in roff (`keyport man | man -l -`).
+    Man,
     /// Print the SASL XOAUTH2 string (base64) that IMAP and SMTP clients send.
     Xoauth2(helpers::Xoauth2Args),
 }
@@ -345,6 +354,15 @@ fn parse_endpoint(text: &str) -> Result<url::Url, String> {
     endpoint::parse(text).map_err(|err| err.to_string())
 }
 
+fn parse_shell(text: &str) -> Result<clap_complete::Shell, String> {
+    match text {
+        "bash" => Ok(clap_complete::Shell::Bash),
+        "zsh" => Ok(clap_complete::Shell::Zsh),
+        "fish" => Ok(clap_complete::Shell::Fish),
+        other => Err(format!("`{other}` is not one of bash, zsh, fish")),
+    }
+}
+
 fn parse_endpoint_kind(text: &str) -> Result<EndpointKind, String> {
     EndpointKind::parse(text).map_err(|err| err.to_string())
 }
@@ -491,6 +509,10 @@ fn run(command: Command) -> Result<()> {
         }
         Command::GitCredential(args) => helpers::git_credential(args),
         Command::Xoauth2(args) => helpers::xoauth2(args),
+        Command::Completions { shell } => {
+            std::io::stdout().write_all(&cli_docs::completions(shell)).context("writing the completions")
+        }
+        Command::Man => std::io::stdout().write_all(&cli_docs::man_page()).context("writing the man page"),
         Command::Allow(args) => set_rule(&args, Some(wire::AccessDecision::Allow)),
         Command::Deny(args) => set_rule(&args, Some(wire::AccessDecision::Deny)),
         Command::Forget(args) => set_rule(&args, None),

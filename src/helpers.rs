@@ -12,7 +12,7 @@ use base64::Engine;
 use keyport_core::endpoint;
 use keyport_core::paths::Paths;
 use keyport_core::secret::Secret;
-use keyport_wire::{self as wire, Call, ErrorCode, ErrorObject};
+use keyport_wire::{self as wire, Call};
 use serde::Deserialize;
 
 use crate::client::{Client, ClientError};
@@ -383,8 +383,7 @@ fn git_get(request: &Credential, account: Option<&str>) -> Result<()> {
         }
         Plan::Use { account, username } => {
             let params = wire::TokenGetParams { account: account.clone(), min_valid_secs: Some(GIT_MIN_VALID_SECS) };
-            let result: wire::TokenGetResult =
-                Client::connect_or_start()?.call(Call::TokenGet(params)).map_err(|err| through_shell(err, &account))?;
+            let result: wire::TokenGetResult = Client::connect_or_start()?.call(Call::TokenGet(params))?;
             let expiry = result.expires_at.as_deref().and_then(unix_time);
             let answer = format_answer(&username, result.access_token.secret(), expiry)?;
             let mut out = std::io::stdout().lock();
@@ -422,7 +421,6 @@ fn git_erase(request: &Credential, account: Option<&str>) {
         Ok(true)
     };
     if let Err(err) = renew() {
-        let err = through_shell(err, &account);
         eprintln!("keyport: warning: git reported the token of `{account}` as refused, and renewing it failed: {err}");
     }
 }
@@ -430,69 +428,6 @@ fn git_erase(request: &Credential, account: Option<&str>) {
 /// An RFC 3339 time as Unix seconds.
 fn unix_time(text: &str) -> Option<i64> {
     time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok().map(|at| at.unix_timestamp())
-}
-
-// ---------------------------------------------------------------------------------------------
-// Access denied to a shell
-
-/// Shells that run a program's command line (`sh -c "keyport token work"`).
-const SHELLS: &[&str] = &["sh", "dash", "bash", "zsh", "ksh", "ksh93", "mksh", "ash", "busybox", "yash", "posh"];
-
-/// When the service refused a shell that ran `keyport` through `sh -c` (git's `!command`
-/// helpers, msmtp's `passwordeval`, mbsync's `PassCmd`...), says what happened instead of
-/// suggesting to allow the shell: dash, unlike bash, does not replace itself with the last
-/// command, so the program the user meant is the shell's parent. The error code is kept.
-pub fn through_shell(err: ClientError, account: &str) -> ClientError {
-    match &err {
-        ClientError::Rpc(error) if error.known_code() == Some(ErrorCode::AccessDenied) => {}
-        _ => return err,
-    }
-    let Some((shell, runner)) = shell_parent() else { return err };
-    let (runner_text, allow) = match &runner {
-        Some(runner) => (format!(" ({})", runner.display()), runner.display().to_string()),
-        None => (String::new(), "PROGRAM".to_owned()),
-    };
-    ClientError::Rpc(ErrorObject::new(
-        ErrorCode::AccessDenied,
-        format!(
-            "access denied: `keyport` was run by the shell {shell} (`sh -c`), so Keyport judged the shell, not \
-             the program that started it{runner_text}. Do not allow the shell: every shell script could then \
-             read `{account}`. Have the shell replace itself with keyport by starting the command with `exec` \
-             (`exec keyport token {account}`; for git: `!exec keyport git-credential`), then allow the program: \
-             keyport allow {allow} {account} (see docs/clients.md)",
-            shell = shell.display(),
-        ),
-    ))
-}
-
-/// This process's parent, when it is a shell running a command line (`-c`), and that shell's
-/// parent.
-fn shell_parent() -> Option<(PathBuf, Option<PathBuf>)> {
-    let parent = std::os::unix::process::parent_id();
-    let shell = std::fs::read_link(format!("/proc/{parent}/exe")).ok()?;
-    if !SHELLS.contains(&shell.file_name()?.to_str()?) {
-        return None;
-    }
-    let cmdline = std::fs::read(format!("/proc/{parent}/cmdline")).ok()?;
-    if !runs_command_line(&cmdline) {
-        return None;
-    }
-    let runner = parent_of(parent).and_then(|pid| std::fs::read_link(format!("/proc/{pid}/exe")).ok());
-    Some((shell, runner))
-}
-
-/// Whether a shell's NUL-separated command line has `-c` among its options (`-c`, `-ec`...).
-fn runs_command_line(cmdline: &[u8]) -> bool {
-    cmdline
-        .split(|byte| *byte == 0)
-        .skip(1)
-        .take_while(|arg| arg.starts_with(b"-") && !arg.starts_with(b"--"))
-        .any(|arg| arg[1..].iter().all(u8::is_ascii_alphabetic) && arg.contains(&b'c'))
-}
-
-fn parent_of(pid: u32) -> Option<u32> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    stat[stat.rfind(')')? + 1..].split_whitespace().nth(1)?.parse().ok()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -529,8 +464,7 @@ pub fn xoauth2(args: Xoauth2Args) -> Result<()> {
         bail!("--user must be an email address, without control characters");
     }
     let params = wire::TokenGetParams { account: args.account.clone(), min_valid_secs: Some(args.min_valid) };
-    let result: wire::TokenGetResult =
-        client.call(Call::TokenGet(params)).map_err(|err| through_shell(err, &args.account))?;
+    let result: wire::TokenGetResult = client.call(Call::TokenGet(params))?;
     let token = result.access_token.secret();
     let text = if args.raw { xoauth2_raw(&user, token) } else { xoauth2_encoded(&user, token) };
     crate::print::token(text.expose())
@@ -539,27 +473,22 @@ pub fn xoauth2(args: Xoauth2Args) -> Result<()> {
 // ---------------------------------------------------------------------------------------------
 // Allowing a program that runs other programs' code
 
-/// Interpreters: allowing one allows every script it runs.
-const INTERPRETERS: &[&str] =
-    &["python", "python3", "perl", "ruby", "node", "nodejs", "php", "lua", "tclsh", "java", "deno", "bun"];
-
-/// A warning for `keyport allow` when `program` is a shell or an interpreter.
+/// A warning for `keyport allow` when `program` is a shell or an interpreter: allowing one
+/// allows every script it runs.
 pub fn allow_warning(program: &keyport_service::access::Program) -> Option<String> {
-    let keyport_service::access::Program::Path(path) = program else { return None };
-    let name = path.file_name()?.to_str()?;
-    let family = name.trim_end_matches(|c: char| c.is_ascii_digit() || c == '.');
-    if SHELLS.contains(&name) || SHELLS.contains(&family) {
-        return Some(format!(
-            "{} is a shell: every shell script (and every program that runs `sh -c`) could then use this \
-             account. Allow the program that runs keyport instead, and have its command start with `exec` \
-             (see docs/clients.md)",
-            path.display()
-        ));
-    }
-    if INTERPRETERS.contains(&name) || INTERPRETERS.contains(&family) {
-        return Some(format!("{} is an interpreter: every script it runs could then use this account", path.display()));
-    }
-    None
+    use keyport_service::peer::interpreter::Family;
+    Some(match keyport_service::access::interpreter_family(program)? {
+        Family::Shell => format!(
+            "{program} is a shell: every shell script, and every program running `sh -c`, could then use this \
+             account. You need no rule for what you type at your terminal; a script is judged as the script \
+             (allow the script), and a `sh -c` command line as the program that runs it (allow that program; \
+             see docs/clients.md)"
+        ),
+        _ => format!(
+            "{program} is an interpreter: every script it runs, and code given with -c or -e, could then use this \
+             account. A script is judged as the script: allow the script instead"
+        ),
+    })
 }
 
 #[cfg(test)]
@@ -732,12 +661,13 @@ mod tests {
     }
 
     #[test]
-    fn shells_running_a_command_line_are_recognised() {
-        assert!(runs_command_line(b"/bin/sh\0-c\0keyport token work\0"));
-        assert!(runs_command_line(b"bash\0-ec\0keyport token work\0"));
-        assert!(!runs_command_line(b"-bash\0"));
-        assert!(!runs_command_line(b"bash\0script.sh\0-c\0"));
-        assert!(!runs_command_line(b"bash\0--rcfile\0x\0"));
+    fn allowing_a_shell_or_an_interpreter_is_warned_about() {
+        use keyport_service::access::Program;
+        let warn = |path: &str| allow_warning(&Program::Path(path.into()));
+        assert!(warn("/usr/bin/bash").is_some_and(|w| w.contains("is a shell")));
+        assert!(warn("/usr/bin/python3.11").is_some_and(|w| w.contains("is an interpreter")));
+        assert!(warn("/usr/bin/msmtp").is_none());
+        assert!(warn("/home/u/bin/sync-mail.py").is_none());
     }
 
     #[test]

@@ -483,9 +483,7 @@ fn run(command: Command) -> Result<()> {
         }
         Command::Token { account, min_valid } => {
             let params = wire::TokenGetParams { account: account.clone(), min_valid_secs: Some(min_valid) };
-            let result: wire::TokenGetResult = Client::connect_or_start()?
-                .call(Call::TokenGet(params))
-                .map_err(|err| helpers::through_shell(err, &account))?;
+            let result: wire::TokenGetResult = Client::connect_or_start()?.call(Call::TokenGet(params))?;
             print::token(result.access_token.secret())
         }
         Command::Refresh { account, json } => {

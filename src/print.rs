@@ -389,20 +389,31 @@ pub fn rules(rules: &[keyport_wire::AccessRule]) {
         println!("No program has been allowed or denied yet. `keyport allow PROGRAM ACCOUNT` allows one.");
         return;
     }
-    let rows: Vec<[String; 4]> = rules
-        .iter()
-        .map(|r| {
-            let decision = match r.decision {
-                keyport_wire::AccessDecision::Allow => "allow",
-                keyport_wire::AccessDecision::Deny => "deny",
-                keyport_wire::AccessDecision::Unknown => "?",
-            };
-            let account = if r.account == "*" { "(every account)".to_owned() } else { r.account.clone() };
-            let since = r.decided_at.split('T').next().unwrap_or(&r.decided_at).to_owned();
-            [r.program.clone(), account, decision.to_owned(), since]
-        })
-        .collect();
-    table(&["PROGRAM", "ACCOUNT", "DECISION", "SINCE"], &rows);
+    // One block per program (the rules come sorted by program): its name, the path or id the
+    // rules use beneath, then a line per account.
+    let width = rules.iter().map(|r| account_cell(&r.account).chars().count()).max().unwrap_or(0);
+    let mut previous: Option<&str> = None;
+    for rule in rules {
+        if previous != Some(rule.program.as_str()) {
+            if previous.is_some() {
+                println!();
+            }
+            println!("{}", rule.program_name);
+            println!("  {}", rule.program);
+            previous = Some(&rule.program);
+        }
+        let decision = match rule.decision {
+            keyport_wire::AccessDecision::Allow => "allow",
+            keyport_wire::AccessDecision::Deny => "deny ",
+            keyport_wire::AccessDecision::Unknown => "?    ",
+        };
+        let since = rule.decided_at.split('T').next().unwrap_or(&rule.decided_at);
+        println!("    {decision}  {:<width$}  since {since}", account_cell(&rule.account));
+    }
+}
+
+fn account_cell(account: &str) -> String {
+    if account == "*" { "(every account)".to_owned() } else { account.to_owned() }
 }
 
 #[cfg(test)]

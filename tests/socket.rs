@@ -514,7 +514,9 @@ fn programs_are_refused_until_allowed_and_again_once_denied() {
     assert_eq!(error["code"], -32004, "{refused}");
     let message = error["message"].as_str().unwrap();
     let program = real_python.display().to_string();
-    assert!(message.contains(&format!("keyport allow {program} a")), "{message}");
+    // Code given with `-c`: the interpreter is named, and allowing it is not advised.
+    assert!(message.contains(&format!("{program} is an interpreter")), "{message}");
+    assert!(!message.contains(&format!("keyport allow {program}")), "{message}");
     assert_eq!(refused["responses"][0]["id"], 7);
 
     // `keyport allow python3 a`, typed at a terminal, resolves the bare name through PATH and

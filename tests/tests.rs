@@ -14,6 +14,7 @@ mod hostile;
 mod keyring_store;
 mod listener;
 mod mixup;
+mod programs;
 mod renewal;
 mod responsive;
 mod revoke;

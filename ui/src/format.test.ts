@@ -3,7 +3,6 @@ import { describe, expect, it } from "vitest";
 import {
   actionPhrase,
   base64Utf8,
-  baseName,
   expiryText,
   formatAgo,
   formatDuration,
@@ -101,10 +100,6 @@ describe("small helpers", () => {
   it("base64Utf8 handles non-ASCII", () => {
     expect(base64Utf8("<svg/>")).toBe(btoa("<svg/>"));
     expect(base64Utf8("é")).toBe("w6k=");
-  });
-  it("baseName", () => {
-    expect(baseName("/usr/bin/git")).toBe("git");
-    expect(baseName("C:\\Tools\\curl.exe")).toBe("curl.exe");
   });
 });
 

@@ -128,6 +128,14 @@ impl Program {
     }
 }
 
+/// The interpreter family of `program`, when it is a shell or an interpreter (by its file
+/// name): allowing one allows every script it runs. A script it runs is named as the script
+/// (`peer::interpreter`), so a program named so runs code that is not a script file.
+pub fn interpreter_family(program: &Program) -> Option<crate::peer::interpreter::Family> {
+    let Program::Path(path) = program else { return None };
+    crate::peer::interpreter::Family::of(path.file_name()?.to_str()?)
+}
+
 /// What the user decided for a program and an account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]

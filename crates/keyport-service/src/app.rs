@@ -93,8 +93,11 @@ pub struct LastError {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ProgramAccess {
-    /// The program's executable (absolute path).
+    /// The program, as the rules name it: an absolute path (an executable or a script),
+    /// `flatpak:ID`, `snap:NAME` or `container:NAME:/path`.
     pub program: String,
+    /// The name people know it by (its desktop entry's, else its file name).
+    pub program_name: String,
     /// Allowed or denied.
     pub decision: Decision,
     /// When the user decided (RFC 3339 UTC).
@@ -577,6 +580,7 @@ impl Service {
             .into_iter()
             .filter(|rule| rule.account == name)
             .map(|rule| ProgramAccess {
+                program_name: crate::names::ProgramNames::shared().name(&rule.program),
                 program: rule.program.to_string(),
                 decision: rule.decision,
                 decided_at: convert::rfc3339(rule.decided_at),

@@ -125,7 +125,7 @@ pub(crate) fn error(err: &Error) -> ErrorObject {
 /// The wire form of an access rule.
 pub(crate) fn rule(rule: crate::access::Rule) -> wire::AccessRule {
     wire::AccessRule {
-        program_name: rule.program.short_name(),
+        program_name: crate::names::ProgramNames::shared().name(&rule.program),
         program: rule.program.to_string(),
         account: rule.account,
         decision: match rule.decision {

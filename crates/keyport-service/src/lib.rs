@@ -15,6 +15,7 @@ pub mod instance;
 mod lines;
 mod log_budget;
 mod methods;
+pub mod names;
 pub mod peer;
 pub mod prompts;
 mod server;

@@ -24,6 +24,7 @@ use serde_json::Value;
 
 use crate::access::{Action, Decision, EVERY_ACCOUNT, Program, PromptAnswer};
 use crate::convert;
+use crate::peer::interpreter::Family;
 use crate::peer::{Asker, Delivery};
 use crate::server::Connection;
 use crate::service::Service;
@@ -245,7 +246,29 @@ fn service_error(err: crate::ServiceError) -> ErrorObject {
 /// The refusal for `asker` about `account`.
 fn denied(asker: &Asker, account: &str) -> ErrorObject {
     match asker {
-        Asker::Program { program, .. } => ErrorObject::access_denied(&program.to_string(), account),
+        Asker::Program { program, .. } => match crate::access::interpreter_family(program) {
+            // Never advise allowing a shell or an interpreter: say what is judged instead.
+            Some(Family::Shell) => ErrorObject::new(
+                ErrorCode::AccessDenied,
+                format!(
+                    "access denied: {program} is a shell that is not running a script file, and not you typing at \
+                     your terminal in the foreground; Keyport does not advise allowing a shell, since every shell \
+                     script could then read `{account}`. A script is judged as itself (keyport allow \
+                     /path/to/script {account}), a `sh -c` command line as the program that runs it (keyport allow \
+                     PROGRAM {account}), and a command you type at your terminal, in the foreground, needs no rule"
+                ),
+            ),
+            Some(_) => ErrorObject::new(
+                ErrorCode::AccessDenied,
+                format!(
+                    "access denied: {program} is an interpreter running code that is not a script file (`-c`, \
+                     `-e`, `-m`, standard input), or a script Keyport could not find; Keyport does not advise \
+                     allowing an interpreter, since every script it runs could then read `{account}`. Run the code \
+                     as a script file and allow the script: keyport allow /path/to/script {account}"
+                ),
+            ),
+            None => ErrorObject::access_denied(&program.to_string(), account),
+        },
         Asker::Person { .. } => ErrorObject::new(ErrorCode::AccessDenied, "access denied"),
     }
 }

@@ -33,7 +33,7 @@ pub struct AccessPrompt {
     /// The program as the rules name it: an absolute path, or `flatpak:ID`, `snap:NAME`,
     /// `container:NAME:/path`.
     pub program: String,
-    /// A short name, for the headline.
+    /// The name people know it by (its desktop entry's, else its file name), for the headline.
     pub program_name: String,
     /// The account it wants.
     pub account: String,
@@ -135,6 +135,8 @@ impl AccessPrompts {
         account: &str,
         action: Action,
     ) -> Option<watch::Receiver<Option<PromptAnswer>>> {
+        // Desktop entries may be read: before the lock.
+        let program_name = crate::names::ProgramNames::shared().name(program);
         let mut open = self.open.lock().expect("prompts");
         let key = (program.clone(), account.to_owned(), action);
         if let Some(existing) = open.values().find(|o| o.key == key) {
@@ -147,7 +149,7 @@ impl AccessPrompts {
         let prompt = AccessPrompt {
             prompt_id: crate::random_id(),
             program: program.to_string(),
-            program_name: program.short_name(),
+            program_name,
             account: account.to_owned(),
             action,
             asked_at: rfc3339(now),

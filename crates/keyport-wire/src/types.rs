@@ -379,7 +379,8 @@ pub enum AccessDecision {
 pub struct AccessRule {
     /// The program: an absolute path, `flatpak:ID`, `snap:NAME` or `container:NAME:/path`.
     pub program: String,
-    /// A short name for it (the file name, the app's name).
+    /// The name people know it by, to show above `program`: its desktop entry's `Name`
+    /// ("Thunderbird"), else its file name (a script's own: "sync-mail.py") or app id's end.
     pub program_name: String,
     /// The account, or `"*"` for every account.
     pub account: String,

@@ -15,7 +15,7 @@ prompt_id: string,
  */
 program: string, 
 /**
- * A short name, for the headline.
+ * The name people know it by (its desktop entry's, else its file name), for the headline.
  */
 program_name: string, 
 /**

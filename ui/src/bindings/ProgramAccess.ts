@@ -6,9 +6,14 @@ import type { Decision } from "./Decision";
  */
 export type ProgramAccess = { 
 /**
- * The program's executable (absolute path).
+ * The program, as the rules name it: an absolute path (an executable or a script),
+ * `flatpak:ID`, `snap:NAME` or `container:NAME:/path`.
  */
 program: string, 
+/**
+ * The name people know it by (its desktop entry's, else its file name).
+ */
+program_name: string, 
 /**
  * Allowed or denied.
  */

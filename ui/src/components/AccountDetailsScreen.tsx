@@ -7,7 +7,7 @@ import { isNotFound } from "../app";
 import { useActions, useAppState } from "../context";
 import { errorText, sentence } from "../errors";
 import { useNow } from "../clock";
-import { baseName, identityText, parseScopes, providerKindLabel, refreshTokenText } from "../format";
+import { identityText, parseScopes, providerKindLabel, refreshTokenText } from "../format";
 import { providerKinds, RefreshTokenNote } from "./AccountsScreen";
 import {
   Banner,
@@ -68,7 +68,7 @@ function ProgramsList(props: { account: string; programs: ProgramAccess[] }) {
                 {p.decision === "allow" ? "Allowed" : "Denied"}
               </span>
               <div class="program-text">
-                <strong>{baseName(p.program)}</strong>
+                <strong>{p.program_name}</strong>
                 <code class="mono-text small">{p.program}</code>
                 <span class="muted small">
                   decided <LocalTime iso={p.decided_at} />

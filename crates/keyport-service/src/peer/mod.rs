@@ -12,22 +12,27 @@
 //!   path rule only if its executable is the very file at that path here (same device and
 //!   inode); Snaps, Flatpak apps and containers are named as such ([`Program`]); anything else
 //!   in another namespace is refused, never guessed.
-//! - **The `keyport` CLI speaks for its parent**, which is judged with the same care, and is
-//!   handed a token only when the CLI's standard output goes to that parent (a pipe or socket
-//!   the parent holds): `keyport token A > file &` followed by `exec allowed-program` gets
-//!   nothing. The person typing in an interactive shell at a terminal is the user
+//! - **A script is named by its path**, not its interpreter's: `interpreter.rs` reads an
+//!   interpreter's command line as the interpreter does (`Script`), and the script must be a
+//!   regular file, not a binary, that the process sees at that path.
+//! - **The `keyport` CLI speaks for the program that ran it**, past `sh -c` wrappers (at most
+//!   [`MAX_WRAPPERS`]), which is judged with the same care, and is handed a token only when the
+//!   CLI's standard output goes to that program (a pipe or socket it holds): `keyport token A >
+//!   file &` followed by `exec allowed-program` gets nothing. The person typing in an interactive shell at a terminal is the user
 //!   ([`Asker::Person`], `terminal.rs`).
 //!
 //! What this cannot stop is written in docs/socket.md's threat model: code running as the same
 //! user can read other processes' memory and descriptors, edit the rules file, or fake a
 //! terminal session.
 
+pub mod interpreter;
 pub mod process;
 pub mod socket;
 pub mod terminal;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
+use self::interpreter::{Family, Operand};
 use self::process::{FileId, Process, Sandbox};
 use crate::access::Program;
 
@@ -127,14 +132,20 @@ impl Identifier {
         link
     }
 
-    /// The program `process` runs, as the rules name it.
+    /// The program `process` runs, as the rules name it: its executable, or for an
+    /// interpreter running a script file (`python3 ~/bin/sync-mail.py`, a shebang, a shim that
+    /// `exec`s the interpreter), the script.
     pub fn program_of(&self, process: &Process) -> Result<Program, String> {
         if let Some(Sandbox::Snap(name)) = process.sandbox_snap() {
             return Ok(Program::Snap(name));
         }
+        let script = Script::of(process);
         let here = process.mount_namespace.is_some() && process.mount_namespace == self.mount_namespace;
         if here {
-            return Ok(Program::Path(process.exe.clone()));
+            return Ok(Program::Path(match script {
+                Some(script) => script.here()?,
+                None => process.exe.clone(),
+            }));
         }
         match process.sandbox() {
             Some(Sandbox::Flatpak(app)) => return Ok(Program::Flatpak(app)),
@@ -144,10 +155,20 @@ impl Identifier {
         // Another mount namespace (a service with a private /tmp, say): its path means the same
         // as here only if it is the same file.
         if !process.exe_deleted && process.exe_file.is_some() && process.exe_file == FileId::of(&process.exe) {
-            return Ok(Program::Path(process.exe.clone()));
+            return match script {
+                None => Ok(Program::Path(process.exe.clone())),
+                Some(script) if FileId::of(&script.path) == Some(script.file) => Ok(Program::Path(script.here()?)),
+                Some(script) => Err(format!(
+                    "process {} runs the script {} in another mount namespace, and it is not the file of that \
+                     name on this machine",
+                    process.pid,
+                    script.path.display()
+                )),
+            };
         }
         if let Some(Sandbox::Container(name)) = process.sandbox() {
-            return Ok(Program::Container { name, path: process.exe.clone() });
+            let path = script.map_or_else(|| process.exe.clone(), |script| script.path);
+            return Ok(Program::Container { name, path });
         }
         Err(format!(
             "process {} runs in another mount namespace, and its executable is not the file {} of this machine",
@@ -226,18 +247,85 @@ impl Identifier {
         }
     }
 
-    /// Judges the `keyport` CLI process `cli`: the person at the terminal, or its parent.
+    /// Judges the `keyport` CLI process `cli`: the person at the terminal, or the program
+    /// that ran it. Shells running a command string (`sh -c "keyport token work"`, as mail and
+    /// git configurations do) are looked through, up to [`MAX_WRAPPERS`]: the program that
+    /// gave them the command is the one asking, and the token must reach it.
     fn cli_asker(&self, cli: &Process) -> Result<Asker, String> {
-        let parent = cli.parent().map_err(|err| format!("the program that ran keyport: {err}"))?;
-        if let Some(terminal) = terminal::person_at(cli, &parent) {
+        let mut runner = cli.parent().map_err(|err| format!("the program that ran keyport: {err}"))?;
+        let mut wrappers = Vec::new();
+        while wrappers.len() < MAX_WRAPPERS && runs_command_string(&runner) {
+            let next =
+                runner.parent().map_err(|err| format!("the program that ran {}: {err}", runner.exe.display()))?;
+            wrappers.push(std::mem::replace(&mut runner, next));
+        }
+        if let Some(terminal) = terminal::person_at(cli, &runner) {
             return Ok(Asker::Person { terminal });
         }
-        let program = self.program_of(&parent)?;
-        let delivery = cli_delivery(cli, &parent);
-        if !parent.unchanged() {
-            return Err(format!("process {} (which ran keyport) changed while being identified", parent.pid));
+        let program = self.program_of(&runner)?;
+        let delivery = cli_delivery(cli, &runner);
+        if let Some(changed) = wrappers.iter().chain([&runner]).find(|p| !p.unchanged()) {
+            return Err(format!("process {} (which ran keyport) changed while being identified", changed.pid));
         }
         Ok(Asker::Program { program, delivery })
+    }
+}
+
+/// How many `sh -c` wrappers are looked through between the CLI and the program that ran it.
+pub const MAX_WRAPPERS: usize = 4;
+
+/// Whether `process` is a shell running a command string (`sh -c "..."`).
+fn runs_command_string(process: &Process) -> bool {
+    process.exe.file_name().and_then(|n| n.to_str()).and_then(Family::of) == Some(Family::Shell)
+        && interpreter::runs_command_string(&process.arguments())
+}
+
+/// A script an interpreter runs, found from its command line.
+#[derive(Debug)]
+struct Script {
+    /// The script's absolute path, as the process sees it (in its mount namespace).
+    path: PathBuf,
+    /// The file the process sees at that path.
+    file: FileId,
+}
+
+impl Script {
+    /// The script `process` runs, when its executable is an interpreter given a script file
+    /// that exists and is not itself an executable binary (`python3 /usr/bin/git` is not git).
+    fn of(process: &Process) -> Option<Self> {
+        let family = Family::of(process.exe.file_name()?.to_str()?)?;
+        let Operand::Script(operand) = interpreter::script_operand(family, &process.arguments()) else {
+            return None;
+        };
+        let path = if operand.starts_with('/') {
+            PathBuf::from(&operand)
+        } else {
+            std::fs::read_link(format!("/proc/{}/cwd", process.pid)).ok()?.join(&operand)
+        };
+        // The file as the process sees it, through its own root.
+        let seen = Path::new(&format!("/proc/{}/root", process.pid)).join(path.strip_prefix("/").ok()?);
+        let file = std::fs::File::open(&seen).ok()?;
+        let meta = file.metadata().ok()?;
+        if !meta.is_file() {
+            return None;
+        }
+        let mut magic = [0u8; 4];
+        use std::io::Read;
+        if (&file).take(4).read(&mut magic).ok() == Some(4) && magic == *b"\x7fELF" {
+            return None;
+        }
+        use std::os::unix::fs::MetadataExt;
+        Some(Self { path, file: FileId { dev: meta.dev(), ino: meta.ino() } })
+    }
+
+    /// The script's path on this machine (symlinks resolved, as `keyport allow` resolves what
+    /// the user types), when it is the very file the process sees.
+    fn here(self) -> Result<PathBuf, String> {
+        let real = std::fs::canonicalize(&self.path).map_err(|err| format!("{}: {err}", self.path.display()))?;
+        if FileId::of(&real) != Some(self.file) {
+            return Err(format!("the script {} changed while being identified", self.path.display()));
+        }
+        Ok(real)
     }
 }
 

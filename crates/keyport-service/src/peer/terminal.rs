@@ -18,13 +18,8 @@
 //! the same user that starts an interactive shell in a pseudo-terminal of its own and types
 //! into it. The threat model (docs/socket.md) says so.
 
+use super::interpreter::{SHELLS, interactive_shell};
 use super::process::Process;
-
-/// Shells, by executable file name, whose interactive instances count as the user typing.
-const SHELLS: &[&str] = &[
-    "sh", "dash", "bash", "zsh", "ksh", "ksh93", "mksh", "ash", "yash", "posh", "fish", "tcsh", "csh", "nu", "elvish",
-    "oksh", "osh", "busybox",
-];
 
 /// The terminal (`/dev/pts/3`) when `cli` was typed by the person at it in the interactive
 /// shell `shell` (its parent); `None` when it was not.
@@ -38,85 +33,15 @@ pub fn person_at(cli: &Process, shell: &Process) -> Option<String> {
         return None;
     }
     let name = shell.exe.file_name()?.to_str()?;
-    if !SHELLS.contains(&name) || !interactive(&shell.arguments()) {
+    if !SHELLS.contains(&name) || !interactive_shell(&shell.arguments()) {
         return None;
     }
     [0, 2].into_iter().find(|fd| on_terminal(cli, *fd)).and_then(|fd| cli.fd_target(fd))
 }
 
-/// Whether a shell's arguments (`argv`, with its name first) start an interactive shell: no
-/// command string (`-c`, `--command`) and no operand (a script to run).
-fn interactive(arguments: &[String]) -> bool {
-    let mut rest = arguments.iter().skip(1);
-    while let Some(argument) = rest.next() {
-        if argument == "--" {
-            return rest.next().is_none();
-        }
-        if let Some(long) = argument.strip_prefix("--") {
-            let (name, value) = long.split_once('=').map_or((long, None), |(n, v)| (n, Some(v)));
-            match name {
-                "command" | "commands" => return false,
-                // Options that take the next argument as their value.
-                "rcfile" | "init-file" | "init-command" | "config" if value.is_none() => {
-                    rest.next();
-                }
-                _ => {}
-            }
-            continue;
-        }
-        if let Some(short) = argument.strip_prefix('-').or_else(|| argument.strip_prefix('+')) {
-            if argument.starts_with('-') && short.contains('c') {
-                return false;
-            }
-            // `-o OPTION`, `-O SHOPT` (bash, zsh) and fish's `-C INIT-COMMAND` take a value.
-            if short.ends_with(['o', 'O', 'C']) {
-                rest.next();
-            }
-            continue;
-        }
-        return false;
-    }
-    true
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn args(line: &str) -> Vec<String> {
-        line.split(' ').map(str::to_owned).collect()
-    }
-
-    #[test]
-    fn interactive_shells_are_told_from_scripts_and_command_strings() {
-        for line in [
-            "bash",
-            "-bash",
-            "-zsh",
-            "fish -l",
-            "bash --norc -i",
-            "bash -o vi",
-            "zsh -o vi -i",
-            "fish -C x",
-            "bash --rcfile f",
-        ] {
-            assert!(interactive(&args(line)), "{line}");
-        }
-        for line in [
-            "bash script.sh",
-            "sh -c keyport",
-            "bash -lc keyport",
-            "bash -ec x",
-            "fish --command=x",
-            "fish --command x",
-            "zsh -i script",
-            "bash -- script",
-            "/bin/sh ./sync-mail",
-            "nu -c ls",
-        ] {
-            assert!(!interactive(&args(line)), "{line}");
-        }
-    }
 
     #[test]
     fn a_test_without_a_terminal_is_not_a_person() {

@@ -322,6 +322,10 @@ fn authorize_unnamed(service: &Service, asker: &Asker) -> Result<(), ErrorObject
     if service.rules().decision(program, EVERY_ACCOUNT).map_err(service_error)? == Some(Decision::Allow) {
         return Ok(());
     }
+    if crate::access::interpreter_family(program).is_some() {
+        // Never advise allowing a shell or an interpreter.
+        return Err(denied(asker, "NAME"));
+    }
     Err(ErrorObject::new(
         ErrorCode::AccessDenied,
         format!(

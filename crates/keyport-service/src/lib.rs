@@ -11,6 +11,8 @@ pub mod access;
 pub mod app;
 mod convert;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod instance;
 mod lines;
 mod log_budget;

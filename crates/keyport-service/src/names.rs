@@ -23,7 +23,7 @@ const MAX_ENTRIES_PER_DIR: usize = 4096;
 /// A desktop entry larger than this is skipped.
 const MAX_ENTRY_BYTES: u64 = 64 * 1024;
 /// A name longer than this (in characters) is cut.
-const MAX_NAME_CHARS: usize = 64;
+pub const MAX_NAME_CHARS: usize = 64;
 
 /// Friendly names from desktop entries.
 #[derive(Debug)]
@@ -149,12 +149,13 @@ fn is_flatpak_export(dir: &Path) -> bool {
 
 /// What one desktop entry says that matters here.
 #[derive(Debug, PartialEq, Eq)]
-struct Entry {
-    name: String,
-    /// The program it starts (`TryExec=`, else the command of `Exec=`).
-    command: Option<String>,
-    flatpak: Option<String>,
-    snap: Option<String>,
+pub struct Entry {
+    /// `Name=`: at most [`MAX_NAME_CHARS`] characters, no control characters.
+    pub name: String,
+    /// The program it starts (`TryExec=`, else the command of `Exec=`), never empty.
+    pub command: Option<String>,
+    pub flatpak: Option<String>,
+    pub snap: Option<String>,
 }
 
 fn read_entry(file: &Path) -> Option<Entry> {
@@ -166,7 +167,7 @@ fn read_entry(file: &Path) -> Option<Entry> {
 
 /// Parses the `[Desktop Entry]` group of a desktop entry. Hidden entries and entries that are
 /// not applications name nothing.
-fn parse_entry(text: &str) -> Option<Entry> {
+pub fn parse_entry(text: &str) -> Option<Entry> {
     let mut in_entry = false;
     let (mut name, mut exec, mut try_exec, mut flatpak, mut snap) = (None, None, None, None, None);
     let mut application = false;
@@ -191,8 +192,10 @@ fn parse_entry(text: &str) -> Option<Entry> {
             _ => {}
         }
     }
-    let name: String =
-        name.filter(|n| !n.is_empty())?.chars().filter(|c| !c.is_control()).take(MAX_NAME_CHARS).collect();
+    let name: String = name?.chars().filter(|c| !c.is_control()).take(MAX_NAME_CHARS).collect();
+    if name.trim().is_empty() {
+        return None;
+    }
     if !application {
         return None;
     }
@@ -208,7 +211,7 @@ fn exec_command(exec: &str) -> Option<String> {
     if Path::new(&first).file_name().is_some_and(|n| n == "env") {
         first = words.find(|w| !w.contains('=') && !w.starts_with('-'))?;
     }
-    Some(first)
+    Some(first).filter(|command| !command.is_empty())
 }
 
 /// Splits an `Exec=` value into words: spaces separate, double quotes group, `\` escapes
@@ -264,6 +267,8 @@ mod tests {
         assert!(parse_entry("[Desktop Entry]\nType=Application\nName=H\nHidden=true\nExec=h\n").is_none());
         assert!(parse_entry("[Desktop Entry]\nType=Link\nName=L\nURL=x\n").is_none());
         assert!(parse_entry("[Desktop Entry]\nType=Application\nExec=x\n").is_none(), "no name");
+        // Found by the fuzzer: a name of control characters only is no name.
+        assert!(parse_entry("[Desktop Entry]\nType=Application\nName=\x07\x1b\nExec=x\n").is_none());
         let flatpak = parse_entry("[Desktop Entry]\nType=Application\nName=Geary\nX-Flatpak=org.gnome.Geary\n");
         assert_eq!(flatpak.unwrap().flatpak.as_deref(), Some("org.gnome.Geary"));
         let long = format!("[Desktop Entry]\nType=Application\nName={}\x07\nExec=x\n", "n".repeat(500));

@@ -241,13 +241,13 @@ fn strip_deleted(path: &Path) -> (PathBuf, bool) {
 }
 
 /// `snap.thunderbird.thunderbird (enforce)` → `thunderbird`.
-fn snap_name(label: &str) -> Option<&str> {
+pub(crate) fn snap_name(label: &str) -> Option<&str> {
     let name = label.strip_prefix("snap.")?.split(['.', ' ']).next()?;
     valid_id(name).then_some(name)
 }
 
 /// The `name=` of the `[Application]` group of a `.flatpak-info` key file.
-fn flatpak_app(info: &str) -> Option<String> {
+pub(crate) fn flatpak_app(info: &str) -> Option<String> {
     let mut in_application = false;
     for line in info.lines().map(str::trim) {
         if line.starts_with('[') {
@@ -260,7 +260,7 @@ fn flatpak_app(info: &str) -> Option<String> {
 }
 
 /// The `name="..."` line of podman's `/run/.containerenv`.
-fn container_name(env: &str) -> Option<String> {
+pub(crate) fn container_name(env: &str) -> Option<String> {
     let name = env.lines().find_map(|line| line.strip_prefix("name="))?.trim_matches('"');
     valid_id(name).then(|| name.to_owned())
 }

@@ -1,0 +1,35 @@
+//! Entry points for `crates/keyport-fuzz`: the service's parsers of what other processes
+//! write (`/proc` files, sandbox metadata, command lines, desktop entries), reached without
+//! reading `/proc`. Not part of the API.
+
+pub use crate::names::{Entry, MAX_NAME_CHARS, parse_entry as desktop_entry};
+pub use crate::peer::interpreter::{Family, Operand, interactive_shell, runs_command_string, script_operand};
+pub use crate::peer::process::{FdFlags, Stat};
+
+/// The snap name in an AppArmor label (`snap.NAME.APP`).
+pub fn snap_name(label: &str) -> Option<&str> {
+    crate::peer::process::snap_name(label)
+}
+
+/// The app id in a `/.flatpak-info` file.
+pub fn flatpak_app(info: &str) -> Option<String> {
+    crate::peer::process::flatpak_app(info)
+}
+
+/// The container name in podman's `/run/.containerenv`.
+pub fn container_name(env: &str) -> Option<String> {
+    crate::peer::process::container_name(env)
+}
+
+/// Every interpreter family, for targets that try each.
+pub const FAMILIES: &[Family] = &[
+    Family::Shell,
+    Family::Python,
+    Family::Perl,
+    Family::Ruby,
+    Family::Node,
+    Family::Php,
+    Family::Lua,
+    Family::Tcl,
+    Family::R,
+];

@@ -38,7 +38,7 @@ use time::OffsetDateTime;
 
 use crate::access::Action;
 use crate::convert::rfc3339;
-use crate::peer::Asker;
+use crate::peer::{Asker, Delivery};
 
 /// The log's file name in `$XDG_STATE_HOME/keyport/`.
 pub const FILE_NAME: &str = "activity.jsonl";
@@ -792,6 +792,100 @@ impl Writer {
 impl std::fmt::Debug for Writer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Writer").field("path", &self.path).field("written", &self.written).finish()
+    }
+}
+
+// ---- recording what the socket's methods and the window decide -----------------------------
+
+impl crate::service::Service {
+    /// Records a token of `account` handed to `asker`.
+    pub(crate) fn record_hand_out(&self, asker: &Asker, account: &str, why: Why) {
+        self.activity.record(Who::of(asker), Some(account), "token.get", Outcome::HandedOut, why, || {
+            let through = match asker {
+                Asker::Program { delivery: Delivery::CliOutput, .. } => " (through `keyport token`'s output)",
+                Asker::Program { delivery: Delivery::Discarded, .. } => " (`keyport token`'s output went to /dev/null)",
+                _ => "",
+            };
+            format!("{}{through}", allowed_detail(asker, account, why))
+        });
+    }
+
+    /// Records an action other than reading a token allowed to `asker`.
+    pub(crate) fn record_allowed(&self, asker: &Asker, account: Option<&str>, action: &'static str, why: Why) {
+        self.activity.record(Who::of(asker), account, action, Outcome::Allowed, why, || {
+            allowed_detail(asker, account.unwrap_or("a new account"), why)
+        });
+    }
+
+    /// Records a refusal of `action` to `asker`.
+    pub(crate) fn record_refusal(
+        &self,
+        asker: &Asker,
+        account: Option<&str>,
+        action: &'static str,
+        why: Why,
+        detail: impl FnOnce() -> String,
+    ) {
+        self.activity.record(Who::of(asker), account, action, Outcome::Refused, why, detail);
+    }
+
+    /// Records that a rule denies `asker` (a program) `account`.
+    pub(crate) fn record_denied(&self, asker: &Asker, account: &str, action: &'static str) {
+        let every_account = asker
+            .program()
+            .is_some_and(|program| matches!(self.rules.deciding_rule(program, account), Ok(Some((_, true)))));
+        let why = Why::DeniedByRule { every_account };
+        self.record_refusal(asker, Some(account), action, why, || refusal_detail(account, why));
+    }
+
+    /// Records a request refused because its writer could not be identified.
+    pub(crate) fn record_unidentified(&self, call: &keyport_wire::Call, reason: &str) {
+        let action = call.method().name();
+        self.activity.record(Who::Unidentified, account_of(call), action, Outcome::Refused, Why::Unidentified, || {
+            reason.to_owned()
+        });
+    }
+}
+
+/// Why `asker` was allowed `account`, for people.
+fn allowed_detail(asker: &Asker, account: &str, why: Why) -> String {
+    match (why, asker) {
+        (Why::Person, Asker::Person { terminal }) => format!("you, at the terminal {terminal}"),
+        (Why::Rule { every_account: true }, _) => "allowed by your rule for every account".to_owned(),
+        (Why::Rule { every_account: false }, _) => format!("allowed by your rule for `{account}`"),
+        (Why::Answer { always: true }, _) => "you chose Always allow in the window".to_owned(),
+        (Why::Answer { always: false }, _) => "you chose Allow once in the window".to_owned(),
+        _ => "allowed".to_owned(),
+    }
+}
+
+/// Why a request about `account` was refused, for people.
+pub(crate) fn refusal_detail(account: &str, why: Why) -> String {
+    match why {
+        Why::DeniedByRule { every_account: true } => "a rule of yours denies it every account".to_owned(),
+        Why::DeniedByRule { every_account: false } => format!("a rule of yours denies it `{account}`"),
+        Why::DeniedInWindow => "you chose Deny in the window".to_owned(),
+        Why::NoOneToAsk => "no rule allows it, and nobody answered (no window to ask in, the question went \
+                            unanswered, or too many questions were open)"
+            .to_owned(),
+        Why::NoRule => "no rule allows it".to_owned(),
+        _ => "refused".to_owned(),
+    }
+}
+
+/// The account a call names, if any.
+fn account_of(call: &keyport_wire::Call) -> Option<&str> {
+    use keyport_wire::Call;
+    match call {
+        Call::AccountsStatus(p) | Call::TokenRefresh(p) | Call::AccountsRemove(p) => Some(&p.account),
+        Call::TokenGet(p) => Some(&p.account),
+        Call::SigninStart(p) => p.account.as_deref(),
+        Call::AccountsReauth(p) => Some(&p.account),
+        Call::AccountsRevoke(p) => Some(&p.account),
+        Call::AccessSet(p) => Some(&p.account),
+        Call::AccessForget(p) => Some(&p.account),
+        Call::ActivityList(p) => p.account.as_deref(),
+        _ => None,
     }
 }
 

@@ -23,7 +23,7 @@ use keyport_wire::{
 use serde_json::Value;
 
 use crate::access::{Action, Decision, EVERY_ACCOUNT, Program, PromptAnswer};
-use crate::activity::{Outcome, Who, Why};
+use crate::activity::Why;
 use crate::convert;
 use crate::peer::{Asker, Delivery};
 use crate::server::Connection;
@@ -41,15 +41,7 @@ pub(crate) async fn answer(service: &Arc<Service>, conn: &Connection, request: R
     let outcome = match conn.asker(service, writers) {
         Ok(asker) => dispatch(service, conn, &asker, call).await,
         Err(reason) => {
-            let action = call.method().name();
-            service.activity.record(
-                Who::Unidentified,
-                account_of(&call),
-                action,
-                Outcome::Refused,
-                Why::Unidentified,
-                || reason.clone(),
-            );
+            service.record_unidentified(&call, &reason);
             Err(ErrorObject::new(ErrorCode::AccessDenied, format!("access denied: {reason}")))
         }
     };
@@ -94,47 +86,8 @@ pub(crate) fn answer_now(service: &Service, conn: &Connection, request: &Request
     let min_valid = Duration::from_secs(params.min_valid_secs.unwrap_or(wire::DEFAULT_MIN_VALID_SECS));
     let result =
         service.cached_token(&params.account, min_valid, |account, token| token_result(service, account, token))?;
-    record_hand_out(service, &asker, &params.account, why);
+    service.record_hand_out(&asker, &params.account, why);
     keyport_wire::frame::encode_message(&Success { jsonrpc: wire::Version, id: &request.id, result: &result }).ok()
-}
-
-/// Records a token of `account` handed to `asker`.
-fn record_hand_out(service: &Service, asker: &Asker, account: &str, why: Why) {
-    service.activity.record(Who::of(asker), Some(account), "token.get", Outcome::HandedOut, why, || {
-        let through = match asker {
-            Asker::Program { delivery: Delivery::CliOutput, .. } => " (through `keyport token`'s output)",
-            Asker::Program { delivery: Delivery::Discarded, .. } => " (`keyport token`'s output went to /dev/null)",
-            _ => "",
-        };
-        format!("{}{through}", why_detail(asker, account, why))
-    });
-}
-
-/// Why `asker` was allowed `account`, for people.
-fn why_detail(asker: &Asker, account: &str, why: Why) -> String {
-    match (why, asker) {
-        (Why::Person, Asker::Person { terminal }) => format!("you, at the terminal {terminal}"),
-        (Why::Rule { every_account: true }, _) => "allowed by your rule for every account".to_owned(),
-        (Why::Rule { every_account: false }, _) => format!("allowed by your rule for `{account}`"),
-        (Why::Answer { always: true }, _) => "you chose Always allow in the window".to_owned(),
-        (Why::Answer { always: false }, _) => "you chose Allow once in the window".to_owned(),
-        _ => "allowed".to_owned(),
-    }
-}
-
-/// The account a call names, if any.
-fn account_of(call: &Call) -> Option<&str> {
-    match call {
-        Call::AccountsStatus(p) | Call::TokenRefresh(p) | Call::AccountsRemove(p) => Some(&p.account),
-        Call::TokenGet(p) => Some(&p.account),
-        Call::SigninStart(p) => p.account.as_deref(),
-        Call::AccountsReauth(p) => Some(&p.account),
-        Call::AccountsRevoke(p) => Some(&p.account),
-        Call::AccessSet(p) => Some(&p.account),
-        Call::AccessForget(p) => Some(&p.account),
-        Call::ActivityList(p) => p.account.as_deref(),
-        _ => None,
-    }
 }
 
 /// The result of `token.get`.
@@ -171,18 +124,7 @@ async fn dispatch(service: &Arc<Service>, conn: &Connection, asker: &Asker, call
         Call::AccountsStatus(params) => {
             let account = service.account_summary(&params.account).await?;
             if !service.may_see(asker, &params.account) {
-                record_refusal(
-                    service,
-                    asker,
-                    &params.account,
-                    "accounts.status",
-                    Why::DeniedByRule {
-                        every_account: matches!(
-                            asker.program().map(|program| service.rules().deciding_rule(program, &params.account)),
-                            Some(Ok(Some((_, true))))
-                        ),
-                    },
-                );
+                service.record_denied(asker, &params.account, "accounts.status");
                 return Err(denied(asker, &params.account));
             }
             to_value(&account)
@@ -190,14 +132,8 @@ async fn dispatch(service: &Arc<Service>, conn: &Connection, asker: &Asker, call
         Call::TokenGet(params) => {
             let why = authorize(service, asker, &params.account, Action::ReadToken).await?;
             if let Asker::Program { program, delivery: Delivery::Elsewhere(reason) } = asker {
-                service.activity.record(
-                    Who::of(asker),
-                    Some(&params.account),
-                    "token.get",
-                    Outcome::Refused,
-                    Why::OutputElsewhere,
-                    || reason.clone(),
-                );
+                service
+                    .record_refusal(asker, Some(&params.account), "token.get", Why::OutputElsewhere, || reason.clone());
                 return Err(ErrorObject::new(
                     ErrorCode::AccessDenied,
                     format!(
@@ -209,7 +145,7 @@ async fn dispatch(service: &Arc<Service>, conn: &Connection, asker: &Asker, call
             let min_valid = Duration::from_secs(params.min_valid_secs.unwrap_or(wire::DEFAULT_MIN_VALID_SECS));
             let (account, token) = service.token(&params.account, min_valid).await.map_err(core)?;
             let result = token_result(service, &account, &token);
-            record_hand_out(service, asker, &params.account, why);
+            service.record_hand_out(asker, &params.account, why);
             to_value(&result)
         }
         Call::TokenRefresh(params) => {
@@ -363,9 +299,7 @@ fn only_the_user(
     match asker {
         Asker::Person { .. } => Ok(()),
         Asker::Program { program, .. } => Err({
-            service.activity.record(Who::of(asker), account, action, Outcome::Refused, Why::OnlyYou, || {
-                format!("only you may {what}")
-            });
+            service.record_refusal(asker, account, action, Why::OnlyYou, || format!("only you may {what}"));
             ErrorObject::new(
                 ErrorCode::AccessDenied,
                 format!(
@@ -375,20 +309,6 @@ fn only_the_user(
             )
         }),
     }
-}
-
-/// Records a refusal of `action` on `account` to `asker`.
-fn record_refusal(service: &Service, asker: &Asker, account: &str, action: &'static str, why: Why) {
-    service.activity.record(Who::of(asker), Some(account), action, Outcome::Refused, why, || match why {
-        Why::DeniedByRule { every_account: true } => "a rule of yours denies it every account".to_owned(),
-        Why::DeniedByRule { every_account: false } => format!("a rule of yours denies it `{account}`"),
-        Why::DeniedInWindow => "you chose Deny in the window".to_owned(),
-        Why::NoOneToAsk => "no rule allows it, and nobody answered (no window to ask in, the question went \
-                            unanswered, or too many questions were open)"
-            .to_owned(),
-        Why::NoRule => "no rule allows it to connect accounts".to_owned(),
-        _ => "refused".to_owned(),
-    });
 }
 
 /// The check in front of every token and every action on an account: the person at the
@@ -405,14 +325,12 @@ async fn authorize(service: &Arc<Service>, asker: &Asker, account: &str, action:
     match why {
         Ok(why) => {
             if action != Action::ReadToken {
-                service.activity.record(Who::of(asker), Some(account), name, Outcome::Allowed, why, || {
-                    why_detail(asker, account, why)
-                });
+                service.record_allowed(asker, Some(account), name, why);
             }
             Ok(why)
         }
         Err(why) => {
-            record_refusal(service, asker, account, name, why);
+            service.record_refusal(asker, Some(account), name, why, || crate::activity::refusal_detail(account, why));
             Err(denied(asker, account))
         }
     }
@@ -448,25 +366,20 @@ async fn decide(
 
 /// A sign-in without a name: the user at a terminal, or a program allowed every account.
 fn authorize_unnamed(service: &Service, asker: &Asker) -> Result<(), ErrorObject> {
-    let record = |outcome, why| {
-        service.activity.record(Who::of(asker), None, "signin.start", outcome, why, || match why {
-            Why::Person => "you, at your terminal, started a sign-in".to_owned(),
-            Why::Rule { .. } => "allowed by your rule for every account".to_owned(),
-            _ => "no rule allows it to connect accounts".to_owned(),
-        });
-    };
     let program = match asker {
         Asker::Person { .. } => {
-            record(Outcome::Allowed, Why::Person);
+            service.record_allowed(asker, None, "signin.start", Why::Person);
             return Ok(());
         }
         Asker::Program { program, .. } => program,
     };
     if service.rules().decision(program, EVERY_ACCOUNT).map_err(service_error)? == Some(Decision::Allow) {
-        record(Outcome::Allowed, Why::Rule { every_account: true });
+        service.record_allowed(asker, None, "signin.start", Why::Rule { every_account: true });
         return Ok(());
     }
-    record(Outcome::Refused, Why::NoRule);
+    service.record_refusal(asker, None, "signin.start", Why::NoRule, || {
+        "no rule allows it to connect accounts".to_owned()
+    });
     Err(ErrorObject::new(
         ErrorCode::AccessDenied,
         format!(

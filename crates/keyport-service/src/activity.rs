@@ -483,6 +483,8 @@ struct Inner {
     /// Records the full channel refused, by outcome (handed out, allowed, refused).
     dropped: [AtomicU64; 3],
     path: Option<PathBuf>,
+    /// Whether "last read" was rebuilt from the files (the writer does it when it starts).
+    rebuilt: (Mutex<bool>, std::sync::Condvar),
 }
 
 /// The recorder (module docs). Cheap to clone; every clone records into the same log.
@@ -513,14 +515,21 @@ impl Activity {
             sender,
             dropped: Default::default(),
             path: path.clone(),
+            rebuilt: (Mutex::new(path.is_none()), std::sync::Condvar::new()),
         });
         if let (Some(path), Some(receiver)) = (path, receiver) {
             let weak = Arc::downgrade(&inner);
-            let spawned = std::thread::Builder::new()
-                .name("keyport-activity".into())
-                .spawn(move || Writer::new(path, file_bytes).run(&receiver, &weak));
+            // Opened now, not at the first record: the service holds the same descriptors
+            // from its start, whatever programs do.
+            let mut writer = Writer::new(path, file_bytes);
+            if let Err(err) = writer.open() {
+                writer.warn(&err);
+            }
+            let spawned =
+                std::thread::Builder::new().name("keyport-activity".into()).spawn(move || writer.run(&receiver, &weak));
             if let Err(err) = spawned {
                 tracing::warn!(%err, "cannot start the activity log's writer; nothing will be written");
+                inner.mark_rebuilt();
             }
         }
         Self(inner)
@@ -575,8 +584,14 @@ impl Activity {
         last_read.entry(program.to_owned()).or_default().insert(account.to_owned(), at);
     }
 
-    /// When `program` was last handed a token of `account` (of any account for `*`).
+    /// When `program` was last handed a token of `account` (of any account for `*`). Just after
+    /// the start, waits (briefly) for the files to be read.
     pub fn last_read(&self, program: &str, account: &str) -> Option<OffsetDateTime> {
+        {
+            let (rebuilt, changed) = &self.0.rebuilt;
+            let guard = rebuilt.lock().expect("rebuilt");
+            let _ = changed.wait_timeout_while(guard, WRITER_WAIT, |rebuilt| !*rebuilt);
+        }
         let last_read = self.0.last_read.lock().expect("last read");
         let of_program = last_read.get(program)?;
         if account == crate::access::EVERY_ACCOUNT {
@@ -664,6 +679,13 @@ impl Activity {
     }
 }
 
+impl Inner {
+    fn mark_rebuilt(&self) {
+        *self.rebuilt.0.lock().expect("rebuilt") = true;
+        self.rebuilt.1.notify_all();
+    }
+}
+
 /// `activity.jsonl.1` beside `activity.jsonl`.
 fn old_path(path: &Path) -> PathBuf {
     let mut name = path.file_name().unwrap_or_default().to_owned();
@@ -748,6 +770,7 @@ impl Writer {
                 activity.note_read(&program, &account, at);
             }
         }
+        activity.0.mark_rebuilt();
     }
 
     fn open(&mut self) -> std::io::Result<&mut File> {
@@ -769,10 +792,14 @@ impl Writer {
         line.push(b'\n');
         if let Err(err) = self.try_write(&line) {
             self.file = None;
-            if !self.warned {
-                self.warned = true;
-                tracing::warn!(path = %self.path.display(), %err, "cannot write the activity log");
-            }
+            self.warn(&err);
+        }
+    }
+
+    fn warn(&mut self, err: &std::io::Error) {
+        if !self.warned {
+            self.warned = true;
+            tracing::warn!(path = %self.path.display(), %err, "cannot write the activity log");
         }
     }
 

@@ -5,6 +5,7 @@
 //! stdout, progress and errors to stderr; `--json` output is the documented format of
 //! `docs/json.md`.
 
+mod activity_log;
 mod cli_docs;
 mod client;
 mod helpers;
@@ -105,6 +106,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Show who read what: tokens handed out, actions allowed, requests refused (only you, at a terminal).
+    Log(activity_log::LogArgs),
     /// Delete an account and its tokens from the keyring.
     Remove {
         /// Account name.
@@ -514,6 +517,7 @@ fn run(command: Command) -> Result<()> {
         Command::Allow(args) => set_rule(&args, Some(wire::AccessDecision::Allow)),
         Command::Deny(args) => set_rule(&args, Some(wire::AccessDecision::Deny)),
         Command::Forget(args) => set_rule(&args, None),
+        Command::Log(args) => activity_log::log(args),
         Command::Apps { json } => {
             let result: wire::AccessListResult = Client::connect_or_start()?.call(Call::AccessList)?;
             print::either(json, result.rules.as_slice(), print::rules)
@@ -767,7 +771,8 @@ fn daemon(args: DaemonArgs) -> Result<()> {
     // open it (`open_browser: true`); `NoBrowser` would report every URL as opened.
     let keyport = keyport(false)?;
     let socket = keyport_wire::default_socket_path().ok_or(ClientError::NoRuntimeDir)?;
-    let mut config = ServiceConfig::new(socket, paths.config_dir.join("access.toml"), paths.accounts_file());
+    let mut config =
+        ServiceConfig::new(socket, paths.config_dir.join("access.toml"), paths.accounts_file()).with_activity_log();
     config.refresh = RefreshPolicy {
         margin_share: f64::from(args.refresh_margin) / 100.0,
         margin_floor: Duration::from_secs(args.refresh_floor),

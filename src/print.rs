@@ -408,12 +408,86 @@ pub fn rules(rules: &[keyport_wire::AccessRule]) {
             keyport_wire::AccessDecision::Unknown => "?    ",
         };
         let since = rule.decided_at.split('T').next().unwrap_or(&rule.decided_at);
-        println!("    {decision}  {:<width$}  since {since}", account_cell(&rule.account));
+        let last_read = rule
+            .last_read
+            .as_deref()
+            .map_or_else(|| "never read".to_owned(), |at| format!("last read {}", short_time(at)));
+        println!("    {decision}  {:<width$}  since {since}  {last_read}", account_cell(&rule.account));
     }
 }
 
 fn account_cell(account: &str) -> String {
     if account == "*" { "(every account)".to_owned() } else { account.to_owned() }
+}
+
+/// `2026-11-30T10:00:00Z` as `2026-11-30 10:00:00Z`.
+fn short_time(at: &str) -> String {
+    at.replacen('T', " ", 1)
+}
+
+/// The activity log as a table: TIME, PROGRAM, ACCOUNT, OUTCOME, WHY (docs/activity.md).
+pub fn activity(records: &[keyport_wire::ActivityRecord]) {
+    use keyport_wire::{ActivityAnswer, ActivityAsker, ActivityOutcome, ActivityWhy};
+    if records.is_empty() {
+        println!("Nothing recorded (that matches).");
+        return;
+    }
+    let rows: Vec<[String; 5]> = records
+        .iter()
+        .map(|r| {
+            let who = match r.asker {
+                ActivityAsker::Program => r.program.clone().unwrap_or_else(|| "?".into()),
+                ActivityAsker::Person => format!("you at {}", r.terminal.as_deref().unwrap_or("a terminal")),
+                ActivityAsker::Window => "you in the window".into(),
+                ActivityAsker::Unidentified if r.why == ActivityWhy::Flood || r.why == ActivityWhy::Dropped => {
+                    "(various)".into()
+                }
+                ActivityAsker::Unidentified => "(unidentified)".into(),
+                ActivityAsker::Unknown => "?".into(),
+            };
+            let mut outcome = match (r.outcome, r.action.as_str()) {
+                (ActivityOutcome::HandedOut, "token.copy") => "copied token".to_owned(),
+                (ActivityOutcome::HandedOut, _) => "handed out".to_owned(),
+                (ActivityOutcome::Allowed, action) => format!("allowed {action}"),
+                (ActivityOutcome::Refused, "*") => "refused".to_owned(),
+                (ActivityOutcome::Refused, action) => format!("refused {action}"),
+                (ActivityOutcome::Unknown, action) => format!("? {action}"),
+            };
+            if let Some(count) = r.count {
+                outcome.push_str(&format!(" ×{count}"));
+            }
+            let rule = |r: &keyport_wire::ActivityRecord| match r.rule.as_deref() {
+                Some("*") => " (every account)".to_owned(),
+                Some(account) => format!(" ({account})"),
+                None => String::new(),
+            };
+            let mut why = match r.why {
+                ActivityWhy::Rule => format!("rule{}", rule(r)),
+                ActivityWhy::Answer => match r.answer {
+                    Some(ActivityAnswer::Always) => "you: always allow".into(),
+                    _ => "you: allow once".into(),
+                },
+                ActivityWhy::Person => "you, at the terminal".into(),
+                ActivityWhy::Window => "you, in the window".into(),
+                ActivityWhy::NoRule => "no rule".into(),
+                ActivityWhy::DeniedByRule => format!("denied by rule{}", rule(r)),
+                ActivityWhy::DeniedInWindow => "you: deny".into(),
+                ActivityWhy::NoOneToAsk => "no rule, no one to ask".into(),
+                ActivityWhy::Unidentified => format!("unidentified: {}", r.detail),
+                ActivityWhy::OutputElsewhere => "output elsewhere".into(),
+                ActivityWhy::OnlyYou => "only you may".into(),
+                ActivityWhy::Flood => "flood: kinds past the bounds".into(),
+                ActivityWhy::Dropped => "lost: writer behind".into(),
+                ActivityWhy::Unknown => r.detail.clone(),
+            };
+            if let Some(last) = &r.last {
+                why.push_str(&format!(", last {}", last.split('T').nth(1).unwrap_or(last)));
+            }
+            let account = r.account.clone().unwrap_or_else(|| "-".into());
+            [short_time(&r.time), who, account, outcome, why]
+        })
+        .collect();
+    table(&["TIME", "PROGRAM", "ACCOUNT", "OUTCOME", "WHY"], &rows);
 }
 
 #[cfg(test)]

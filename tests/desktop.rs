@@ -6,7 +6,8 @@
 //! README, "Screenshots"): the empty accounts screen; adding an account in the browser (the
 //! waiting view, then the account with its scopes and expiry); refreshing it (the expiry
 //! moves); a program running `keyport token` (the access prompt, "Always allow", the program
-//! gets a token the server knows, the program is listed); revoking it (the server says the
+//! gets a token the server knows, the program is listed, its read is in the account's
+//! Activity section); revoking it (the server says the
 //! tokens are dead); adding another account and removing it (local only: the server still
 //! knows its token); editing the provider (scopes, a typed-in endpoint) and reading its
 //! metadata again.
@@ -590,6 +591,30 @@ fn desktop_app_adds_refreshes_shares_revokes_and_removes_accounts() {
     w.check(w.exists(&format!(r#"{program} [data-testid="program-forget"]"#)), || "no Forget button".into());
     w.js("document.querySelector(arguments[0]).scrollIntoView({block: 'center'});", &[json!(program)]);
     w.shot("program-allowed");
+
+    // The account's Activity section: the hand-out to the program, allowed by the answer in the
+    // window, newest first. Reopened, as a user would, so the page reads the log again.
+    w.nav("Accounts");
+    w.wait_for(&card(&account), "the account's card");
+    w.click(&card(&account));
+    let handed = format!(
+        r#"{} [data-testid="activity"] [data-testid="activity-record"][data-outcome="handed_out"][data-program="{}"]"#,
+        details(&account),
+        me.display()
+    );
+    w.wait_for(&handed, "the program's read in the account's Activity section");
+    let handed_text = w.texts(&handed).join(" ");
+    w.check(handed_text.contains(&me_name) && handed_text.contains("Always allow"), || {
+        format!("the activity record says {handed_text:?}")
+    });
+    let refreshed = format!(r#"{} [data-testid="activity-record"][data-why="window"]"#, details(&account));
+    w.check(w.exists(&refreshed), || "the refresh in the window is not in the Activity section".into());
+    let last_read = format!(r#"{program} [data-testid="program-last-read"]"#);
+    w.check(!w.texts(&last_read).join(" ").contains("never"), || {
+        format!("the programs list says {:?} about the last read", w.texts(&last_read))
+    });
+    w.js("document.querySelector(arguments[0]).scrollIntoView({block: 'center'});", &[json!(handed)]);
+    w.shot("activity");
 
     // (e) Revoke: confirm, the account is gone, the server says the tokens are dead.
     let refresh_token = profile.keyring_lookup(&format!("account/{account}/refresh_token")).expect("the refresh token");

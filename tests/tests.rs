@@ -5,6 +5,7 @@
 //! for the desktop test `Xvfb`, `tauri-driver` and `WebKitWebDriver`; `tests/setup` installs them
 //! and `tests/run` runs everything.
 
+mod activity;
 mod authlib;
 mod desktop;
 mod device;

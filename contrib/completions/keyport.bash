@@ -46,6 +46,9 @@ _keyport() {
             keyport,list)
                 cmd="keyport__subcmd__list"
                 ;;
+            keyport,log)
+                cmd="keyport__subcmd__log"
+                ;;
             keyport,man)
                 cmd="keyport__subcmd__man"
                 ;;
@@ -102,6 +105,9 @@ _keyport() {
                 ;;
             keyport__subcmd__help,list)
                 cmd="keyport__subcmd__help__subcmd__list"
+                ;;
+            keyport__subcmd__help,log)
+                cmd="keyport__subcmd__help__subcmd__log"
                 ;;
             keyport__subcmd__help,man)
                 cmd="keyport__subcmd__help__subcmd__man"
@@ -188,7 +194,7 @@ _keyport() {
 
     case "${cmd}" in
         keyport)
-            opts="-v -h -V --verbose --help --version provider add list status token refresh reauth daemon allow deny forget apps remove revoke git-credential completions man xoauth2 help"
+            opts="-v -h -V --verbose --help --version provider add list status token refresh reauth daemon allow deny forget apps log remove revoke git-credential completions man xoauth2 help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -346,7 +352,7 @@ _keyport() {
             return 0
             ;;
         keyport__subcmd__help)
-            opts="provider add list status token refresh reauth daemon allow deny forget apps remove revoke git-credential completions man xoauth2 help"
+            opts="provider add list status token refresh reauth daemon allow deny forget apps log remove revoke git-credential completions man xoauth2 help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -486,6 +492,20 @@ _keyport() {
             return 0
             ;;
         keyport__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        keyport__subcmd__help__subcmd__log)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -702,6 +722,36 @@ _keyport() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        keyport__subcmd__log)
+            opts="-v -h --account --program --since --limit --json --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --account)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --program)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

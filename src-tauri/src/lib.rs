@@ -69,7 +69,8 @@ impl Startup {
             Arc::new(SystemBrowser::from_env()),
         );
         let socket = keyport_wire::default_socket_path().unwrap_or_default();
-        let config = ServiceConfig::new(socket, paths.config_dir.join("access.toml"), paths.accounts_file());
+        let config =
+            ServiceConfig::new(socket, paths.config_dir.join("access.toml"), paths.accounts_file()).with_activity_log();
         Ok(Self { keyport, config, serve_socket: true, desktop_integration: true })
     }
 }

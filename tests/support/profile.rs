@@ -32,7 +32,7 @@ impl Profile {
     /// [`Profile::new`] without any access rule.
     pub fn without_rules() -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        for sub in ["home", "config", "data", "run"] {
+        for sub in ["home", "config", "data", "state", "run"] {
             std::fs::create_dir_all(dir.path().join(sub)).expect("profile dirs");
         }
         #[cfg(unix)]
@@ -77,6 +77,11 @@ impl Profile {
         self.dir.path().join("data/keyport/accounts.json")
     }
 
+    /// `$XDG_STATE_HOME/keyport/activity.jsonl`, the activity log.
+    pub fn activity_file(&self) -> PathBuf {
+        self.dir.path().join("state/keyport/activity.jsonl")
+    }
+
     /// `$XDG_CONFIG_HOME/keyport/providers.toml`.
     pub fn providers_file(&self) -> PathBuf {
         self.dir.path().join("config/keyport/providers.toml")
@@ -106,6 +111,7 @@ impl Profile {
             ("HOME".into(), root.join("home").into()),
             ("XDG_CONFIG_HOME".into(), root.join("config").into()),
             ("XDG_DATA_HOME".into(), root.join("data").into()),
+            ("XDG_STATE_HOME".into(), root.join("state").into()),
             ("XDG_RUNTIME_DIR".into(), root.join("run").into()),
             ("BROWSER".into(), self.browser.clone().into()),
             ("KEYPORT_TEST_DRIVER_LOG".into(), self.driver_log_path().into()),

@@ -77,6 +77,7 @@ function fakeApi(over: Partial<Record<keyof Api, unknown>> = {}) {
       account: accounts.find((a) => a.name === name) ?? account(name),
       last_error: null,
       programs: [],
+      activity: [],
     })),
     accountRefresh: vi.fn(async (name: string) => account(name)),
     accountRevoke: vi.fn(),

@@ -1,7 +1,8 @@
 //! Where Keyport keeps its files, following the XDG base directory variables.
 //!
 //! `XDG_CONFIG_HOME` holds `providers.toml`, `XDG_DATA_HOME` holds `accounts.json` (metadata,
-//! never a secret), `XDG_RUNTIME_DIR` will hold the socket. Tests isolate everything by
+//! never a secret), `XDG_STATE_HOME` the activity log ([`state_dir`]), `XDG_RUNTIME_DIR` the
+//! socket. Tests isolate everything by
 //! setting these variables. Relative values are ignored, as the XDG spec requires.
 
 use std::ffi::OsString;
@@ -31,22 +32,10 @@ impl Paths {
 
     /// Builds the paths from a variable lookup (the environment, or a map in tests).
     pub fn from_vars(var: impl Fn(&str) -> Option<OsString>) -> Result<Self, NoHomeError> {
-        let absolute = |name: &str| var(name).map(PathBuf::from).filter(|path| path.is_absolute());
-        let home = absolute("HOME");
-        let base = |xdg: &str, fallback: &[&str]| -> Result<PathBuf, NoHomeError> {
-            match absolute(xdg) {
-                Some(dir) => Ok(dir),
-                None => {
-                    let mut dir = home.clone().ok_or(NoHomeError)?;
-                    dir.extend(fallback);
-                    Ok(dir)
-                }
-            }
-        };
         Ok(Self {
-            config_dir: base("XDG_CONFIG_HOME", &[".config"])?.join("keyport"),
-            data_dir: base("XDG_DATA_HOME", &[".local", "share"])?.join("keyport"),
-            runtime_dir: absolute("XDG_RUNTIME_DIR").map(|dir| dir.join("keyport")),
+            config_dir: base_dir(&var, "XDG_CONFIG_HOME", &[".config"])?.join("keyport"),
+            data_dir: base_dir(&var, "XDG_DATA_HOME", &[".local", "share"])?.join("keyport"),
+            runtime_dir: absolute(&var, "XDG_RUNTIME_DIR").map(|dir| dir.join("keyport")),
         })
     }
 
@@ -58,6 +47,34 @@ impl Paths {
     /// The account metadata file.
     pub fn accounts_file(&self) -> PathBuf {
         self.data_dir.join("accounts.json")
+    }
+}
+
+/// `$XDG_STATE_HOME/keyport` (default `~/.local/state/keyport`), where the service keeps its
+/// activity log: state worth keeping across restarts, but not configuration or data.
+pub fn state_dir() -> Result<PathBuf, NoHomeError> {
+    state_dir_from_vars(|name| std::env::var_os(name))
+}
+
+/// [`state_dir`] from a variable lookup.
+pub fn state_dir_from_vars(var: impl Fn(&str) -> Option<OsString>) -> Result<PathBuf, NoHomeError> {
+    Ok(base_dir(&var, "XDG_STATE_HOME", &[".local", "state"])?.join("keyport"))
+}
+
+/// The variable `name` when it is an absolute path (relative values are ignored).
+fn absolute(var: &impl Fn(&str) -> Option<OsString>, name: &str) -> Option<PathBuf> {
+    var(name).map(PathBuf::from).filter(|path| path.is_absolute())
+}
+
+/// The XDG base directory `xdg`, else `$HOME/fallback`.
+fn base_dir(var: &impl Fn(&str) -> Option<OsString>, xdg: &str, fallback: &[&str]) -> Result<PathBuf, NoHomeError> {
+    match absolute(var, xdg) {
+        Some(dir) => Ok(dir),
+        None => {
+            let mut dir = absolute(var, "HOME").ok_or(NoHomeError)?;
+            dir.extend(fallback);
+            Ok(dir)
+        }
     }
 }
 
@@ -102,6 +119,22 @@ mod tests {
         assert_eq!(p.config_dir, PathBuf::from("/home/u/.config/keyport"));
         assert_eq!(p.data_dir, PathBuf::from("/home/u/.local/share/keyport"));
         assert_eq!(p.runtime_dir, None);
+    }
+
+    #[test]
+    fn the_state_dir_follows_xdg_state_home() {
+        let vars = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| OsString::from(v))
+        };
+        assert_eq!(
+            state_dir_from_vars(vars(&[("HOME", "/h"), ("XDG_STATE_HOME", "/s")])).unwrap(),
+            PathBuf::from("/s/keyport")
+        );
+        assert_eq!(
+            state_dir_from_vars(vars(&[("HOME", "/h"), ("XDG_STATE_HOME", "rel")])).unwrap(),
+            PathBuf::from("/h/.local/state/keyport")
+        );
+        assert!(state_dir_from_vars(vars(&[])).is_err());
     }
 
     #[test]

@@ -283,6 +283,18 @@ impl AccessRules {
         })
     }
 
+    /// [`Self::decision`], with whether the deciding rule is the program's rule for every
+    /// account ([`EVERY_ACCOUNT`]).
+    pub fn deciding_rule(&self, program: &Program, account: &str) -> Result<Option<(Decision, bool)>, ServiceError> {
+        self.with_rules(|rules| {
+            let of_program = rules.get(program)?;
+            match of_program.get(account) {
+                Some(rule) => Some((rule.decision, false)),
+                None => of_program.get(EVERY_ACCOUNT).map(|rule| (rule.decision, true)),
+            }
+        })
+    }
+
     /// Every rule, sorted by program then account.
     pub fn list(&self) -> Result<Vec<Rule>, ServiceError> {
         self.with_rules(|rules| rules.values().flat_map(BTreeMap::values).cloned().collect())

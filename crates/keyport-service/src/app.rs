@@ -19,6 +19,7 @@ use keyport_wire::{self as wire, ErrorCode, ErrorObject};
 use serde::{Deserialize, Serialize};
 
 use crate::access::{Decision, Program};
+use crate::activity::{Outcome, Who, Why};
 use crate::convert;
 use crate::prompts::{AccessPrompts, PromptChoice, PromptGone};
 use crate::service::Service;
@@ -102,6 +103,8 @@ pub struct ProgramAccess {
     pub decision: Decision,
     /// When the user decided (RFC 3339 UTC).
     pub decided_at: String,
+    /// When the program last read the account (RFC 3339 UTC), if the activity log knows.
+    pub last_read: Option<String>,
 }
 
 /// Everything the details screen shows about an account.
@@ -114,7 +117,12 @@ pub struct AccountDetails {
     pub last_error: Option<LastError>,
     /// The programs the user allowed or denied.
     pub programs: Vec<ProgramAccess>,
+    /// The account's recent activity, oldest first (at most [`ACCOUNT_ACTIVITY`] records).
+    pub activity: Vec<wire::ActivityRecord>,
 }
+
+/// The records of the account's activity its page shows.
+pub const ACCOUNT_ACTIVITY: usize = 20;
 
 /// A browser sign-in under way.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -584,23 +592,36 @@ impl Service {
                 program: rule.program.to_string(),
                 decision: rule.decision,
                 decided_at: convert::rfc3339(rule.decided_at),
+                last_read: self.activity.last_read(&rule.program.to_string(), &rule.account).map(convert::rfc3339),
             })
             .collect();
-        Ok(AccountDetails { account: convert::account(account), last_error: self.last_error(name), programs })
+        let activity = self.activity.clone();
+        let filter = crate::activity::Filter {
+            account: Some(name.to_owned()),
+            limit: ACCOUNT_ACTIVITY,
+            ..crate::activity::Filter::default()
+        };
+        let (activity, _) = tokio::task::spawn_blocking(move || activity.list(&filter))
+            .await
+            .map_err(|err| AppError::internal(err.to_string()))?;
+        Ok(AccountDetails { account: convert::account(account), last_error: self.last_error(name), programs, activity })
     }
 
     /// Renews the account's access token now.
     pub async fn app_refresh(&self, name: &str) -> Result<wire::AccountSummary, AppError> {
+        self.record_window(name, "token.refresh", Outcome::Allowed, "you renewed the token in the window");
         Ok(self.refresh_account(name).await?)
     }
 
     /// Has the provider revoke the account's tokens, then removes it.
     pub async fn app_revoke(&self, name: &str) -> Result<wire::RevokeResult, AppError> {
+        self.record_window(name, "accounts.revoke", Outcome::Allowed, "you revoked the account in the window");
         Ok(self.revoke_account(name, false).await?)
     }
 
     /// Removes the account from Keyport only.
     pub async fn app_remove(&self, name: &str) -> Result<wire::AccountSummary, AppError> {
+        self.record_window(name, "accounts.remove", Outcome::Allowed, "you removed the account in the window");
         Ok(self.remove_account(name).await?)
     }
 
@@ -611,7 +632,13 @@ impl Service {
             .token(name, Duration::from_secs(wire::DEFAULT_MIN_VALID_SECS))
             .await
             .map_err(|err| self.note_error(name, err))?;
+        self.record_window(name, "token.copy", Outcome::HandedOut, "you copied the access token in the window");
         Ok(token)
+    }
+
+    /// Records what the person in the window did with `account`.
+    fn record_window(&self, account: &str, action: &'static str, outcome: Outcome, detail: &str) {
+        self.activity.record(Who::Window, Some(account), action, outcome, Why::Window, || detail.to_owned());
     }
 
     /// Forgets what the user decided about `program` reading `account`.

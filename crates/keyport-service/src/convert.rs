@@ -133,6 +133,7 @@ pub(crate) fn rule(rule: crate::access::Rule) -> wire::AccessRule {
             crate::access::Decision::Deny => wire::AccessDecision::Deny,
         },
         decided_at: rfc3339(rule.decided_at),
+        last_read: None,
     }
 }
 

@@ -8,6 +8,7 @@
 //! user, private runtime directory), `convert.rs` (core values to wire values).
 
 pub mod access;
+pub mod activity;
 pub mod app;
 mod convert;
 mod error;
@@ -101,6 +102,7 @@ async fn run_with(
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<(), ServiceError> {
     let forward = tokio::spawn(service.clone().forward_core_events());
+    let activity = service.activity.clone();
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let refresher_service = service.clone();
     let mut refresher_stopped = stopped.clone();
@@ -128,6 +130,8 @@ async fn run_with(
     }
     forward.abort();
     drop(stopped);
+    // Counted repeats are written now, not lost with the process.
+    let _ = tokio::task::spawn_blocking(move || activity.finish()).await;
     Ok(())
 }
 

@@ -23,6 +23,7 @@ use keyport_wire::{
 use serde_json::Value;
 
 use crate::access::{Action, Decision, EVERY_ACCOUNT, Program, PromptAnswer};
+use crate::activity::Why;
 use crate::convert;
 use crate::peer::interpreter::Family;
 use crate::peer::{Asker, Delivery};
@@ -40,7 +41,10 @@ pub(crate) async fn answer(service: &Arc<Service>, conn: &Connection, request: R
     };
     let outcome = match conn.asker(service, writers) {
         Ok(asker) => dispatch(service, conn, &asker, call).await,
-        Err(reason) => Err(ErrorObject::new(ErrorCode::AccessDenied, format!("access denied: {reason}"))),
+        Err(reason) => {
+            service.record_unidentified(&call, &reason);
+            Err(ErrorObject::new(ErrorCode::AccessDenied, format!("access denied: {reason}")))
+        }
     };
     match outcome {
         Ok(value) => Response { id: Some(id), outcome: Ok(value) },
@@ -68,20 +72,22 @@ pub(crate) fn answer_now(service: &Service, conn: &Connection, request: &Request
     }
     let Ok(Call::TokenGet(params)) = Call::from_request(request) else { return None };
     let allowed = conn.with_known_asker(writers, |asker| match asker {
-        Asker::Person { .. } => true,
+        Asker::Person { .. } => Some((asker.clone(), Why::Person)),
         Asker::Program { program, delivery: Delivery::Connection | Delivery::CliOutput | Delivery::Discarded } => {
             // The rules file is compared on every request (a `stat()`, 5% of the daemon's CPU
             // under load), unlike the accounts': `keyport deny` takes effect at once.
-            matches!(service.rules().decision(program, &params.account), Ok(Some(Decision::Allow)))
+            match service.rules().deciding_rule(program, &params.account) {
+                Ok(Some((Decision::Allow, every_account))) => Some((asker.clone(), Why::Rule { every_account })),
+                _ => None,
+            }
         }
-        Asker::Program { .. } => false,
+        Asker::Program { .. } => None,
     })?;
-    if !allowed {
-        return None;
-    }
+    let (asker, why) = allowed?;
     let min_valid = Duration::from_secs(params.min_valid_secs.unwrap_or(wire::DEFAULT_MIN_VALID_SECS));
     let result =
         service.cached_token(&params.account, min_valid, |account, token| token_result(service, account, token))?;
+    service.record_hand_out(&asker, &params.account, why);
     keyport_wire::frame::encode_message(&Success { jsonrpc: wire::Version, id: &request.id, result: &result }).ok()
 }
 
@@ -119,13 +125,16 @@ async fn dispatch(service: &Arc<Service>, conn: &Connection, asker: &Asker, call
         Call::AccountsStatus(params) => {
             let account = service.account_summary(&params.account).await?;
             if !service.may_see(asker, &params.account) {
+                service.record_denied(asker, &params.account, "accounts.status");
                 return Err(denied(asker, &params.account));
             }
             to_value(&account)
         }
         Call::TokenGet(params) => {
-            authorize(service, asker, &params.account, Action::ReadToken).await?;
+            let why = authorize(service, asker, &params.account, Action::ReadToken).await?;
             if let Asker::Program { program, delivery: Delivery::Elsewhere(reason) } = asker {
+                service
+                    .record_refusal(asker, Some(&params.account), "token.get", Why::OutputElsewhere, || reason.clone());
                 return Err(ErrorObject::new(
                     ErrorCode::AccessDenied,
                     format!(
@@ -136,7 +145,9 @@ async fn dispatch(service: &Arc<Service>, conn: &Connection, asker: &Asker, call
             }
             let min_valid = Duration::from_secs(params.min_valid_secs.unwrap_or(wire::DEFAULT_MIN_VALID_SECS));
             let (account, token) = service.token(&params.account, min_valid).await.map_err(core)?;
-            to_value(&token_result(service, &account, &token))
+            let result = token_result(service, &account, &token);
+            service.record_hand_out(asker, &params.account, why);
+            to_value(&result)
         }
         Call::TokenRefresh(params) => {
             authorize(service, asker, &params.account, Action::Refresh).await?;
@@ -205,10 +216,37 @@ async fn dispatch(service: &Arc<Service>, conn: &Connection, asker: &Asker, call
                 Asker::Person { .. } => true,
                 Asker::Program { program, .. } => &rule.program == program,
             });
-            to_value(&wire::AccessListResult { rules: visible.map(convert::rule).collect() })
+            to_value(&wire::AccessListResult { rules: visible.map(|rule| service.wire_rule(rule)).collect() })
+        }
+        Call::ActivityList(params) => {
+            only_the_user(service, asker, "read the activity log", "activity.list", params.account.as_deref())?;
+            let since = match &params.since {
+                None => None,
+                Some(text) => {
+                    Some(time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).map_err(
+                        |_| {
+                            ErrorObject::new(
+                                ErrorCode::InvalidParams,
+                                "`since` must be an RFC 3339 time, such as 2026-11-30T08:00:00Z",
+                            )
+                        },
+                    )?)
+                }
+            };
+            let filter = crate::activity::Filter {
+                account: params.account,
+                program: params.program,
+                since,
+                limit: params.limit.unwrap_or(wire::DEFAULT_ACTIVITY_LIMIT).min(wire::MAX_ACTIVITY_LIMIT) as usize,
+            };
+            let activity = service.activity.clone();
+            let (records, truncated) = tokio::task::spawn_blocking(move || activity.list(&filter))
+                .await
+                .map_err(|err| ErrorObject::new(ErrorCode::InternalError, err.to_string()))?;
+            to_value(&wire::ActivityListResult { records, truncated })
         }
         Call::AccessSet(params) => {
-            only_the_user(asker, "change who may use which account")?;
+            only_the_user(service, asker, "change who may use which account", "access.set", Some(&params.account))?;
             let program: Program = params.program.parse().map_err(service_error)?;
             if params.account != EVERY_ACCOUNT {
                 keyport_core::account::check_account_name(&params.account).map_err(core)?;
@@ -221,10 +259,10 @@ async fn dispatch(service: &Arc<Service>, conn: &Connection, asker: &Asker, call
                 }
             };
             let rule = service.set_rule(program, params.account, decision).await?;
-            to_value(&convert::rule(rule))
+            to_value(&service.wire_rule(rule))
         }
         Call::AccessForget(params) => {
-            only_the_user(asker, "change who may use which account")?;
+            only_the_user(service, asker, "change who may use which account", "access.forget", Some(&params.account))?;
             let program: Program = params.program.parse().map_err(service_error)?;
             let forgotten = service.forget_rule(program, params.account).await?;
             to_value(&wire::AccessForgetResult { forgotten })
@@ -274,54 +312,97 @@ fn denied(asker: &Asker, account: &str) -> ErrorObject {
 }
 
 /// Only the user (at a terminal here; the window calls `app.rs` in-process) may do this.
-fn only_the_user(asker: &Asker, what: &str) -> Result<(), ErrorObject> {
+fn only_the_user(
+    service: &Service,
+    asker: &Asker,
+    what: &str,
+    action: &'static str,
+    account: Option<&str>,
+) -> Result<(), ErrorObject> {
     match asker {
         Asker::Person { .. } => Ok(()),
-        Asker::Program { program, .. } => Err(ErrorObject::new(
-            ErrorCode::AccessDenied,
-            format!(
-                "access denied: only you, at a terminal or in the Keyport window, may {what}; \
+        Asker::Program { program, .. } => Err({
+            service.record_refusal(asker, account, action, Why::OnlyYou, || format!("only you may {what}"));
+            ErrorObject::new(
+                ErrorCode::AccessDenied,
+                format!(
+                    "access denied: only you, at a terminal or in the Keyport window, may {what}; \
                  {program} is a program, not you at a terminal"
-            ),
-        )),
+                ),
+            )
+        }),
     }
 }
 
 /// The check in front of every token and every action on an account: the person at the
-/// terminal, a rule, or the host's question to the user.
-async fn authorize(service: &Arc<Service>, asker: &Asker, account: &str, action: Action) -> Result<(), ErrorObject> {
+/// terminal, a rule, or the host's question to the user. Records refusals, and allowed
+/// actions other than reading a token (a hand-out is recorded once the token is handed out);
+/// returns why it was allowed.
+async fn authorize(service: &Arc<Service>, asker: &Asker, account: &str, action: Action) -> Result<Why, ErrorObject> {
     if action != Action::Connect {
         // A missing account is reported as such, not as a policy question.
         service.account_exists(account).await?;
     }
+    let name = crate::activity::action_name(action);
+    let why = decide(service, asker, account, action).await?;
+    match why {
+        Ok(why) => {
+            if action != Action::ReadToken {
+                service.record_allowed(asker, Some(account), name, why);
+            }
+            Ok(why)
+        }
+        Err(why) => {
+            service.record_refusal(asker, Some(account), name, why, || crate::activity::refusal_detail(account, why));
+            Err(denied(asker, account))
+        }
+    }
+}
+
+/// [`authorize`]'s decision: `Ok(Ok(why))` allowed, `Ok(Err(why))` refused.
+async fn decide(
+    service: &Arc<Service>,
+    asker: &Asker,
+    account: &str,
+    action: Action,
+) -> Result<Result<Why, Why>, ErrorObject> {
     let program = match asker {
         Asker::Person { terminal } => {
             tracing::info!(account, terminal = %terminal, ?action, "allowed: the user at their terminal");
-            return Ok(());
+            return Ok(Ok(Why::Person));
         }
         Asker::Program { program, .. } => program,
     };
-    match service.rules().decision(program, account).map_err(service_error)? {
-        Some(Decision::Allow) => return Ok(()),
-        Some(Decision::Deny) => return Err(denied(asker, account)),
+    match service.rules().deciding_rule(program, account).map_err(service_error)? {
+        Some((Decision::Allow, every_account)) => return Ok(Ok(Why::Rule { every_account })),
+        Some((Decision::Deny, every_account)) => return Ok(Err(Why::DeniedByRule { every_account })),
         None => {}
     }
     // A remembered answer is already in the rules: the host saved it before answering.
-    match service.prompter.ask(program, account, action).await {
-        PromptAnswer::AllowOnce | PromptAnswer::AllowAlways => Ok(()),
-        PromptAnswer::Deny | PromptAnswer::NoOneToAsk => Err(denied(asker, account)),
-    }
+    Ok(match service.prompter.ask(program, account, action).await {
+        PromptAnswer::AllowOnce => Ok(Why::Answer { always: false }),
+        PromptAnswer::AllowAlways => Ok(Why::Answer { always: true }),
+        PromptAnswer::Deny => Err(Why::DeniedInWindow),
+        PromptAnswer::NoOneToAsk => Err(Why::NoOneToAsk),
+    })
 }
 
 /// A sign-in without a name: the user at a terminal, or a program allowed every account.
 fn authorize_unnamed(service: &Service, asker: &Asker) -> Result<(), ErrorObject> {
     let program = match asker {
-        Asker::Person { .. } => return Ok(()),
+        Asker::Person { .. } => {
+            service.record_allowed(asker, None, "signin.start", Why::Person);
+            return Ok(());
+        }
         Asker::Program { program, .. } => program,
     };
     if service.rules().decision(program, EVERY_ACCOUNT).map_err(service_error)? == Some(Decision::Allow) {
+        service.record_allowed(asker, None, "signin.start", Why::Rule { every_account: true });
         return Ok(());
     }
+    service.record_refusal(asker, None, "signin.start", Why::NoRule, || {
+        "no rule allows it to connect accounts".to_owned()
+    });
     if crate::access::interpreter_family(program).is_some() {
         // Never advise allowing a shell or an interpreter.
         return Err(denied(asker, "NAME"));
@@ -408,6 +489,13 @@ impl Service {
             .await
             .map_err(|err| ErrorObject::new(ErrorCode::InternalError, err.to_string()))?
             .map_err(core)
+    }
+
+    /// A rule as the wire shows it, with when its program last read its account (any account,
+    /// for a `*` rule).
+    pub(crate) fn wire_rule(&self, rule: crate::access::Rule) -> wire::AccessRule {
+        let last_read = self.activity.last_read(&rule.program.to_string(), &rule.account).map(convert::rfc3339);
+        wire::AccessRule { last_read, ..convert::rule(rule) }
     }
 
     /// Whether `asker` may see anything of `account`: not when its program is denied it.

@@ -36,6 +36,9 @@ pub struct ServiceConfig {
     pub idle_timeout: Duration,
     /// The background refresher's policy.
     pub refresh: RefreshPolicy,
+    /// The activity log (`$XDG_STATE_HOME/keyport/activity.jsonl`: [`ServiceConfig::with_activity_log`]);
+    /// `None` (the default) writes none.
+    pub activity_log: Option<PathBuf>,
 }
 
 impl ServiceConfig {
@@ -65,7 +68,15 @@ impl ServiceConfig {
             max_connections_per_program: crate::server::MAX_CONNECTIONS_PER_PROGRAM,
             idle_timeout: Duration::from_secs(60),
             refresh: RefreshPolicy::default(),
+            activity_log: None,
         }
+    }
+
+    /// This configuration with the activity log in its usual place,
+    /// `$XDG_STATE_HOME/keyport/activity.jsonl` (none when no home directory is known).
+    pub fn with_activity_log(mut self) -> Self {
+        self.activity_log = keyport_core::paths::state_dir().ok().map(|dir| dir.join(crate::activity::FILE_NAME));
+        self
     }
 }
 
@@ -124,6 +135,8 @@ pub struct Service {
     rechecking: Arc<std::sync::atomic::AtomicBool>,
     tokens: Mutex<HashMap<String, Cached>>,
     keyring_reads: tokio::sync::Semaphore,
+    /// The record of who read what.
+    pub(crate) activity: crate::activity::Activity,
 }
 
 impl Service {
@@ -131,6 +144,8 @@ impl Service {
     pub fn new(keyport: Keyport, config: ServiceConfig, prompter: Arc<dyn AccessPrompter>) -> Arc<Self> {
         let rules = AccessRules::new(config.access_rules.clone());
         let identifier = crate::peer::Identifier::new(config.cli_paths.clone());
+        let activity =
+            crate::activity::Activity::new(config.activity_log.clone(), Arc::new(keyport_core::clock::SystemClock));
         Arc::new(Self {
             keyport,
             config,
@@ -144,6 +159,7 @@ impl Service {
             rechecking: Arc::default(),
             tokens: Mutex::new(HashMap::new()),
             keyring_reads: tokio::sync::Semaphore::new(KEYRING_READS),
+            activity,
         })
     }
 
@@ -155,6 +171,11 @@ impl Service {
     /// The access rules.
     pub fn rules(&self) -> &AccessRules {
         &self.rules
+    }
+
+    /// The activity log.
+    pub fn activity(&self) -> &crate::activity::Activity {
+        &self.activity
     }
 
     /// Subscribes to the service's events (the core's account events and sign-in outcomes).

@@ -15,8 +15,8 @@ use serde_json::{Map, Value};
 use crate::code::ErrorCode;
 use crate::jsonrpc::{ErrorObject, Id, Request, Version};
 use crate::types::{
-    AccessForgetParams, AccessSetParams, AccountParams, NoParams, ReauthParams, RevokeParams, SigninCancelParams,
-    SigninStartParams, TokenGetParams,
+    AccessForgetParams, AccessSetParams, AccountParams, ActivityListParams, NoParams, ReauthParams, RevokeParams,
+    SigninCancelParams, SigninStartParams, TokenGetParams,
 };
 
 /// A method a client may call. The names are a public contract and never change.
@@ -51,11 +51,13 @@ pub enum Method {
     AccessSet,
     /// `access.forget` → [`crate::AccessForgetResult`].
     AccessForget,
+    /// `activity.list` → [`crate::ActivityListResult`].
+    ActivityList,
 }
 
 impl Method {
     /// Every method, in the order of `docs/socket.md`.
-    pub const ALL: [Method; 14] = [
+    pub const ALL: [Method; 15] = [
         Self::AccountsList,
         Self::AccountsStatus,
         Self::TokenGet,
@@ -70,6 +72,7 @@ impl Method {
         Self::AccessList,
         Self::AccessSet,
         Self::AccessForget,
+        Self::ActivityList,
     ];
 
     /// The name sent as `method`.
@@ -89,6 +92,7 @@ impl Method {
             Self::AccessList => "access.list",
             Self::AccessSet => "access.set",
             Self::AccessForget => "access.forget",
+            Self::ActivityList => "activity.list",
         }
     }
 
@@ -136,6 +140,8 @@ pub enum Call {
     AccessSet(AccessSetParams),
     /// `access.forget`.
     AccessForget(AccessForgetParams),
+    /// `activity.list`.
+    ActivityList(ActivityListParams),
 }
 
 impl Call {
@@ -156,6 +162,7 @@ impl Call {
             Self::AccessList => Method::AccessList,
             Self::AccessSet(_) => Method::AccessSet,
             Self::AccessForget(_) => Method::AccessForget,
+            Self::ActivityList(_) => Method::ActivityList,
         }
     }
 
@@ -196,6 +203,7 @@ impl Call {
             }
             Method::AccessSet => Self::AccessSet(typed(method, params)?),
             Method::AccessForget => Self::AccessForget(typed(method, params)?),
+            Method::ActivityList => Self::ActivityList(typed(method, params)?),
         })
     }
 
@@ -219,6 +227,7 @@ impl Call {
             Self::AccountsRevoke(p) => object(p),
             Self::AccessSet(p) => object(p),
             Self::AccessForget(p) => object(p),
+            Self::ActivityList(p) => object(p),
         };
         Request { jsonrpc: Version, id, method, params }
     }

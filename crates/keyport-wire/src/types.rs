@@ -388,6 +388,11 @@ pub struct AccessRule {
     pub decision: AccessDecision,
     /// When it was decided (RFC 3339 UTC).
     pub decided_at: String,
+    /// When the program was last handed a token of the account (of any account, for a `*`
+    /// rule), as far as the activity log remembers (RFC 3339 UTC); `null` if never. Absent from
+    /// services older than this field.
+    #[serde(default)]
+    pub last_read: Option<String>,
 }
 
 /// Result of `access.list`.
@@ -402,6 +407,173 @@ pub struct AccessListResult {
 pub struct AccessForgetResult {
     /// Whether there was such a rule.
     pub forgotten: bool,
+}
+
+// ---- activity ----------------------------------------------------------------------------
+
+/// The number of records `activity.list` returns when no `limit` is given.
+pub const DEFAULT_ACTIVITY_LIMIT: u32 = 100;
+
+/// The most records one `activity.list` returns (a larger `limit` is lowered to this).
+pub const MAX_ACTIVITY_LIMIT: u32 = 1000;
+
+/// Params of `activity.list`. Every filter is optional; records match all that are given.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActivityListParams {
+    /// Only records about this account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    /// Only records of this program, as the rules name it (an absolute path, `flatpak:ID`...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub program: Option<String>,
+    /// Only records at or after this time (RFC 3339); a counted record matches when its `last`
+    /// is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
+    /// At most this many records, the newest ([`DEFAULT_ACTIVITY_LIMIT`] when absent, at most
+    /// [`MAX_ACTIVITY_LIMIT`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+}
+
+/// Who asked, in an activity record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum ActivityAsker {
+    /// A program, named in `program` as the rules name it.
+    Program,
+    /// You, typing `keyport` at the terminal named in `terminal`.
+    Person,
+    /// You, in the desktop app's window.
+    Window,
+    /// A process that could not be identified (`detail` says why).
+    Unidentified,
+    /// A kind added after this version (read only).
+    #[serde(other, skip_serializing)]
+    #[cfg_attr(feature = "ts", ts(skip))]
+    Unknown,
+}
+
+/// What came of a request, in an activity record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum ActivityOutcome {
+    /// An access token was handed out.
+    HandedOut,
+    /// Another action on the account was allowed (renew, sign in again, revoke, remove...).
+    Allowed,
+    /// The request was refused.
+    Refused,
+    /// An outcome added after this version (read only).
+    #[serde(other, skip_serializing)]
+    #[cfg_attr(feature = "ts", ts(skip))]
+    Unknown,
+}
+
+/// Why a request was allowed or refused, in an activity record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum ActivityWhy {
+    /// Allowed by a rule (`rule` names the account it covers, or `*`).
+    Rule,
+    /// Allowed by your answer in the window (`answer`: `once` or `always`).
+    Answer,
+    /// You, at your terminal.
+    Person,
+    /// You, in the window (copy access token, refresh, revoke, remove).
+    Window,
+    /// Refused: no rule allows it and it cannot be asked (an unnamed sign-in).
+    NoRule,
+    /// Refused by a rule that denies it (`rule` names the account it covers, or `*`).
+    DeniedByRule,
+    /// Refused by your answer "Deny" in the window.
+    DeniedInWindow,
+    /// Refused: there was nobody to ask (the headless service), the question went unanswered,
+    /// or too many questions were open.
+    NoOneToAsk,
+    /// Refused: the process could not be identified.
+    Unidentified,
+    /// Refused: `keyport token`'s output went elsewhere than to the program that ran it.
+    OutputElsewhere,
+    /// Refused: only you may do this (change the rules, read the activity log).
+    OnlyYou,
+    /// Requests of kinds beyond the bounds of flood control, counted in `count`, not listed.
+    Flood,
+    /// Records lost because the log's writer was behind, counted in `count`.
+    Dropped,
+    /// A reason added after this version (read only).
+    #[serde(other, skip_serializing)]
+    #[cfg_attr(feature = "ts", ts(skip))]
+    Unknown,
+}
+
+/// Your answer in the window, in an activity record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum ActivityAnswer {
+    /// Allow once.
+    Once,
+    /// Always allow.
+    Always,
+    /// An answer added after this version (read only).
+    #[serde(other, skip_serializing)]
+    #[cfg_attr(feature = "ts", ts(skip))]
+    Unknown,
+}
+
+/// One record of the activity log (docs/activity.md): a token handed out, another action
+/// allowed, or a request refused. Never holds a token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct ActivityRecord {
+    /// When (RFC 3339 UTC); for a counted record, the first of the repeats.
+    pub time: String,
+    /// Who asked.
+    pub asker: ActivityAsker,
+    /// The program, as the rules name it (for `asker: program`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub program: Option<String>,
+    /// The terminal (for `asker: person`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub terminal: Option<String>,
+    /// The account, when the request named one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    /// What was asked: a socket method (`token.get`, `accounts.revoke`...), `token.copy` in the
+    /// window, or `*` for a record that counts several.
+    pub action: String,
+    /// What came of it.
+    pub outcome: ActivityOutcome,
+    /// Why.
+    pub why: ActivityWhy,
+    /// For `rule` and `denied_by_rule`: the account the deciding rule names, or `*`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    /// For `answer`: which.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answer: Option<ActivityAnswer>,
+    /// A sentence for people.
+    pub detail: String,
+    /// For a counted record: how many requests it stands for (repeats of the same kind after
+    /// the first, which has a record of its own; or the requests `flood` and `dropped` count).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<u64>,
+    /// For a counted record: when the last of them was (RFC 3339 UTC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last: Option<String>,
+}
+
+/// Result of `activity.list`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActivityListResult {
+    /// The matching records, oldest first: the newest `limit` of them.
+    pub records: Vec<ActivityRecord>,
+    /// Whether older matching records were left out because of `limit`.
+    pub truncated: bool,
 }
 
 /// Result of `accounts.remove`.

@@ -55,6 +55,7 @@ fn check_result(method: Method, result: &Value, line: &str) {
         Method::AccessList => round_trip::<AccessListResult>(result, line),
         Method::AccessSet => round_trip::<AccessRule>(result, line),
         Method::AccessForget => round_trip::<AccessForgetResult>(result, line),
+        Method::ActivityList => round_trip::<ActivityListResult>(result, line),
         other => panic!("no result type known for {other}"),
     }
 }

@@ -21,4 +21,8 @@ decision: Decision,
 /**
  * When the user decided (RFC 3339 UTC).
  */
-decided_at: string, };
+decided_at: string, 
+/**
+ * When the program last read the account (RFC 3339 UTC), if the activity log knows.
+ */
+last_read: string | null, };

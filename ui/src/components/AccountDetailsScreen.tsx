@@ -2,6 +2,7 @@ import { useEffect, useId, useRef, useState } from "preact/hooks";
 
 import type { AccountDetails } from "../bindings/AccountDetails";
 import type { AccountSummary } from "../bindings/AccountSummary";
+import type { ActivityRecord } from "../bindings/ActivityRecord";
 import type { ProgramAccess } from "../bindings/ProgramAccess";
 import { isNotFound } from "../app";
 import { useActions, useAppState } from "../context";
@@ -72,6 +73,10 @@ function ProgramsList(props: { account: string; programs: ProgramAccess[] }) {
                 <code class="mono-text small">{p.program}</code>
                 <span class="muted small">
                   decided <LocalTime iso={p.decided_at} />
+                  {" · "}
+                  <span data-testid="program-last-read">
+                    last read <LocalTime iso={p.last_read} />
+                  </span>
                 </span>
               </div>
             </div>
@@ -89,6 +94,126 @@ function ProgramsList(props: { account: string; programs: ProgramAccess[] }) {
         ))}
       </ul>
       <p class="muted small">Forget a rule and the program asks again the next time it wants a token.</p>
+    </>
+  );
+}
+
+/** Who asked, in an activity record. */
+export function activityWho(r: ActivityRecord): string {
+  switch (r.asker) {
+    case "program":
+      return r.program ?? "a program";
+    case "person":
+      return `you at ${r.terminal ?? "a terminal"}`;
+    case "window":
+      return "you, in this window";
+    default:
+      return r.why === "flood" || r.why === "dropped" ? "several programs" : "an unidentified process";
+  }
+}
+
+/** What was asked, as the end of "Allowed to ..." or "Refused: ...". */
+const actionPhrases: Record<string, string> = {
+  "token.get": "read the token",
+  "token.copy": "copy the token",
+  "token.refresh": "renew the token",
+  "accounts.reauth": "sign in again",
+  "accounts.revoke": "revoke the account",
+  "accounts.remove": "remove the account",
+  "accounts.status": "see the account",
+  "signin.start": "connect the account",
+  "access.set": "change a rule",
+  "access.forget": "forget a rule",
+  "activity.list": "read the activity log",
+};
+
+/** What came of it, in a few words. */
+export function activityWhat(r: ActivityRecord): string {
+  const phrase = actionPhrases[r.action] ?? r.action;
+  let what: string;
+  if (r.outcome === "handed_out") what = r.action === "token.copy" ? "Copied the token" : "Read the token";
+  else if (r.outcome === "allowed") what = `Allowed to ${phrase}`;
+  else what = r.action === "*" ? "Refused" : `Refused: ${phrase}`;
+  return r.count ? `${what} ×${r.count}` : what;
+}
+
+/** Why, in a few words. */
+export function activityWhy(r: ActivityRecord): string {
+  const rule = r.rule === "*" ? "your rule for every account" : "your rule for this account";
+  switch (r.why) {
+    case "rule":
+      return `allowed by ${rule}`;
+    case "answer":
+      return r.answer === "always" ? "you chose Always allow" : "you chose Allow once";
+    case "person":
+      return "you, at your terminal";
+    case "window":
+      return "you, in this window";
+    case "no_rule":
+      return "no rule allows it";
+    case "denied_by_rule":
+      return `denied by ${rule}`;
+    case "denied_in_window":
+      return "you chose Deny";
+    case "no_one_to_ask":
+      return "no rule, and nobody answered";
+    case "unidentified":
+      return "the process could not be identified";
+    case "output_elsewhere":
+      return "its output went elsewhere";
+    case "only_you":
+      return "only you may do that";
+    case "flood":
+      return "too many kinds of requests at once: counted";
+    case "dropped":
+      return "lost: the log was behind";
+  }
+}
+
+function ActivityList(props: { records: ActivityRecord[] }) {
+  if (!props.records.length) {
+    return <p class="muted">Nothing yet. Every token handed out, and every request refused, is listed here.</p>;
+  }
+  // Newest first on the page.
+  const records = [...props.records].reverse();
+  return (
+    <>
+      <ul class="activity-list">
+        {records.map((r, i) => (
+          <li
+            key={`${r.time}-${i}`}
+            class="activity"
+            data-testid="activity-record"
+            data-outcome={r.outcome}
+            data-why={r.why}
+            data-program={r.program ?? ""}
+          >
+            <span class={`badge ${r.outcome === "refused" ? "badge-expired" : "badge-valid"}`}>
+              {r.outcome === "refused" ? "Refused" : r.outcome === "handed_out" ? "Read" : "Allowed"}
+            </span>
+            <div class="program-text">
+              <strong>
+                {r.asker === "program" && r.program ? baseName(r.program) : activityWho(r)}: {activityWhat(r)}
+              </strong>
+              {r.asker === "program" && r.program && <code class="mono-text small">{r.program}</code>}
+              <span class="muted small">
+                <LocalTime iso={r.time} />
+                {r.last && (
+                  <>
+                    {" "}
+                    to <LocalTime iso={r.last} />
+                  </>
+                )}
+                {r.why !== "window" && r.why !== "person" && <> · {activityWhy(r)}</>}
+              </span>
+            </div>
+          </li>
+        ))}
+      </ul>
+      <p class="muted small">
+        The latest {props.records.length} records, newest first; <code>keyport log</code> at a terminal shows them
+        all.
+      </p>
     </>
   );
 }
@@ -189,7 +314,7 @@ function ReauthDialog(props: { account: AccountSummary; onClose: () => void }) {
 }
 
 function DetailsBody(props: { details: AccountDetails; kind: string | undefined }) {
-  const { account: a, last_error, programs } = props.details;
+  const { account: a, last_error, programs, activity } = props.details;
   const actions = useActions();
   const { busy, error, run } = useAction();
   const [pending, setPending] = useState<Pending>(null);
@@ -334,6 +459,11 @@ function DetailsBody(props: { details: AccountDetails; kind: string | undefined 
         <section class="panel panel-wide" aria-labelledby="d-programs">
           <h2 id="d-programs">Programs</h2>
           <ProgramsList account={a.name} programs={programs} />
+        </section>
+
+        <section class="panel panel-wide" aria-labelledby="d-activity" data-testid="activity">
+          <h2 id="d-activity">Activity</h2>
+          <ActivityList records={activity} />
         </section>
       </div>
 

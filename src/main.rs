@@ -10,6 +10,8 @@ mod client;
 mod helpers;
 mod log_file;
 mod print;
+#[cfg(test)]
+mod thin_client_tests;
 
 use std::io::{IsTerminal, Read, Write as _};
 use std::process::ExitCode;
@@ -34,7 +36,7 @@ use keyport_core::{
 };
 use keyport_service::access::{NoPrompter, Program};
 use keyport_service::{Service, ServiceConfig};
-use keyport_wire::{self as wire, Call, ErrorCode, Event};
+use keyport_wire::{self as wire, Call, Event};
 
 use crate::client::{Client, ClientError};
 
@@ -392,15 +394,8 @@ fn main() -> ExitCode {
 /// cannot revoke (nothing was revoked or removed), 130 cancelled.
 fn exit_code(err: &anyhow::Error) -> u8 {
     if let Some(ClientError::Rpc(error)) = err.downcast_ref::<ClientError>() {
-        return match error.known_code() {
-            Some(ErrorCode::NeedsSignIn) => 3,
-            Some(ErrorCode::AccessDenied) => 4,
-            Some(ErrorCode::ProviderUnreachable) => 5,
-            Some(ErrorCode::NoSuchAccount) => 6,
-            Some(ErrorCode::CannotRevoke) => 7,
-            Some(ErrorCode::SigninCancelled) => 130,
-            _ => 1,
-        };
+        // One table for the thin client (which answers `keyport token` itself) and this CLI.
+        return keyport_thin::exit_code(error.code);
     }
     match err.downcast_ref::<Error>() {
         Some(Error::SignInCancelled) => 130,

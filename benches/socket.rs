@@ -568,6 +568,7 @@ fn processes(setup: &Setup, packaged: Option<&Packaged>, table: &mut Table) {
         ));
     }
     let mut times: Vec<Vec<Duration>> = vec![Vec::with_capacity(PROCESS_RUNS); commands.len()];
+    let daemon_cpu_before = cpu_time(setup.daemon);
     for round in 0..PROCESS_WARM_UP + PROCESS_RUNS {
         for turn in 0..commands.len() {
             let index = (round + turn) % commands.len();
@@ -588,6 +589,13 @@ fn processes(setup: &Setup, packaged: Option<&Packaged>, table: &mut Table) {
             }
         }
     }
+    let daemon_cpu = cpu_time(setup.daemon).saturating_sub(daemon_cpu_before);
+    let token_runs = commands.iter().filter(|(_, _, args)| args.first() == Some(&"token")).count()
+        * (PROCESS_WARM_UP + PROCESS_RUNS);
+    table.notes.push(format!(
+        "the service spent {:.0} µs of CPU per `keyport token` (accepting, judging the CLI and its parent, answering)",
+        daemon_cpu.as_secs_f64() * 1e6 / token_runs as f64
+    ));
     let medians: Vec<Duration> = times
         .iter_mut()
         .map(|times| {

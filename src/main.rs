@@ -780,7 +780,7 @@ fn daemon(args: DaemonArgs) -> Result<()> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let result = runtime.block_on(async {
+    let result: Result<()> = runtime.block_on(async {
         let mut events = service.subscribe();
         tokio::spawn(async move {
             while let Ok(event) = events.recv().await {
@@ -791,7 +791,11 @@ fn daemon(args: DaemonArgs) -> Result<()> {
         let listening = keyport_service::bind(&service)?;
         eprintln!("keyport daemon: serving {} (Ctrl-C to stop)", listening.socket().display());
         tracing::info!(socket = %listening.socket().display(), pid = std::process::id(), "serving");
-        keyport_service::run(service, listening, shutdown).await
+        // On the worker, not on this thread (`block_on`): the accept loop then hands each new
+        // connection to a task on its own thread, without waking another (a `keyport token`
+        // waited for that wake-up).
+        tokio::spawn(keyport_service::run(service, listening, shutdown)).await.context("the service task")??;
+        Ok(())
     });
     // Whatever is still in progress (a renewal waiting on the network, a keyring call) is
     // dropped: a stop ends the process within a second.

@@ -205,7 +205,7 @@ impl Identifier {
     /// Checks that `writer` holds the client end of the connection.
     fn holds(&self, link: &Link, writer: &Process) -> Result<Hold, String> {
         if let Some(inode) = link.client_socket {
-            let descriptors = writer.fds_naming(&format!("socket:[{inode}]"));
+            let descriptors = writer.fds_naming_until(&format!("socket:[{inode}]"), |flags| flags.close_on_exec());
             if descriptors.is_empty() {
                 return Err(format!(
                     "process {} wrote the request but does not hold the connection any more",
@@ -264,13 +264,13 @@ fn cli_delivery(cli: &Process, parent: &Process) -> Delivery {
         return Delivery::Discarded;
     }
     let read_by_parent = if target.starts_with("pipe:[") {
-        parent.fds_naming(&target).iter().any(|flags| flags.readable())
+        parent.fds_naming_until(&target, |flags| flags.readable()).iter().any(|flags| flags.readable())
     } else if let Some(inode) = target.strip_prefix("socket:[").and_then(|t| t.strip_suffix(']')) {
         inode
             .parse()
             .ok()
             .and_then(|inode| socket::peer_inode(inode).ok())
-            .is_some_and(|peer| !parent.fds_naming(&format!("socket:[{peer}]")).is_empty())
+            .is_some_and(|peer| !parent.fds_naming_until(&format!("socket:[{peer}]"), |_| true).is_empty())
     } else {
         false
     };

@@ -56,9 +56,12 @@ impl Stat {
 
     /// Reads the stat of `pid`.
     pub fn read(pid: u32) -> Result<Self, ServiceError> {
-        let text = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        let bytes = read_proc_file(&format!("/proc/{pid}/stat"))
             .map_err(|err| ServiceError::PeerUnknown(format!("process {pid}: {err}")))?;
-        Self::parse(&text).ok_or_else(|| ServiceError::PeerUnknown(format!("process {pid}: unreadable stat")))
+        std::str::from_utf8(&bytes)
+            .ok()
+            .and_then(Self::parse)
+            .ok_or_else(|| ServiceError::PeerUnknown(format!("process {pid}: unreadable stat")))
     }
 }
 
@@ -120,7 +123,7 @@ impl Process {
 
     /// The process's arguments (`/proc/PID/cmdline`), lossily decoded.
     pub fn arguments(&self) -> Vec<String> {
-        std::fs::read(format!("/proc/{}/cmdline", self.pid))
+        read_proc_file(&format!("/proc/{}/cmdline", self.pid))
             .map(|bytes| {
                 bytes
                     .split(|b| *b == 0)
@@ -147,16 +150,31 @@ impl Process {
     /// The flags of every open file descriptor of this process naming `target` (such as
     /// `socket:[456]` or `pipe:[123]`), from `/proc/PID/fdinfo/FD`.
     pub fn fds_naming(&self, target: &str) -> Vec<FdFlags> {
+        self.fds_naming_until(target, |_| false)
+    }
+
+    /// [`Process::fds_naming`], stopping at the first descriptor whose flags satisfy `enough`
+    /// (then the last one in the list). Descriptors are looked at from the highest number
+    /// down: the socket a client just opened, or the pipe a program just made for a child's
+    /// output, is usually its newest descriptor, and a mail client may hold hundreds (one
+    /// `readlink` each).
+    pub fn fds_naming_until(&self, target: &str, enough: impl Fn(FdFlags) -> bool) -> Vec<FdFlags> {
         let Ok(dir) = std::fs::read_dir(format!("/proc/{}/fd", self.pid)) else { return Vec::new() };
+        let mut numbers: Vec<u32> =
+            dir.flatten().filter_map(|entry| entry.file_name().to_str().and_then(|name| name.parse().ok())).collect();
+        numbers.sort_unstable_by(|a, b| b.cmp(a));
         let mut found = Vec::new();
-        for entry in dir.flatten() {
-            let Ok(link) = std::fs::read_link(entry.path()) else { continue };
-            if link.as_os_str() != target {
+        for fd in numbers {
+            if self.fd_target(fd).as_deref() != Some(target) {
                 continue;
             }
-            let info = format!("/proc/{}/fdinfo/{}", self.pid, entry.file_name().to_string_lossy());
-            if let Some(flags) = std::fs::read_to_string(info).ok().as_deref().and_then(FdFlags::parse) {
+            let info = format!("/proc/{}/fdinfo/{fd}", self.pid);
+            let info = read_proc_file(&info).ok().and_then(|bytes| String::from_utf8(bytes).ok());
+            if let Some(flags) = info.as_deref().and_then(FdFlags::parse) {
                 found.push(flags);
+                if enough(flags) {
+                    break;
+                }
             }
         }
         found
@@ -185,11 +203,48 @@ impl Process {
     }
 
     fn apparmor_label(&self) -> Option<String> {
-        ["attr/apparmor/current", "attr/current"]
-            .iter()
-            .find_map(|file| std::fs::read_to_string(format!("/proc/{}/{file}", self.pid)).ok())
-            .map(|label| label.trim_end_matches(['\n', '\0']).to_owned())
+        let file = label_file()?;
+        let label = read_proc_file(&format!("/proc/{}/{file}", self.pid)).ok()?;
+        Some(String::from_utf8_lossy(&label).trim_end_matches(['\n', '\0']).to_owned())
     }
+}
+
+/// The `/proc/PID/` file that holds a process's security label on this kernel
+/// (`attr/apparmor/current`, or `attr/current` before Linux 5.8), found once by reading this
+/// process's own; `None` when neither can be read, as on a kernel without AppArmor, where no
+/// process has a label (no Snap is confined) and looking for one cost every identification two
+/// failed reads.
+fn label_file() -> Option<&'static str> {
+    static FILE: std::sync::OnceLock<Option<&'static str>> = std::sync::OnceLock::new();
+    *FILE.get_or_init(|| {
+        ["attr/apparmor/current", "attr/current"]
+            .into_iter()
+            .find(|file| read_proc_file(&format!("/proc/self/{file}")).is_ok())
+    })
+}
+
+/// Reads a small `/proc` file whole, into one buffer. procfs reports a size of 0, so
+/// `std::fs::read_to_string` asked for the file's size and position and read it 32 bytes at a
+/// time: nine system calls for `/proc/PID/stat` where four do (open, read, the read that sees
+/// the end, close).
+fn read_proc_file(path: &str) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut bytes = vec![0; 1024];
+    let mut filled = 0;
+    loop {
+        if filled == bytes.len() {
+            bytes.resize(filled * 2, 0);
+        }
+        match file.read(&mut bytes[filled..]) {
+            Ok(0) => break,
+            Ok(read) => filled += read,
+            Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(err) => return Err(err),
+        }
+    }
+    bytes.truncate(filled);
+    Ok(bytes)
 }
 
 /// Flags of an open file descriptor.

@@ -6,7 +6,6 @@
 //! the client end reads `socket:[INODE]`. Leaves out everything but the peer inode.
 
 use std::os::fd::AsFd;
-use std::os::unix::fs::MetadataExt;
 
 use rustix::net::netlink::SocketAddrNetlink;
 use rustix::net::{AddressFamily, RecvFlags, SendFlags, SocketType, netlink};
@@ -28,8 +27,7 @@ const MESSAGE_BODY: usize = 16;
 
 /// The inode of `socket`'s own end.
 pub fn own_inode(socket: impl AsFd) -> std::io::Result<u64> {
-    let file = std::fs::File::from(socket.as_fd().try_clone_to_owned()?);
-    Ok(file.metadata()?.ino())
+    Ok(rustix::fs::fstat(socket.as_fd())?.st_ino)
 }
 
 /// The inode of the other end of the connected Unix socket whose own end has inode `inode`.

@@ -20,3 +20,4 @@ mod revoke;
 mod signin;
 mod socket;
 mod support;
+mod thin_client;

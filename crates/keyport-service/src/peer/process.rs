@@ -84,6 +84,15 @@ impl Process {
     /// Reads `pid`, or fails when it is gone, cannot be read (another user's, or a
     /// non-dumpable process), or its pid was reused while reading.
     pub fn read(pid: u32) -> Result<Self, ServiceError> {
+        let process = Self::read_unverified(pid)?;
+        process.check_same()?;
+        Ok(process)
+    }
+
+    /// [`Process::read`] without its closing check that `pid` still names the process whose
+    /// stat was read first: for callers that ask [`Process::unchanged`] (the same check, and
+    /// more) before they trust what they read, so that the stat is not read twice in a row.
+    pub(crate) fn read_unverified(pid: u32) -> Result<Self, ServiceError> {
         let stat = Stat::read(pid)?;
         let link = std::fs::read_link(format!("/proc/{pid}/exe"))
             .map_err(|err| ServiceError::PeerUnknown(format!("process {pid}: {err}")))?;
@@ -91,9 +100,7 @@ impl Process {
         let exe_file = FileId::of(Path::new(&format!("/proc/{pid}/exe")));
         let mount_namespace =
             std::fs::read_link(format!("/proc/{pid}/ns/mnt")).ok().map(|ns| ns.to_string_lossy().into_owned());
-        let process = Self { pid, stat, exe, exe_deleted, exe_file, mount_namespace };
-        process.check_same()?;
-        Ok(process)
+        Ok(Self { pid, stat, exe, exe_deleted, exe_file, mount_namespace })
     }
 
     /// Fails unless `pid` still names this process (same start time).

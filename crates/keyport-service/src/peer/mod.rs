@@ -118,8 +118,11 @@ impl Identifier {
     /// What is known of a connection accepted from `pid`, before it is admitted: who
     /// connected. [`Link::find_client_socket`] completes it once it is.
     pub fn link(&self, pid: Option<u32>) -> Link {
+        // Not re-read to check that the pid still names the same process: the connector is only
+        // trusted as the writer of a request when `same_program` finds the writer, read then, to
+        // be the same process running the same executable, and the writer `unchanged()` after.
         let connector = match pid {
-            Some(pid) => Process::read(pid).map_err(|err| err.to_string()),
+            Some(pid) => Process::read_unverified(pid).map_err(|err| err.to_string()),
             None => Err("the peer's process id is unknown".to_owned()),
         };
         let mut link = Link { connector, client_socket: None, connector_asker: Err("not identified yet".to_owned()) };

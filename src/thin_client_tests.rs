@@ -57,7 +57,7 @@ fn the_thin_clients_request_is_a_token_get() {
 
 #[test]
 fn the_thin_client_reads_the_wires_answers() {
-    use keyport_thin::token::{Answer, answer};
+    use keyport_thin::token::{Answer, Line, read_line};
     use keyport_wire::{AccessToken, ErrorObject, Id, Response, TokenGetResult};
     let result = TokenGetResult {
         access_token: AccessToken::new("tok\"en\u{e9}"),
@@ -68,10 +68,10 @@ fn the_thin_client_reads_the_wires_answers() {
     };
     let success = Response { id: Some(Id::Number(1)), outcome: Ok(serde_json::to_value(&result).unwrap()) };
     let line = String::from_utf8(keyport_wire::frame::encode_answer(&success).unwrap()).unwrap();
-    assert_eq!(answer(&line), Ok(Some(Answer::Token("tok\"en\u{e9}".into()))));
+    assert_eq!(read_line(&line), Line::Answer(Answer::Token("tok\"en\u{e9}".into())));
     let refusal = Response::error(Some(Id::Number(1)), ErrorObject::access_denied("/usr/bin/x", "work"));
     let line = String::from_utf8(keyport_wire::frame::encode_answer(&refusal).unwrap()).unwrap();
-    let Ok(Some(Answer::Refused { code, message })) = answer(&line) else { panic!("{line}") };
+    let Line::Answer(Answer::Refused { code, message }) = read_line(&line) else { panic!("{line}") };
     assert_eq!(code, ErrorCode::AccessDenied.code());
     assert_eq!(message, ErrorObject::access_denied("/usr/bin/x", "work").message);
 }

@@ -38,13 +38,7 @@ fn token(args: &[&str]) -> Option<Quick> {
     let mut min_valid = None;
     let mut rest = args.iter();
     while let Some(arg) = rest.next() {
-        let value = if *arg == "--min-valid" {
-            Some(*rest.next()?)
-        } else if let Some(value) = arg.strip_prefix("--min-valid=") {
-            Some(value)
-        } else {
-            None
-        };
+        let value = if *arg == "--min-valid" { Some(*rest.next()?) } else { arg.strip_prefix("--min-valid=") };
         match value {
             Some(value) => {
                 if min_valid.is_some() {

@@ -47,26 +47,40 @@ pub enum Answer {
     Refused { code: i64, message: String },
 }
 
-/// Reads one line of the service as the answer to request 1: `None` for a notification or
-/// the answer to another request (skipped), or a line that is not a well-formed answer
-/// (`Err`).
-pub fn answer(line: &str) -> Result<Option<Answer>, ()> {
-    let message = json::parse(line).ok_or(())?;
+/// A line from the service, as read by the thin client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Line {
+    /// The answer to request 1.
+    Answer(Answer),
+    /// A notification, or the answer to another request: skipped.
+    Other,
+    /// Not a well-formed answer.
+    Unreadable,
+}
+
+/// Reads one line of the service.
+pub fn read_line(line: &str) -> Line {
+    let Some(message) = json::parse(line) else { return Line::Unreadable };
     if message.get("method").is_some() {
-        return Ok(None); // an event
+        return Line::Other; // an event
     }
     match message.get("id") {
         Some(Value::Null) | None => {}
         Some(id) if id.as_i64() == Some(1) => {}
-        Some(_) => return Ok(None),
+        Some(_) => return Line::Other,
     }
     if let Some(error) = message.get("error") {
-        let code = error.get("code").and_then(Value::as_i64).ok_or(())?;
-        let text = error.get("message").and_then(Value::as_str).ok_or(())?;
-        return Ok(Some(Answer::Refused { code, message: text.to_owned() }));
+        let code = error.get("code").and_then(Value::as_i64);
+        let text = error.get("message").and_then(Value::as_str);
+        return match (code, text) {
+            (Some(code), Some(text)) => Line::Answer(Answer::Refused { code, message: text.to_owned() }),
+            _ => Line::Unreadable,
+        };
     }
-    let token = message.get("result").and_then(|result| result.get("access_token")).and_then(Value::as_str);
-    token.map(|token| Some(Answer::Token(token.to_owned()))).ok_or(())
+    match message.get("result").and_then(|result| result.get("access_token")).and_then(Value::as_str) {
+        Some(token) => Line::Answer(Answer::Token(token.to_owned())),
+        None => Line::Unreadable,
+    }
 }
 
 /// Asks the service for `account`'s token and prints it, or reports its refusal.
@@ -91,10 +105,10 @@ pub fn token(account: &str, min_valid: u64) -> Outcome {
         if text.trim().is_empty() {
             continue;
         }
-        match answer(text) {
-            Ok(Some(answer)) => break answer,
-            Ok(None) => continue,
-            Err(()) => return Outcome::AskTheFullCli,
+        match read_line(text) {
+            Line::Answer(answer) => break answer,
+            Line::Other => continue,
+            Line::Unreadable => return Outcome::AskTheFullCli,
         }
     };
     match answer {
@@ -128,16 +142,16 @@ mod tests {
     #[test]
     fn answers_to_request_one_are_told_from_the_rest() {
         let token = r#"{"jsonrpc":"2.0","id":1,"result":{"access_token":"abc","token_type":"Bearer"}}"#;
-        assert_eq!(answer(token), Ok(Some(Answer::Token("abc".into()))));
+        assert_eq!(read_line(token), Line::Answer(Answer::Token("abc".into())));
         let busy = r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32012,"message":"too many connections; try again"}}"#;
         assert_eq!(
-            answer(busy),
-            Ok(Some(Answer::Refused { code: -32012, message: "too many connections; try again".into() }))
+            read_line(busy),
+            Line::Answer(Answer::Refused { code: -32012, message: "too many connections; try again".into() })
         );
-        assert_eq!(answer(r#"{"jsonrpc":"2.0","method":"event","params":{}}"#), Ok(None));
-        assert_eq!(answer(r#"{"jsonrpc":"2.0","id":2,"result":{"access_token":"x"}}"#), Ok(None));
-        assert_eq!(answer(r#"{"jsonrpc":"2.0","id":1,"result":{}}"#), Err(()));
-        assert_eq!(answer(r#"{"jsonrpc":"2.0","id":1,"error":{"code":"x","message":"m"}}"#), Err(()));
-        assert_eq!(answer("not json"), Err(()));
+        assert_eq!(read_line(r#"{"jsonrpc":"2.0","method":"event","params":{}}"#), Line::Other);
+        assert_eq!(read_line(r#"{"jsonrpc":"2.0","id":2,"result":{"access_token":"x"}}"#), Line::Other);
+        assert_eq!(read_line(r#"{"jsonrpc":"2.0","id":1,"result":{}}"#), Line::Unreadable);
+        assert_eq!(read_line(r#"{"jsonrpc":"2.0","id":1,"error":{"code":"x","message":"m"}}"#), Line::Unreadable);
+        assert_eq!(read_line("not json"), Line::Unreadable);
     }
 }

@@ -209,7 +209,13 @@ impl Identifier {
     /// Checks that `writer` holds the client end of the connection.
     fn holds(&self, link: &Link, writer: &Process) -> Result<Hold, String> {
         if let Some(inode) = link.client_socket {
-            let descriptors = writer.fds_naming_until(&format!("socket:[{inode}]"), |flags| flags.close_on_exec());
+            let target = format!("socket:[{inode}]");
+            // A client's first descriptor after the standard three is usually its connection
+            // (`keyport token`'s always is): looked at alone first, it spares listing them all.
+            if writer.fd_flags_if_naming(3, &target).is_some_and(|flags| flags.close_on_exec()) {
+                return Ok(Hold::CloseOnExec);
+            }
+            let descriptors = writer.fds_naming_until(&target, |flags| flags.close_on_exec());
             if descriptors.is_empty() {
                 return Err(format!(
                     "process {} wrote the request but does not hold the connection any more",

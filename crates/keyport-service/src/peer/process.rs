@@ -172,12 +172,7 @@ impl Process {
         numbers.sort_unstable_by(|a, b| b.cmp(a));
         let mut found = Vec::new();
         for fd in numbers {
-            if self.fd_target(fd).as_deref() != Some(target) {
-                continue;
-            }
-            let info = format!("/proc/{}/fdinfo/{fd}", self.pid);
-            let info = read_proc_file(&info).ok().and_then(|bytes| String::from_utf8(bytes).ok());
-            if let Some(flags) = info.as_deref().and_then(FdFlags::parse) {
+            if let Some(flags) = self.fd_flags_if_naming(fd, target) {
                 found.push(flags);
                 if enough(flags) {
                     break;
@@ -185,6 +180,15 @@ impl Process {
             }
         }
         found
+    }
+
+    /// The flags of file descriptor `fd` if it is open and names `target`.
+    pub fn fd_flags_if_naming(&self, fd: u32, target: &str) -> Option<FdFlags> {
+        if self.fd_target(fd).as_deref() != Some(target) {
+            return None;
+        }
+        let info = read_proc_file(&format!("/proc/{}/fdinfo/{fd}", self.pid)).ok()?;
+        FdFlags::parse(std::str::from_utf8(&info).ok()?)
     }
 
     /// The Snap the process belongs to, by its AppArmor label (cheap: one small read).

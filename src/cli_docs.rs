@@ -2,7 +2,7 @@
 //! (`keyport completions SHELL`, `keyport man`), so they can never describe another version.
 //! The copies in `contrib/completions/` and `contrib/man/`, which the .deb installs, are
 //! checked against them by the tests below (`UPDATE_CLI_DOCS=1 cargo test -p keyport --bin
-//! keyport cli_docs` writes them anew).
+//! keyport-full cli_docs` writes them anew).
 
 use clap::CommandFactory;
 use clap_complete::Shell;
@@ -129,7 +129,7 @@ mod tests {
             let committed = std::fs::read(&file).unwrap_or_default();
             assert!(
                 committed == content,
-                "{path} is out of date: run UPDATE_CLI_DOCS=1 cargo test -p keyport --bin keyport cli_docs"
+                "{path} is out of date: run UPDATE_CLI_DOCS=1 cargo test -p keyport --bin keyport-full cli_docs"
             );
         }
     }

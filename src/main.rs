@@ -11,6 +11,8 @@ mod client;
 mod helpers;
 mod log_file;
 mod print;
+#[cfg(test)]
+mod thin_client_tests;
 
 use std::io::{IsTerminal, Read, Write as _};
 use std::process::ExitCode;
@@ -35,7 +37,7 @@ use keyport_core::{
 };
 use keyport_service::access::{NoPrompter, Program};
 use keyport_service::{Service, ServiceConfig};
-use keyport_wire::{self as wire, Call, ErrorCode, Event};
+use keyport_wire::{self as wire, Call, Event};
 
 use crate::client::{Client, ClientError};
 
@@ -395,15 +397,8 @@ fn main() -> ExitCode {
 /// cannot revoke (nothing was revoked or removed), 130 cancelled.
 fn exit_code(err: &anyhow::Error) -> u8 {
     if let Some(ClientError::Rpc(error)) = err.downcast_ref::<ClientError>() {
-        return match error.known_code() {
-            Some(ErrorCode::NeedsSignIn) => 3,
-            Some(ErrorCode::AccessDenied) => 4,
-            Some(ErrorCode::ProviderUnreachable) => 5,
-            Some(ErrorCode::NoSuchAccount) => 6,
-            Some(ErrorCode::CannotRevoke) => 7,
-            Some(ErrorCode::SigninCancelled) => 130,
-            _ => 1,
-        };
+        // One table for the thin client (which answers `keyport token` itself) and this CLI.
+        return keyport_thin::exit_code(error.code);
     }
     match err.downcast_ref::<Error>() {
         Some(Error::SignInCancelled) => 130,
@@ -788,7 +783,7 @@ fn daemon(args: DaemonArgs) -> Result<()> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let result = runtime.block_on(async {
+    let result: Result<()> = runtime.block_on(async {
         let mut events = service.subscribe();
         tokio::spawn(async move {
             while let Ok(event) = events.recv().await {
@@ -799,7 +794,11 @@ fn daemon(args: DaemonArgs) -> Result<()> {
         let listening = keyport_service::bind(&service)?;
         eprintln!("keyport daemon: serving {} (Ctrl-C to stop)", listening.socket().display());
         tracing::info!(socket = %listening.socket().display(), pid = std::process::id(), "serving");
-        keyport_service::run(service, listening, shutdown).await
+        // On the worker, not on this thread (`block_on`): the accept loop then hands each new
+        // connection to a task on its own thread, without waking another (a `keyport token`
+        // waited for that wake-up).
+        tokio::spawn(keyport_service::run(service, listening, shutdown)).await.context("the service task")??;
+        Ok(())
     });
     // Whatever is still in progress (a renewal waiting on the network, a keyring call) is
     // dropped: a stop ends the process within a second.

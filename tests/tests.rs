@@ -22,3 +22,4 @@ mod revoke;
 mod signin;
 mod socket;
 mod support;
+mod thin_client;

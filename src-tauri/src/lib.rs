@@ -244,7 +244,8 @@ async fn bind_or_take_over(service: &Service) -> Result<keyport_service::Listeni
     }
 }
 
-/// Whether `pid` is this user's `keyport daemon`.
+/// Whether `pid` is this user's `keyport daemon` (run by `keyport-full`, the full CLI, or by a
+/// `keyport` of before the thin client).
 fn is_headless_daemon(pid: u32) -> bool {
     use std::os::unix::fs::MetadataExt;
     let proc_dir = PathBuf::from(format!("/proc/{pid}"));
@@ -256,7 +257,7 @@ fn is_headless_daemon(pid: u32) -> bool {
     let exe = std::fs::read_link(proc_dir.join("exe")).ok();
     let cmdline = std::fs::read(proc_dir.join("cmdline")).unwrap_or_default();
     let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
-    exe.as_deref().and_then(|p| p.file_name()).is_some_and(|name| name == "keyport")
+    exe.as_deref().and_then(|p| p.file_name()).is_some_and(|name| name == "keyport-full" || name == "keyport")
         && args.iter().skip(1).any(|arg| *arg == b"daemon")
 }
 

@@ -16,6 +16,10 @@ pub struct Profile {
     keyring: KeyringSession,
     /// `$BROWSER`: the login driver of the server the test signs in with.
     browser: PathBuf,
+    /// The `keyport` this profile runs ([`keyport_binary`] unless [`Profile::using`] says).
+    binary: PathBuf,
+    /// A directory put first on its programs' `PATH` ([`Profile::with_first_on_path`]).
+    first_on_path: Option<PathBuf>,
 }
 
 impl Profile {
@@ -40,7 +44,30 @@ impl Profile {
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(dir.path().join("run"), std::fs::Permissions::from_mode(0o700)).unwrap();
         }
-        Self { dir, keyring: KeyringSession::start(), browser: oidc::driver() }
+        Self {
+            dir,
+            keyring: KeyringSession::start(),
+            browser: oidc::driver(),
+            binary: keyport_binary(),
+            first_on_path: None,
+        }
+    }
+
+    /// This profile running another `keyport` binary (the benchmark's packaged layout).
+    pub fn using(mut self, binary: PathBuf) -> Self {
+        self.binary = binary;
+        self
+    }
+
+    /// This profile with `dir` first on its programs' `PATH`.
+    pub fn with_first_on_path(mut self, dir: PathBuf) -> Self {
+        self.first_on_path = Some(dir);
+        self
+    }
+
+    /// The `keyport` binary this profile runs.
+    pub fn binary(&self) -> &Path {
+        &self.binary
     }
 
     /// This profile with another login driver as its browser (the Authlib server's, say).
@@ -102,12 +129,18 @@ impl Profile {
         self.keyring.env()
     }
 
+    fn path(&self) -> OsString {
+        let caller = std::env::var_os("PATH").unwrap_or_default();
+        let Some(first) = &self.first_on_path else { return caller };
+        std::env::join_paths(std::iter::once(first.clone()).chain(std::env::split_paths(&caller))).expect("a PATH")
+    }
+
     /// The whole environment of this profile's programs (`PATH` is the caller's; nothing else
     /// is): its home and XDG directories, its keyring's bus, its login driver as `$BROWSER`.
     pub fn env(&self) -> Vec<(String, OsString)> {
         let root = self.dir.path();
         let mut env: Vec<(String, OsString)> = vec![
-            ("PATH".into(), std::env::var_os("PATH").unwrap_or_default()),
+            ("PATH".into(), self.path()),
             ("HOME".into(), root.join("home").into()),
             ("XDG_CONFIG_HOME".into(), root.join("config").into()),
             ("XDG_DATA_HOME".into(), root.join("data").into()),
@@ -127,7 +160,7 @@ impl Profile {
     /// A `keyport` command with this profile's environment ([`Profile::env`]) and nothing of
     /// the caller's.
     pub fn keyport(&self) -> Command {
-        let mut command = Command::new(keyport_binary());
+        let mut command = Command::new(&self.binary);
         command.env_clear().envs(self.env());
         command
     }
@@ -173,7 +206,7 @@ impl Profile {
     /// real pseudo-terminal (`script`), with this profile's environment. Its standard output
     /// and error are captured through files.
     pub fn typed(&self, args: &[&str]) -> Output {
-        let mut line = quote(&keyport_binary().display().to_string());
+        let mut line = quote(&self.binary.display().to_string());
         for arg in args {
             line.push(' ');
             line.push_str(&quote(arg));
@@ -189,7 +222,7 @@ impl Profile {
         let scratch = tempfile::tempdir_in(self.dir.path()).expect("scratch dir");
         let (out, err, status) =
             (scratch.path().join("out"), scratch.path().join("err"), scratch.path().join("status"));
-        let bin = keyport_binary();
+        let bin = &self.binary;
         let line = format!(
             "export PATH={}:\"$PATH\"; {{ {command}\n}} > {} 2> {}; echo $? > {}; exit\n",
             quote(&bin.parent().expect("a directory").display().to_string()),
@@ -388,8 +421,10 @@ fn quote(text: &str) -> String {
     format!("'{}'", text.replace('\'', "'\\''"))
 }
 
-/// The `keyport` binary under test: this build's, or the one `KEYPORT_TEST_BIN` names (to run
-/// the tests against another build, such as an older version, and see which fail).
+/// The `keyport` binary under test: this build's (the thin client, which runs `keyport-full`
+/// beside it for everything but `keyport token` and `--version`, as users' `keyport` does), or
+/// the one `KEYPORT_TEST_BIN` names (to run the tests against another build, such as an older
+/// version, and see which fail).
 pub fn keyport_binary() -> PathBuf {
     std::env::var_os("KEYPORT_TEST_BIN").map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_keyport")), PathBuf::from)
 }

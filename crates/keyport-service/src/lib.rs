@@ -33,7 +33,7 @@ pub use crate::server::{
     LINE_DEADLINE, MAX_CONNECTIONS_PER_PROGRAM, MAX_IN_FLIGHT_PER_CONNECTION, MAX_IN_FLIGHT_PER_PROGRAM,
     WRITE_DEADLINE, serve,
 };
-pub use crate::service::{Service, ServiceConfig};
+pub use crate::service::{Service, ServiceConfig, cli_executables_near};
 
 /// The socket, bound and owned by this instance.
 #[derive(Debug)]

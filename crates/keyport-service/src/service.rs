@@ -46,19 +46,19 @@ impl ServiceConfig {
     pub fn new(socket: PathBuf, access_rules: PathBuf, accounts_file: PathBuf) -> Self {
         let mut cli_paths = Vec::new();
         if let Ok(me) = std::env::current_exe().and_then(std::fs::canonicalize) {
-            // The daemon is usually the CLI binary itself; the desktop app ships one beside it.
-            if let Some(sibling) = me.parent().map(|dir| dir.join("keyport")).filter(|p| p.exists()) {
-                cli_paths.push(sibling);
-            }
+            // The daemon is usually the full CLI itself; the desktop app ships the CLI beside it.
+            cli_paths.extend(cli_executables_near(&me));
             cli_paths.push(me);
         }
         // The `keyport` that programs find in PATH (installed elsewhere than this binary, e.g.
-        // by `cargo install`), so that a program running it is judged, not the CLI.
-        if let Ok(crate::access::Program::Path(in_path)) = crate::access::Program::resolve("keyport")
-            && !cli_paths.contains(&in_path)
-        {
+        // by `cargo install`), and its full CLI, so that a program running it is judged, not
+        // the CLI.
+        if let Ok(crate::access::Program::Path(in_path)) = crate::access::Program::resolve("keyport") {
+            cli_paths.extend(cli_executables_near(&in_path));
             cli_paths.push(in_path);
         }
+        let mut seen = std::collections::HashSet::new();
+        cli_paths.retain(|path| seen.insert(path.clone()));
         Self {
             socket,
             access_rules,
@@ -78,6 +78,24 @@ impl ServiceConfig {
         self.activity_log = keyport_core::paths::state_dir().ok().map(|dir| dir.join(crate::activity::FILE_NAME));
         self
     }
+}
+
+/// The `keyport` command is two executables: `keyport`, the thin client (answers `keyport
+/// token` itself, `crates/keyport-thin`), and `keyport-full`, the full CLI it hands every other
+/// command to (by `exec`, keeping its pid). Both speak for their parent. An installation keeps
+/// them side by side (`cargo install`, a checkout's `target/`) or, for packages, the thin client
+/// in `PREFIX/bin` and the full CLI in `PREFIX/lib/keyport` (`keyport_thin::full::candidates`
+/// says the same; the full CLI's tests check that the two agree).
+///
+/// The CLI executables of the installation that `executable` (a CLI binary or the desktop app)
+/// belongs to, as canonical paths of existing files.
+pub fn cli_executables_near(executable: &std::path::Path) -> Vec<PathBuf> {
+    let Some(dir) = executable.parent() else { return Vec::new() };
+    let mut candidates = vec![dir.join("keyport"), dir.join("keyport-full"), dir.join("../lib/keyport/keyport-full")];
+    if dir.ends_with("lib/keyport") {
+        candidates.push(dir.join("../../bin/keyport"));
+    }
+    candidates.into_iter().filter_map(|path| std::fs::canonicalize(path).ok()).filter(|path| path.is_file()).collect()
 }
 
 /// How long the accounts snapshot is trusted without a `stat()` of `accounts.json`. The stats

@@ -123,8 +123,11 @@ impl Identifier {
     /// What is known of a connection accepted from `pid`, before it is admitted: who
     /// connected. [`Link::find_client_socket`] completes it once it is.
     pub fn link(&self, pid: Option<u32>) -> Link {
+        // Not re-read to check that the pid still names the same process: the connector is only
+        // trusted as the writer of a request when `same_program` finds the writer, read then, to
+        // be the same process running the same executable, and the writer `unchanged()` after.
         let connector = match pid {
-            Some(pid) => Process::read(pid).map_err(|err| err.to_string()),
+            Some(pid) => Process::read_unverified(pid).map_err(|err| err.to_string()),
             None => Err("the peer's process id is unknown".to_owned()),
         };
         let mut link = Link { connector, client_socket: None, connector_asker: Err("not identified yet".to_owned()) };
@@ -202,7 +205,8 @@ impl Identifier {
 
     /// Judges the process `pid` that wrote a request on the connection `link`.
     pub fn asker(&self, link: &Link, pid: u32) -> Result<(Asker, Hold), String> {
-        let writer = Process::read(pid).map_err(|err| err.to_string())?;
+        // Verified by `writer.unchanged()` below, before anything read here is trusted.
+        let writer = Process::read_unverified(pid).map_err(|err| err.to_string())?;
         let hold = self.holds(link, &writer)?;
         let asker = match (&link.connector, &link.connector_asker) {
             // The process that connected, unchanged since: judged when it connected (the CLI's
@@ -226,7 +230,13 @@ impl Identifier {
     /// Checks that `writer` holds the client end of the connection.
     fn holds(&self, link: &Link, writer: &Process) -> Result<Hold, String> {
         if let Some(inode) = link.client_socket {
-            let descriptors = writer.fds_naming(&format!("socket:[{inode}]"));
+            let target = format!("socket:[{inode}]");
+            // A client's first descriptor after the standard three is usually its connection
+            // (`keyport token`'s always is): looked at alone first, it spares listing them all.
+            if writer.fd_flags_if_naming(3, &target).is_some_and(|flags| flags.close_on_exec()) {
+                return Ok(Hold::CloseOnExec);
+            }
+            let descriptors = writer.fds_naming_until(&target, |flags| flags.close_on_exec());
             if descriptors.is_empty() {
                 return Err(format!(
                     "process {} wrote the request but does not hold the connection any more",
@@ -352,13 +362,13 @@ fn cli_delivery(cli: &Process, parent: &Process) -> Delivery {
         return Delivery::Discarded;
     }
     let read_by_parent = if target.starts_with("pipe:[") {
-        parent.fds_naming(&target).iter().any(|flags| flags.readable())
+        parent.fds_naming_until(&target, |flags| flags.readable()).iter().any(|flags| flags.readable())
     } else if let Some(inode) = target.strip_prefix("socket:[").and_then(|t| t.strip_suffix(']')) {
         inode
             .parse()
             .ok()
             .and_then(|inode| socket::peer_inode(inode).ok())
-            .is_some_and(|peer| !parent.fds_naming(&format!("socket:[{peer}]")).is_empty())
+            .is_some_and(|peer| !parent.fds_naming_until(&format!("socket:[{peer}]"), |_| true).is_empty())
     } else {
         false
     };

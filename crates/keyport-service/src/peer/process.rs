@@ -56,9 +56,12 @@ impl Stat {
 
     /// Reads the stat of `pid`.
     pub fn read(pid: u32) -> Result<Self, ServiceError> {
-        let text = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        let bytes = read_proc_file(&format!("/proc/{pid}/stat"))
             .map_err(|err| ServiceError::PeerUnknown(format!("process {pid}: {err}")))?;
-        Self::parse(&text).ok_or_else(|| ServiceError::PeerUnknown(format!("process {pid}: unreadable stat")))
+        std::str::from_utf8(&bytes)
+            .ok()
+            .and_then(Self::parse)
+            .ok_or_else(|| ServiceError::PeerUnknown(format!("process {pid}: unreadable stat")))
     }
 }
 
@@ -81,6 +84,15 @@ impl Process {
     /// Reads `pid`, or fails when it is gone, cannot be read (another user's, or a
     /// non-dumpable process), or its pid was reused while reading.
     pub fn read(pid: u32) -> Result<Self, ServiceError> {
+        let process = Self::read_unverified(pid)?;
+        process.check_same()?;
+        Ok(process)
+    }
+
+    /// [`Process::read`] without its closing check that `pid` still names the process whose
+    /// stat was read first: for callers that ask [`Process::unchanged`] (the same check, and
+    /// more) before they trust what they read, so that the stat is not read twice in a row.
+    pub(crate) fn read_unverified(pid: u32) -> Result<Self, ServiceError> {
         let stat = Stat::read(pid)?;
         let link = std::fs::read_link(format!("/proc/{pid}/exe"))
             .map_err(|err| ServiceError::PeerUnknown(format!("process {pid}: {err}")))?;
@@ -88,9 +100,7 @@ impl Process {
         let exe_file = FileId::of(Path::new(&format!("/proc/{pid}/exe")));
         let mount_namespace =
             std::fs::read_link(format!("/proc/{pid}/ns/mnt")).ok().map(|ns| ns.to_string_lossy().into_owned());
-        let process = Self { pid, stat, exe, exe_deleted, exe_file, mount_namespace };
-        process.check_same()?;
-        Ok(process)
+        Ok(Self { pid, stat, exe, exe_deleted, exe_file, mount_namespace })
     }
 
     /// Fails unless `pid` still names this process (same start time).
@@ -120,7 +130,7 @@ impl Process {
 
     /// The process's arguments (`/proc/PID/cmdline`), lossily decoded.
     pub fn arguments(&self) -> Vec<String> {
-        std::fs::read(format!("/proc/{}/cmdline", self.pid))
+        read_proc_file(&format!("/proc/{}/cmdline", self.pid))
             .map(|bytes| {
                 bytes
                     .split(|b| *b == 0)
@@ -147,19 +157,38 @@ impl Process {
     /// The flags of every open file descriptor of this process naming `target` (such as
     /// `socket:[456]` or `pipe:[123]`), from `/proc/PID/fdinfo/FD`.
     pub fn fds_naming(&self, target: &str) -> Vec<FdFlags> {
+        self.fds_naming_until(target, |_| false)
+    }
+
+    /// [`Process::fds_naming`], stopping at the first descriptor whose flags satisfy `enough`
+    /// (then the last one in the list). Descriptors are looked at from the highest number
+    /// down: the socket a client just opened, or the pipe a program just made for a child's
+    /// output, is usually its newest descriptor, and a mail client may hold hundreds (one
+    /// `readlink` each).
+    pub fn fds_naming_until(&self, target: &str, enough: impl Fn(FdFlags) -> bool) -> Vec<FdFlags> {
         let Ok(dir) = std::fs::read_dir(format!("/proc/{}/fd", self.pid)) else { return Vec::new() };
+        let mut numbers: Vec<u32> =
+            dir.flatten().filter_map(|entry| entry.file_name().to_str().and_then(|name| name.parse().ok())).collect();
+        numbers.sort_unstable_by(|a, b| b.cmp(a));
         let mut found = Vec::new();
-        for entry in dir.flatten() {
-            let Ok(link) = std::fs::read_link(entry.path()) else { continue };
-            if link.as_os_str() != target {
-                continue;
-            }
-            let info = format!("/proc/{}/fdinfo/{}", self.pid, entry.file_name().to_string_lossy());
-            if let Some(flags) = std::fs::read_to_string(info).ok().as_deref().and_then(FdFlags::parse) {
+        for fd in numbers {
+            if let Some(flags) = self.fd_flags_if_naming(fd, target) {
                 found.push(flags);
+                if enough(flags) {
+                    break;
+                }
             }
         }
         found
+    }
+
+    /// The flags of file descriptor `fd` if it is open and names `target`.
+    pub fn fd_flags_if_naming(&self, fd: u32, target: &str) -> Option<FdFlags> {
+        if self.fd_target(fd).as_deref() != Some(target) {
+            return None;
+        }
+        let info = read_proc_file(&format!("/proc/{}/fdinfo/{fd}", self.pid)).ok()?;
+        FdFlags::parse(std::str::from_utf8(&info).ok()?)
     }
 
     /// The Snap the process belongs to, by its AppArmor label (cheap: one small read).
@@ -185,11 +214,48 @@ impl Process {
     }
 
     fn apparmor_label(&self) -> Option<String> {
-        ["attr/apparmor/current", "attr/current"]
-            .iter()
-            .find_map(|file| std::fs::read_to_string(format!("/proc/{}/{file}", self.pid)).ok())
-            .map(|label| label.trim_end_matches(['\n', '\0']).to_owned())
+        let file = label_file()?;
+        let label = read_proc_file(&format!("/proc/{}/{file}", self.pid)).ok()?;
+        Some(String::from_utf8_lossy(&label).trim_end_matches(['\n', '\0']).to_owned())
     }
+}
+
+/// The `/proc/PID/` file that holds a process's security label on this kernel
+/// (`attr/apparmor/current`, or `attr/current` before Linux 5.8), found once by reading this
+/// process's own; `None` when neither can be read, as on a kernel without AppArmor, where no
+/// process has a label (no Snap is confined) and looking for one cost every identification two
+/// failed reads.
+fn label_file() -> Option<&'static str> {
+    static FILE: std::sync::OnceLock<Option<&'static str>> = std::sync::OnceLock::new();
+    *FILE.get_or_init(|| {
+        ["attr/apparmor/current", "attr/current"]
+            .into_iter()
+            .find(|file| read_proc_file(&format!("/proc/self/{file}")).is_ok())
+    })
+}
+
+/// Reads a small `/proc` file whole, into one buffer. procfs reports a size of 0, so
+/// `std::fs::read_to_string` asked for the file's size and position and read it 32 bytes at a
+/// time: nine system calls for `/proc/PID/stat` where four do (open, read, the read that sees
+/// the end, close).
+fn read_proc_file(path: &str) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut bytes = vec![0; 1024];
+    let mut filled = 0;
+    loop {
+        if filled == bytes.len() {
+            bytes.resize(filled * 2, 0);
+        }
+        match file.read(&mut bytes[filled..]) {
+            Ok(0) => break,
+            Ok(read) => filled += read,
+            Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(err) => return Err(err),
+        }
+    }
+    bytes.truncate(filled);
+    Ok(bytes)
 }
 
 /// Flags of an open file descriptor.

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 
 import {
+  baseName,
   actionPhrase,
   base64Utf8,
   expiryText,
@@ -96,6 +97,10 @@ describe("small helpers", () => {
     expect(identityText({ name: "a@x.org", email: "a@x.org", sub: null })).toBe("a@x.org");
     expect(identityText({ name: null, email: null, sub: "42" })).toBe("subject 42");
     expect(identityText({ name: null, email: null, sub: null })).toBe("");
+  });
+  it("baseName", () => {
+    expect(baseName("/usr/bin/git")).toBe("git");
+    expect(baseName("C:\\Tools\\curl.exe")).toBe("curl.exe");
   });
   it("base64Utf8 handles non-ASCII", () => {
     expect(base64Utf8("<svg/>")).toBe(btoa("<svg/>"));

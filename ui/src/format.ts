@@ -174,6 +174,12 @@ export function svgDataUrl(svg: string): string {
   return `data:image/svg+xml;base64,${base64Utf8(svg)}`;
 }
 
+/** The last path component of a program path, for labels. */
+export function baseName(path: string): string {
+  const parts = path.split(/[\\/]/).filter(Boolean);
+  return parts.length ? parts[parts.length - 1] : path;
+}
+
 /** What a program asks to do with an account, as the end of "PROGRAM wants to ...". */
 export function actionPhrase(action: Action): { verb: string; after: string } {
   switch (action) {

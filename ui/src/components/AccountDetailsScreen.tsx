@@ -8,7 +8,7 @@ import { isNotFound } from "../app";
 import { useActions, useAppState } from "../context";
 import { errorText, sentence } from "../errors";
 import { useNow } from "../clock";
-import { identityText, parseScopes, providerKindLabel, refreshTokenText } from "../format";
+import { baseName, identityText, parseScopes, providerKindLabel, refreshTokenText } from "../format";
 import { providerKinds, RefreshTokenNote } from "./AccountsScreen";
 import {
   Banner,

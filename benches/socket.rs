@@ -176,12 +176,23 @@ fn main() {
 
     let mut table = Table::default();
 
-    // Idle memory: every account loaded and its token cached, then a second of quiet.
+    // Idle memory: every account loaded and its token cached, then quiet: a second (the code
+    // that served the requests still mapped), then past the service's idle release
+    // (`keyport_service::resident`: its executable's code pages given back after 10 s without
+    // a request).
     for n in 1..=ACCOUNTS {
         setup.token_get(&format!("robot{n}"));
     }
     setup.token_get("a");
     std::thread::sleep(Duration::from_secs(1));
+    let busy = memory(setup.daemon);
+    table.row(
+        &format!("daemon memory, 1 s after serving {} accounts", ACCOUNTS + 1),
+        &format!("VmRSS {:.1} MiB, VmHWM {:.1} MiB", mib(busy.rss_kib), mib(busy.hwm_kib)),
+        "",
+        true,
+    );
+    std::thread::sleep(keyport_service::resident::IDLE_BEFORE_RELEASE + 2 * keyport_service::resident::IDLE_CHECK);
     let idle = memory(setup.daemon);
     table.row(
         &format!("daemon memory, idle, {} accounts", ACCOUNTS + 1),
@@ -189,6 +200,13 @@ fn main() {
         "VmRSS <= 10 MiB",
         mib(idle.rss_kib) <= 10.0,
     );
+    // The first request after the release maps the code it needs again.
+    let started = Instant::now();
+    setup.token_get("robot1");
+    table.notes.push(format!(
+        "the first token.get after the idle release took {} (code pages mapped again)",
+        micros(started.elapsed())
+    ));
 
     for clients in [1, CLIENTS].into_iter().filter(|_| runs("throughput")) {
         eprintln!("measuring token.get with {clients} client(s)");

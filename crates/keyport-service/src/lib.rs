@@ -21,6 +21,7 @@ mod methods;
 pub mod names;
 pub mod peer;
 pub mod prompts;
+pub mod resident;
 mod server;
 mod service;
 
@@ -118,7 +119,9 @@ async fn run_with(
     match listening {
         Some(Listening { _instance, listener, socket }) => {
             tracing::info!(socket = %socket.display(), "serving");
+            let releaser = tokio::spawn(release_when_idle(service.clone()));
             serve(service, listener, shutdown).await;
+            releaser.abort();
             let _ = std::fs::remove_file(&socket);
         }
         None => shutdown.await,
@@ -133,6 +136,31 @@ async fn run_with(
     // Counted repeats are written now, not lost with the process.
     let _ = tokio::task::spawn_blocking(move || activity.finish()).await;
     Ok(())
+}
+
+/// Gives back the executable's code pages once the socket has been quiet for
+/// [`resident::IDLE_BEFORE_RELEASE`], again after each busy spell (`resident.rs`).
+async fn release_when_idle(service: Arc<Service>) {
+    use std::sync::atomic::Ordering;
+    let mut seen = service.requests_read.load(Ordering::Relaxed);
+    let mut quiet_since = tokio::time::Instant::now();
+    let mut released = false;
+    loop {
+        tokio::time::sleep(resident::IDLE_CHECK).await;
+        let now = service.requests_read.load(Ordering::Relaxed);
+        if now != seen {
+            (seen, quiet_since, released) = (now, tokio::time::Instant::now(), false);
+            continue;
+        }
+        if !released && quiet_since.elapsed() >= resident::IDLE_BEFORE_RELEASE {
+            released = true;
+            match tokio::task::spawn_blocking(resident::release_code_pages).await {
+                Ok(Ok(bytes)) => tracing::debug!(bytes, "idle: code pages given back"),
+                Ok(Err(err)) => tracing::debug!(%err, "idle: code pages not given back"),
+                Err(_) => {}
+            }
+        }
+    }
 }
 
 /// An id for a sign-in or a question: unique in this process, not guessable from outside.

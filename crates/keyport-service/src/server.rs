@@ -466,6 +466,7 @@ async fn connection(
                 };
                 let permits = (connection_permit, program_permit);
                 last_activity = tokio::time::Instant::now();
+                service.requests_read.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let request = match Request::parse(&line) {
                     Ok(request) => request,
                     Err(error_response) => {

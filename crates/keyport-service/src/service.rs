@@ -155,6 +155,8 @@ pub struct Service {
     keyring_reads: tokio::sync::Semaphore,
     /// The record of who read what.
     pub(crate) activity: crate::activity::Activity,
+    /// Request lines read on the socket since the start (for `resident`: is the service idle?).
+    pub(crate) requests_read: std::sync::atomic::AtomicU64,
 }
 
 impl Service {
@@ -178,6 +180,7 @@ impl Service {
             tokens: Mutex::new(HashMap::new()),
             keyring_reads: tokio::sync::Semaphore::new(KEYRING_READS),
             activity,
+            requests_read: std::sync::atomic::AtomicU64::new(0),
         })
     }
 

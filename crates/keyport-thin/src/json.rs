@@ -32,9 +32,11 @@ impl Value {
         }
     }
 
-    /// An integer value that fits an `i64` (`-32004`; not `-32004.0` or `1e3`).
+    /// An integer value that fits an `i64` (`-32004`; not `-32004.0` or `1e3`, nor `-0`, which
+    /// serde_json reads as a float: found by the `thin_answer` fuzz target).
     pub fn as_i64(&self) -> Option<i64> {
         match self {
+            Self::Number(text) if text == "-0" => None,
             Self::Number(text) => text.parse().ok(),
             _ => None,
         }

@@ -9,6 +9,7 @@ mod id_token;
 mod numbers;
 mod peer;
 mod redirect;
+mod thin;
 mod token;
 mod wire;
 
@@ -31,6 +32,7 @@ pub const ALL: &[Target] = &[
         max_len: 256,
     },
     Target { name: "expiry_arithmetic", run: numbers::expiry, dictionary: &[], max_len: 64 },
+    Target { name: "thin_answer", run: thin::answer, dictionary: thin::DICTIONARY, max_len: 2048 },
     Target { name: "proc_files", run: peer::proc_files, dictionary: peer::PROC_DICTIONARY, max_len: 1024 },
     Target { name: "desktop_entry", run: peer::desktop_entry, dictionary: peer::ENTRY_DICTIONARY, max_len: 2048 },
 ];

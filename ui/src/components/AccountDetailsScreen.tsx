@@ -1,3 +1,5 @@
+// The account details screen: token, identity, scopes, history, last error, programs and
+// activity, with refresh, sign in again, copy token, revoke and remove.
 import { useEffect, useId, useRef, useState } from "preact/hooks";
 
 import type { AccountDetails } from "../bindings/AccountDetails";
@@ -22,6 +24,7 @@ import {
   useAction,
 } from "./Common";
 import { ConfirmDialog, Modal } from "./Dialog";
+import { Field } from "./Field";
 import { ProviderIcon } from "./Icons";
 import { SigninView } from "./SigninViews";
 
@@ -272,22 +275,14 @@ function ReauthDialog(props: { account: AccountSummary; onClose: () => void }) {
               Your browser opens on the sign-in page of {a.provider}.{" "}
               {who ? `Sign in as ${who} to renew this account's tokens.` : "Sign in to renew this account's tokens."}
             </p>
-            <div class="field">
-              <label for={`${id}-scopes`}>Extra scopes (optional)</label>
-              <input
-                id={`${id}-scopes`}
-                type="text"
-                data-testid="reauth-scopes"
-                value={scopes}
-                onInput={(e) => setScopes(e.currentTarget.value)}
-                autocomplete="off"
-                spellcheck={false}
-                aria-describedby={`${id}-scopes-hint`}
-              />
-              <p id={`${id}-scopes-hint`} class="hint">
-                Separate scopes with spaces or commas. The account keeps the scopes it has: {a.scopes.join(" ") || "none"}.
-              </p>
-            </div>
+            <Field
+              id={`${id}-scopes`}
+              label="Extra scopes (optional)"
+              testid="reauth-scopes"
+              value={scopes}
+              onValue={setScopes}
+              hint={`Separate scopes with spaces or commas. The account keeps the scopes it has: ${a.scopes.join(" ") || "none"}.`}
+            />
           </div>
           <div class="modal-actions">
             <button type="button" class="btn" data-testid="cancel" onClick={props.onClose}>

@@ -1,9 +1,12 @@
+// The Add account screen: pick a provider, then sign in with the browser or with a code, or add a
+// service account.
 import { useState } from "preact/hooks";
 
 import type { ProviderSummary } from "../bindings/ProviderSummary";
 import { useActions, useAppState } from "../context";
 import { parseScopes, providerKindShort } from "../format";
 import { ErrorMessage, Loading, Spinner, useAction } from "./Common";
+import { Field } from "./Field";
 import { KeyIcon, ProviderIcon } from "./Icons";
 import { SigninView } from "./SigninViews";
 
@@ -111,67 +114,53 @@ export function AddAccountScreen() {
           else void addService();
         }}
       >
-        <div class="field">
-          <label for="add-provider">Provider</label>
-          <div class="select-with-icon">
-            <ProviderIcon kind={selected?.kind} />
-            <select
-              id="add-provider"
-              data-testid="provider-select"
-              value={providerName}
-              onChange={(e) => actions.setAddForm({ provider: e.currentTarget.value })}
-            >
-              {list.map((p) => (
-                <option key={p.name} value={p.name}>
-                  {p.name} ({providerKindShort(p.kind)})
-                </option>
-              ))}
-            </select>
-          </div>
-        </div>
+        <Field
+          kind="select"
+          id="add-provider"
+          label="Provider"
+          testid="provider-select"
+          icon={<ProviderIcon kind={selected?.kind} />}
+          value={providerName}
+          onValue={(provider) => actions.setAddForm({ provider })}
+        >
+          {list.map((p) => (
+            <option key={p.name} value={p.name}>
+              {p.name} ({providerKindShort(p.kind)})
+            </option>
+          ))}
+        </Field>
 
-        <div class="field">
-          <label for="add-account-name">
-            Account name {mode === "signin" ? <span class="optional">(optional)</span> : null}
-          </label>
-          <input
-            id="add-account-name"
-            type="text"
-            data-testid="account-name"
-            value={form.account}
-            onInput={(e) => actions.setAddForm({ account: e.currentTarget.value })}
-            autocomplete="off"
-            spellcheck={false}
-            aria-invalid={invalid ? "true" : undefined}
-            aria-describedby="add-account-name-hint"
-          />
-          <p class="hint" id="add-account-name-hint">
-            {mode === "signin"
+        <Field
+          id="add-account-name"
+          label="Account name"
+          optional={mode === "signin"}
+          testid="account-name"
+          value={form.account}
+          onValue={(account) => actions.setAddForm({ account })}
+          invalid={!!invalid}
+          describedBy={invalid ? "add-form-error" : undefined}
+          hint={
+            mode === "signin"
               ? "What you call this account in Keyport and in commands. Left empty, Keyport uses the email address the provider reports."
-              : "What you call this service account in Keyport and in commands."}
-          </p>
-        </div>
+              : "What you call this service account in Keyport and in commands."
+          }
+        />
 
-        <div class="field">
-          <label for="add-scopes">
-            Scopes <span class="optional">(optional)</span>
-          </label>
-          <input
-            id="add-scopes"
-            type="text"
-            data-testid="scopes"
-            value={form.scopes}
-            onInput={(e) => actions.setAddForm({ scopes: e.currentTarget.value })}
-            autocomplete="off"
-            spellcheck={false}
-            aria-describedby="add-scopes-hint"
-          />
-          <p class="hint" id="add-scopes-hint">
-            Separated by spaces or commas. These replace the provider's default scopes
-            {selected?.scopes.length ? ` (${selected.scopes.join(" ")})` : ""}; leave the field empty to
-            use those.
-          </p>
-        </div>
+        <Field
+          id="add-scopes"
+          label="Scopes"
+          optional
+          testid="scopes"
+          value={form.scopes}
+          onValue={(scopes) => actions.setAddForm({ scopes })}
+          hint={
+            <>
+              Separated by spaces or commas. These replace the provider's default scopes
+              {selected?.scopes.length ? ` (${selected.scopes.join(" ")})` : ""}; leave the field empty to
+              use those.
+            </>
+          }
+        />
 
         {mode === "signin" ? (
           <>
@@ -218,34 +207,24 @@ export function AddAccountScreen() {
               Keyport gets tokens with the client id and secret (Client Credentials). Leave both empty to use the ones
               of {providerName}.
             </p>
-            <div class="field">
-              <label for="sa-client-id">
-                Client id <span class="optional">(optional)</span>
-              </label>
-              <input
-                id="sa-client-id"
-                type="text"
-                data-testid="client-id"
-                value={clientId}
-                placeholder={selected?.client_id}
-                onInput={(e) => setClientId(e.currentTarget.value)}
-                autocomplete="off"
-                spellcheck={false}
-              />
-            </div>
-            <div class="field">
-              <label for="sa-client-secret">
-                Client secret <span class="optional">(optional)</span>
-              </label>
-              <input
-                id="sa-client-secret"
-                type="password"
-                data-testid="client-secret"
-                value={clientSecret}
-                onInput={(e) => setClientSecret(e.currentTarget.value)}
-                autocomplete="off"
-              />
-            </div>
+            <Field
+              id="sa-client-id"
+              label="Client id"
+              optional
+              testid="client-id"
+              value={clientId}
+              placeholder={selected?.client_id}
+              onValue={setClientId}
+            />
+            <Field
+              kind="secret"
+              id="sa-client-secret"
+              label="Client secret"
+              optional
+              testid="client-secret"
+              value={clientSecret}
+              onValue={setClientSecret}
+            />
             <div class="button-row">
               <button type="submit" class="btn btn-primary" data-testid="service-account-submit" disabled={busy !== null}>
                 {busy ? (
@@ -270,7 +249,7 @@ export function AddAccountScreen() {
             </div>
           </fieldset>
         )}
-        {(invalid || error) && <ErrorMessage>{invalid ?? error}</ErrorMessage>}
+        {(invalid || error) && <ErrorMessage id="add-form-error">{invalid ?? error}</ErrorMessage>}
         <KeyringNote />
       </form>
     );

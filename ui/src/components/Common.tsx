@@ -1,3 +1,5 @@
+// Small shared pieces: spinner, loading line, expiry, status badge, scopes, times, error box,
+// banner, copy-to-clipboard, and the busy/error state of an action.
 import type { ComponentChildren } from "preact";
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
 
@@ -67,9 +69,9 @@ export function LocalTime(props: { iso: string | null | undefined }) {
 }
 
 /** An error in a sentence, announced at once. */
-export function ErrorMessage(props: { children: ComponentChildren; class?: string }) {
+export function ErrorMessage(props: { children: ComponentChildren; class?: string; id?: string }) {
   return (
-    <div role="alert" class={`error-box ${props.class ?? ""}`}>
+    <div role="alert" id={props.id} class={`error-box ${props.class ?? ""}`}>
       <WarningIcon class="error-icon" />
       <div>{props.children}</div>
     </div>

@@ -1,3 +1,5 @@
+// The Providers screen: each provider's card (edit, refresh metadata, remove) and the form that
+// adds one (built-in preset, issuer URL or endpoints typed in).
 import { Fragment } from "preact";
 import { useId, useState } from "preact/hooks";
 
@@ -21,6 +23,7 @@ import {
 } from "../providerEdit";
 import { Banner, CopyField, ErrorMessage, Loading, Spinner, useAction } from "./Common";
 import { ConfirmDialog, Modal } from "./Dialog";
+import { Field } from "./Field";
 import { ProviderIcon } from "./Icons";
 
 const ENDPOINT_LABELS: Array<[keyof Endpoints, string]> = [
@@ -243,101 +246,98 @@ function EditProviderDialog(props: { provider: ProviderSummary; onClose: () => v
               const forgetting = draft.forget.includes(key);
               const testKey = key === "device_authorization" ? "device" : key;
               return (
-                <div class="field endpoint-edit" key={key} data-testid={`edit-endpoint-${testKey}`}>
-                  <label for={`${id}-${key}`}>{label} endpoint</label>
-                  <p class="hint endpoint-now">
-                    {now ? (
-                      <>
-                        Now <code class="mono-text small">{now}</code>{" "}
-                        {source && <span>({SOURCE_LABELS[source] ?? source})</span>}
-                      </>
-                    ) : (
-                      "None now."
-                    )}
-                  </p>
-                  <input
-                    id={`${id}-${key}`}
-                    type="url"
-                    data-testid={`edit-endpoint-${testKey}-input`}
-                    value={draft.endpoints[key]}
-                    placeholder={now ? "Keep as it is" : "https://"}
-                    disabled={forgetting || busy}
-                    onInput={(e) => setEndpoint(key, e.currentTarget.value)}
-                    autocomplete="off"
-                    spellcheck={false}
-                  />
-                  {canForget(p, key) && (
-                    <label class="check">
-                      <input
-                        type="checkbox"
-                        data-testid={`edit-endpoint-${testKey}-forget`}
+                <Field
+                  key={key}
+                  kind="url"
+                  class="endpoint-edit"
+                  boxTestid={`edit-endpoint-${testKey}`}
+                  id={`${id}-${key}`}
+                  label={`${label} endpoint`}
+                  before={
+                    <p class="hint endpoint-now" id={`${id}-${key}-now`}>
+                      {now ? (
+                        <>
+                          Now <code class="mono-text small">{now}</code>{" "}
+                          {source && <span>({SOURCE_LABELS[source] ?? source})</span>}
+                        </>
+                      ) : (
+                        "None now."
+                      )}
+                    </p>
+                  }
+                  describedBy={`${id}-${key}-now`}
+                  testid={`edit-endpoint-${testKey}-input`}
+                  value={draft.endpoints[key]}
+                  placeholder={now ? "Keep as it is" : "https://"}
+                  disabled={forgetting || busy}
+                  onValue={(v) => setEndpoint(key, v)}
+                  after={
+                    canForget(p, key) && (
+                      <Field
+                        kind="checkbox"
+                        id={`${id}-${key}-forget`}
+                        label={
+                          base === "manual"
+                            ? "Remove this endpoint"
+                            : `Forget the typed-in one: back to the ${BASE_WORDS[base]} one, if there is one`
+                        }
+                        testid={`edit-endpoint-${testKey}-forget`}
                         checked={forgetting}
                         disabled={busy}
-                        onChange={(e) => toggleForget(key, e.currentTarget.checked)}
+                        onChecked={(on) => toggleForget(key, on)}
                       />
-                      {base === "manual"
-                        ? "Remove this endpoint"
-                        : `Forget the typed-in one: back to the ${BASE_WORDS[base]} one, if there is one`}
-                    </label>
-                  )}
-                </div>
+                    )
+                  }
+                />
               );
             })}
           </fieldset>
 
-          <div class="field">
-            <label for={`${id}-scopes`}>Default scopes</label>
-            <input
-              id={`${id}-scopes`}
-              type="text"
-              data-testid="edit-scopes"
-              value={draft.scopes}
-              disabled={busy}
-              onInput={(e) => set({ scopes: e.currentTarget.value })}
-              autocomplete="off"
-              spellcheck={false}
-              aria-describedby={`${id}-scopes-hint`}
-            />
-            <p class="hint" id={`${id}-scopes-hint`}>
-              Separated by spaces or commas; asked for when a sign-in names none. Left empty: back to the{" "}
-              {base === "manual" ? "provider's defaults (none)" : `${BASE_WORDS[base]} defaults`}.
-            </p>
-          </div>
+          <Field
+            id={`${id}-scopes`}
+            label="Default scopes"
+            testid="edit-scopes"
+            value={draft.scopes}
+            disabled={busy}
+            onValue={(scopes) => set({ scopes })}
+            hint={
+              <>
+                Separated by spaces or commas; asked for when a sign-in names none. Left empty: back to the{" "}
+                {base === "manual" ? "provider's defaults (none)" : `${BASE_WORDS[base]} defaults`}.
+              </>
+            }
+          />
 
           <fieldset class="edit-section">
             <legend>Redirect URI</legend>
             <div class="field-grid redirect-fields">
-              <div class="field">
-                <label for={`${id}-host`}>Host</label>
-                <select
-                  id={`${id}-host`}
-                  data-testid="edit-redirect-host"
-                  value={draft.redirectHost}
-                  disabled={busy}
-                  onChange={(e) => set({ redirectHost: e.currentTarget.value })}
-                >
-                  {REDIRECT_HOSTS.map((h) => (
-                    <option key={h} value={h}>
-                      {h}
-                    </option>
-                  ))}
-                </select>
-              </div>
-              <div class="field">
-                <label for={`${id}-path`}>Path</label>
-                <input
-                  id={`${id}-path`}
-                  type="text"
-                  data-testid="edit-redirect-path"
-                  value={draft.redirectPath}
-                  disabled={busy}
-                  onInput={(e) => set({ redirectPath: e.currentTarget.value })}
-                  autocomplete="off"
-                  spellcheck={false}
-                />
-              </div>
+              <Field
+                kind="select"
+                id={`${id}-host`}
+                label="Host"
+                testid="edit-redirect-host"
+                value={draft.redirectHost}
+                disabled={busy}
+                onValue={(redirectHost) => set({ redirectHost })}
+                describedBy={`${id}-redirect-hint`}
+              >
+                {REDIRECT_HOSTS.map((h) => (
+                  <option key={h} value={h}>
+                    {h}
+                  </option>
+                ))}
+              </Field>
+              <Field
+                id={`${id}-path`}
+                label="Path"
+                testid="edit-redirect-path"
+                value={draft.redirectPath}
+                disabled={busy}
+                onValue={(redirectPath) => set({ redirectPath })}
+                describedBy={`${id}-redirect-hint`}
+              />
             </div>
-            <p class="hint" data-testid="edit-redirect-hint">
+            <p class="hint" id={`${id}-redirect-hint`} data-testid="edit-redirect-hint">
               The provider's client registration must list <code class="mono-text small">{redirectPreview}</code>{" "}
               exactly (any port is used); change it there too, or sign-ins fail.
             </p>
@@ -371,19 +371,16 @@ function EditProviderDialog(props: { provider: ProviderSummary; onClose: () => v
               ))}
             </div>
             {draft.secret === "replace" && (
-              <div class="field">
-                <label for={`${id}-secret`}>New client secret</label>
-                <input
-                  id={`${id}-secret`}
-                  type="password"
-                  data-testid="edit-secret-input"
-                  value={draft.newSecret}
-                  disabled={busy}
-                  onInput={(e) => set({ newSecret: e.currentTarget.value })}
-                  autocomplete="off"
-                />
-                <p class="hint">It goes to your system keyring, not to a file.</p>
-              </div>
+              <Field
+                kind="secret"
+                id={`${id}-secret`}
+                label="New client secret"
+                testid="edit-secret-input"
+                value={draft.newSecret}
+                disabled={busy}
+                onValue={(newSecret) => set({ newSecret })}
+                hint="It goes to your system keyring, not to a file."
+              />
             )}
             {draft.secret === "delete" && (
               <p class="hint">
@@ -605,64 +602,45 @@ function ProviderForm() {
           )}
           {presets && preset && (
             <>
-              <div class="field">
-                <label for="pf-preset">Provider</label>
-                <div class="select-with-icon">
-                  <ProviderIcon kind={preset.id} />
-                  <select
-                    id="pf-preset"
-                    data-testid="preset-select"
-                    value={preset.id}
-                    onChange={(e) => setPresetId(e.currentTarget.value)}
-                  >
-                    {presets.map((p) => (
-                      <option key={p.id} value={p.id}>
-                        {p.label}
-                      </option>
-                    ))}
-                  </select>
-                </div>
-              </div>
+              <Field
+                kind="select"
+                id="pf-preset"
+                label="Provider"
+                testid="preset-select"
+                icon={<ProviderIcon kind={preset.id} />}
+                value={preset.id}
+                onValue={setPresetId}
+              >
+                {presets.map((p) => (
+                  <option key={p.id} value={p.id}>
+                    {p.label}
+                  </option>
+                ))}
+              </Field>
               <PresetGuide preset={preset} name={name.trim() || preset.id} />
               {preset.needs === "tenant" && (
-                <div class="field">
-                  <label for="pf-tenant">Tenant</label>
-                  <input
-                    id="pf-tenant"
-                    type="text"
-                    data-testid="preset-tenant"
-                    value={tenant}
-                    placeholder="common"
-                    onInput={(e) => setTenant(e.currentTarget.value)}
-                    autocomplete="off"
-                    spellcheck={false}
-                    aria-describedby="pf-tenant-hint"
-                  />
-                  <p class="hint" id="pf-tenant-hint">
-                    common (any account), organizations (work or school), consumers (personal) or your tenant id.
-                  </p>
-                </div>
+                <Field
+                  id="pf-tenant"
+                  label="Tenant"
+                  testid="preset-tenant"
+                  value={tenant}
+                  placeholder="common"
+                  onValue={setTenant}
+                  hint="common (any account), organizations (work or school), consumers (personal) or your tenant id."
+                />
               )}
               {preset.needs === "base_url" && (
-                <div class="field">
-                  <label for="pf-base">
-                    Base URL <span class="optional">(optional)</span>
-                  </label>
-                  <input
-                    id="pf-base"
-                    type="url"
-                    data-testid="preset-base-url"
-                    value={baseUrl}
-                    placeholder="https://gitlab.example.com"
-                    onInput={(e) => setBaseUrl(e.currentTarget.value)}
-                    autocomplete="off"
-                    spellcheck={false}
-                    aria-describedby="pf-base-hint"
-                  />
-                  <p class="hint" id="pf-base-hint">
-                    For a self-hosted server. Left empty, Keyport uses the public service.
-                  </p>
-                </div>
+                <Field
+                  kind="url"
+                  id="pf-base"
+                  label="Base URL"
+                  optional
+                  testid="preset-base-url"
+                  value={baseUrl}
+                  placeholder="https://gitlab.example.com"
+                  onValue={setBaseUrl}
+                  hint="For a self-hosted server. Left empty, Keyport uses the public service."
+                />
               )}
             </>
           )}
@@ -671,23 +649,16 @@ function ProviderForm() {
 
       {source === "issuer" && (
         <div class="source-fields">
-          <div class="field">
-            <label for="pf-issuer">Issuer URL</label>
-            <input
-              id="pf-issuer"
-              type="url"
-              data-testid="issuer"
-              value={issuer}
-              placeholder="https://accounts.example.com"
-              onInput={(e) => setIssuer(e.currentTarget.value)}
-              autocomplete="off"
-              spellcheck={false}
-              aria-describedby="pf-issuer-hint"
-            />
-            <p class="hint" id="pf-issuer-hint">
-              Keyport reads the server's discovery document (OpenID Connect or RFC 8414) to find its endpoints.
-            </p>
-          </div>
+          <Field
+            kind="url"
+            id="pf-issuer"
+            label="Issuer URL"
+            testid="issuer"
+            value={issuer}
+            placeholder="https://accounts.example.com"
+            onValue={setIssuer}
+            hint="Keyport reads the server's discovery document (OpenID Connect or RFC 8414) to find its endpoints."
+          />
         </div>
       )}
 
@@ -697,101 +668,69 @@ function ProviderForm() {
             const required = key === "authorization" || key === "token";
             const testid = `endpoint-${key === "device_authorization" ? "device" : key}`;
             return (
-              <div class="field" key={key}>
-                <label for={`pf-${key}`}>
-                  {label} endpoint {!required && <span class="optional">(optional)</span>}
-                </label>
-                <input
-                  id={`pf-${key}`}
-                  type="url"
-                  data-testid={testid}
-                  value={endpoints[key]}
-                  placeholder="https://"
-                  onInput={(e) => setEndpoints({ ...endpoints, [key]: e.currentTarget.value })}
-                  autocomplete="off"
-                  spellcheck={false}
-                />
-              </div>
+              <Field
+                key={key}
+                kind="url"
+                id={`pf-${key}`}
+                label={`${label} endpoint`}
+                optional={!required}
+                testid={testid}
+                value={endpoints[key]}
+                placeholder="https://"
+                onValue={(v) => setEndpoints({ ...endpoints, [key]: v })}
+              />
             );
           })}
         </div>
       )}
 
       <div class="field-grid">
-        <div class="field">
-          <label for="pf-name">Name</label>
-          <input
-            id="pf-name"
-            type="text"
-            data-testid="provider-name"
-            value={name}
-            placeholder={source === "preset" && preset ? preset.id : "work"}
-            onInput={(e) => setName(e.currentTarget.value)}
-            autocomplete="off"
-            spellcheck={false}
-            aria-describedby="pf-name-hint"
-          />
-          <p class="hint" id="pf-name-hint">
-            Your name for it, used when adding accounts.
-          </p>
-        </div>
-        <div class="field">
-          <label for="pf-client-id">Client id</label>
-          <input
-            id="pf-client-id"
-            type="text"
-            data-testid="client-id"
-            value={clientId}
-            onInput={(e) => setClientId(e.currentTarget.value)}
-            autocomplete="off"
-            spellcheck={false}
-          />
-        </div>
-        <div class="field">
-          <label for="pf-client-secret">
-            Client secret{" "}
-            <span class="optional">
-              {source === "preset" && preset
-                ? { required: "(required)", optional: "(optional)", not_needed: "(not needed)" }[secretNeed(preset)]
-                : "(optional)"}
-            </span>
-          </label>
-          <input
-            id="pf-client-secret"
-            type="password"
-            data-testid="client-secret"
-            value={clientSecret}
-            onInput={(e) => setClientSecret(e.currentTarget.value)}
-            autocomplete="off"
-            aria-describedby="pf-secret-hint"
-          />
-          <p class="hint" id="pf-secret-hint">
-            {source === "preset" && preset && secretNeed(preset) === "not_needed"
-              ? `${preset.label} clients sign in without one (public client with PKCE).`
-              : "Only if the provider gave you one."}{" "}
-            It goes to your system keyring, not to a file.
-          </p>
-        </div>
-        <div class="field">
-          <label for="pf-scopes">
-            Scopes <span class="optional">(optional)</span>
-          </label>
-          <input
-            id="pf-scopes"
-            type="text"
-            data-testid="provider-scopes"
-            value={scopes}
-            placeholder={source === "preset" && preset ? preset.default_scopes.join(" ") : "openid email profile"}
-            onInput={(e) => setScopes(e.currentTarget.value)}
-            autocomplete="off"
-            spellcheck={false}
-            aria-describedby="pf-scopes-hint"
-          />
-          <p class="hint" id="pf-scopes-hint">
-            Separated by spaces or commas; asked for at every sign-in.
-            {source === "preset" && preset ? ` Left empty: ${preset.default_scopes.join(" ") || "none"}.` : ""}
-          </p>
-        </div>
+        <Field
+          id="pf-name"
+          label="Name"
+          testid="provider-name"
+          value={name}
+          placeholder={source === "preset" && preset ? preset.id : "work"}
+          onValue={setName}
+          hint="Your name for it, used when adding accounts."
+        />
+        <Field id="pf-client-id" label="Client id" testid="client-id" value={clientId} onValue={setClientId} />
+        <Field
+          kind="secret"
+          id="pf-client-secret"
+          label="Client secret"
+          optional={
+            source === "preset" && preset
+              ? { required: "(required)", optional: "(optional)", not_needed: "(not needed)" }[secretNeed(preset)]
+              : true
+          }
+          testid="client-secret"
+          value={clientSecret}
+          onValue={setClientSecret}
+          hint={
+            <>
+              {source === "preset" && preset && secretNeed(preset) === "not_needed"
+                ? `${preset.label} clients sign in without one (public client with PKCE).`
+                : "Only if the provider gave you one."}{" "}
+              It goes to your system keyring, not to a file.
+            </>
+          }
+        />
+        <Field
+          id="pf-scopes"
+          label="Scopes"
+          optional
+          testid="provider-scopes"
+          value={scopes}
+          placeholder={source === "preset" && preset ? preset.default_scopes.join(" ") : "openid email profile"}
+          onValue={setScopes}
+          hint={
+            <>
+              Separated by spaces or commas; asked for at every sign-in.
+              {source === "preset" && preset ? ` Left empty: ${preset.default_scopes.join(" ") || "none"}.` : ""}
+            </>
+          }
+        />
       </div>
 
       {(invalid || error) && <ErrorMessage>{invalid ?? error}</ErrorMessage>}

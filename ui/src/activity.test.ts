@@ -1,3 +1,4 @@
+// Tests: activity records put in words (who, what, why).
 import { describe, expect, it } from "vitest";
 
 import type { ActivityRecord } from "./bindings/ActivityRecord";

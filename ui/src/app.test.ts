@@ -1,3 +1,5 @@
+// Tests: the controller as the components use it, over a fake backend: loading, events,
+// sign-in, access prompts and account and provider actions.
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 
 import { createController, type Api } from "./app";

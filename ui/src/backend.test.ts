@@ -1,3 +1,4 @@
+// Tests: each backend call's command name and arguments, and the events listened to.
 import { beforeEach, describe, expect, it, vi } from "vitest";
 
 const invoke = vi.fn();

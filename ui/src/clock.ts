@@ -1,3 +1,4 @@
+// The current time for live countdowns: one shared ticker, read with `useNow`.
 import { useEffect, useState } from "preact/hooks";
 
 // One shared one-second ticker for every live countdown on screen.

@@ -1,3 +1,4 @@
+// The controller handed to components (Preact context), and hooks to read the state and actions.
 import { createContext } from "preact";
 import { useContext } from "preact/hooks";
 

@@ -1,3 +1,4 @@
+// Tests: errors from the backend made into AppErrors and sentences.
 import { describe, expect, it } from "vitest";
 
 import { BackendError, errorText, normalizeError, sentence, toBackendError } from "./errors";

@@ -1,3 +1,4 @@
+// Errors from the backend: the one error type (BackendError) and its words for people.
 import type { AppError } from "./bindings/AppError";
 
 /** What every backend call rejects with: an `Error` that also has the `AppError` shape. */

@@ -1,3 +1,4 @@
+// Tests: durations, expiries, statuses, scopes, provider kinds and other words and numbers.
 import { describe, expect, it } from "vitest";
 
 import {

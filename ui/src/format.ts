@@ -1,3 +1,4 @@
+// Times, durations, statuses, identities and provider kinds put in words for the screens.
 import type { AccountStatus } from "./bindings/AccountStatus";
 import type { Action } from "./bindings/Action";
 import type { AccountSummary } from "./bindings/AccountSummary";

@@ -1,3 +1,4 @@
+// The entry point: the controller over the real backend, the App rendered, then started.
 import { render } from "preact";
 
 import * as backend from "./backend";

@@ -1,3 +1,4 @@
+// Tests: the queue of access requests (order, set aside, bring forward, expiry).
 import { describe, expect, it } from "vitest";
 
 import type { AccessPrompt } from "./bindings/AccessPrompt";

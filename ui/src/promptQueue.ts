@@ -1,3 +1,4 @@
+// The queue of access requests waiting for an answer, as pure functions.
 import type { AccessPrompt } from "./bindings/AccessPrompt";
 import { parseTime } from "./format";
 

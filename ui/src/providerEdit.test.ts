@@ -1,3 +1,4 @@
+// Tests: the edit-provider form's fields and the changes it sends.
 import { describe, expect, it } from "vitest";
 
 import type { ProviderSummary } from "./bindings/ProviderSummary";

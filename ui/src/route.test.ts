@@ -1,3 +1,4 @@
+// Tests: screens to location hashes and back.
 import { describe, expect, it } from "vitest";
 
 import { parseHash, sameScreen, screenHash } from "./route";

@@ -1,3 +1,4 @@
+// The screens and their addresses in the location hash.
 /** The screens, addressed by the location hash so Back/Forward and links work. */
 export type Screen =
   | { name: "accounts" }

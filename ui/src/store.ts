@@ -1,3 +1,4 @@
+// The state store: a small observable holder, and the hook that reads a slice of it.
 import { useEffect, useRef, useState } from "preact/hooks";
 
 export type Store<S> = {

@@ -1,3 +1,4 @@
+// The access request dialog: a program wants to use an account; Allow once, Always allow or Deny.
 import { useId, useState } from "preact/hooks";
 
 import type { AccessPrompt } from "../bindings/AccessPrompt";

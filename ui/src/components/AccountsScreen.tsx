@@ -1,3 +1,4 @@
+// The accounts screen: a card per account (status, expiry, scopes), notices, the empty state.
 import type { AccountSummary } from "../bindings/AccountSummary";
 import type { ProviderSummary } from "../bindings/ProviderSummary";
 import { useActions, useAppState } from "../context";

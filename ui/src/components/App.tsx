@@ -1,3 +1,4 @@
+// The window's frame: navigation, the current screen, banners, toasts and access requests.
 import { useEffect, useRef } from "preact/hooks";
 
 import { useActions, useAppState } from "../context";

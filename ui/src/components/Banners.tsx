@@ -1,3 +1,4 @@
+// Banners above every screen: live updates lost, the socket note, sign-ins needed, set-aside requests.
 import { useActions, useAppState } from "../context";
 import { setAsidePrompts } from "../promptQueue";
 import { Banner } from "./Common";

@@ -1,3 +1,4 @@
+// Modal dialogs: a native <dialog> keeping focus inside, and the confirmation dialog.
 import type { ComponentChildren } from "preact";
 import { useEffect, useId, useRef, useState } from "preact/hooks";
 

@@ -1,3 +1,4 @@
+// A sign-in under way: starting, waiting for the browser, the device code, or failed.
 import { useEffect, useRef, useState } from "preact/hooks";
 
 import { type Signin } from "../app";

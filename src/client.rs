@@ -69,6 +69,21 @@ impl Client {
         }
     }
 
+    /// Connects to the running service; `Ok(None)` when none runs (nothing is started).
+    pub fn connect_running() -> Result<Option<Self>, ClientError> {
+        let path = keyport_wire::default_socket_path().ok_or(ClientError::NoRuntimeDir)?;
+        match Self::connect(&path) {
+            Ok(client) => Ok(Some(client)),
+            Err(err) if matches!(err.kind(), ErrorKind::NotFound | ErrorKind::ConnectionRefused) => Ok(None),
+            Err(err) => Err(socket_error(&path, &err)),
+        }
+    }
+
+    /// The socket this client is connected to.
+    pub fn socket(&self) -> &Path {
+        &self.path
+    }
+
     fn connect(path: &Path) -> std::io::Result<Self> {
         let writer = UnixStream::connect(path)?;
         let reader = BufReader::new(writer.try_clone()?);

@@ -110,6 +110,10 @@ enum Command {
     },
     /// Show who read what: tokens handed out, actions allowed, requests refused (only you, at a terminal).
     Log(activity_log::LogArgs),
+    /// Stop Keyport's service (the socket, background renewal, the tray).
+    ///
+    /// Programs that ask for a token afterwards start it again, as `keyport token` does.
+    Quit,
     /// Delete an account and its tokens from the keyring.
     Remove {
         /// Account name.
@@ -513,6 +517,7 @@ fn run(command: Command) -> Result<()> {
         Command::Deny(args) => set_rule(&args, Some(wire::AccessDecision::Deny)),
         Command::Forget(args) => set_rule(&args, None),
         Command::Log(args) => activity_log::log(args),
+        Command::Quit => quit(),
         Command::Apps { json } => {
             let result: wire::AccessListResult = Client::connect_or_start()?.call(Call::AccessList)?;
             print::either(json, result.rules.as_slice(), print::rules)
@@ -842,4 +847,24 @@ fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     }
     #[cfg(not(unix))]
     interrupted
+}
+
+/// `keyport quit`: asks the service to stop and waits until its socket is gone.
+fn quit() -> anyhow::Result<()> {
+    let Some(mut client) = Client::connect_running()? else {
+        println!("Keyport is not running.");
+        return Ok(());
+    };
+    let socket = client.socket().to_owned();
+    let _: wire::Empty = client.call(Call::ServiceStop)?;
+    drop(client);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while socket.exists() {
+        if std::time::Instant::now() >= deadline {
+            anyhow::bail!("the service was asked to stop, but {} is still there after 5 s", socket.display());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    println!("Keyport stopped.");
+    Ok(())
 }

@@ -175,7 +175,9 @@ fn reauth_can_add_scopes_and_refuses_another_identity() {
 
 #[test]
 fn service_account_is_minted_and_minted_again() {
-    let server = OidcServer::start_with(&["--access-ttl", "2"]);
+    // Long enough that the token just minted is still active when it is introspected on a
+    // loaded machine (with 2 s, CI once found it expired already).
+    let server = OidcServer::start_with(&["--access-ttl", "5"]);
     let profile = Profile::new();
     profile.add_service_account(&server, "robot");
     let account = profile.json(&["status", "robot", "--json"]);
@@ -186,11 +188,13 @@ fn service_account_is_minted_and_minted_again() {
     assert!(!std::fs::read_to_string(profile.accounts_file()).unwrap().contains("keyport-service-secret"));
 
     profile.allow_me("robot");
+    // A token minted now, not the one `add` got a moment ago.
+    profile.ok(&["refresh", "robot"]);
     let first = profile.ok(&["token", "robot", "--min-valid", "0"]);
     let introspection = server.introspect(first.trim());
     assert_eq!(introspection["active"], true);
     assert_eq!(introspection["client_id"], "keyport-service");
-    std::thread::sleep(Duration::from_millis(2500));
+    std::thread::sleep(Duration::from_millis(5500));
     assert_eq!(server.introspect(first.trim())["active"], false, "the first token expired");
     let second = profile.ok(&["token", "robot", "--min-valid", "0"]);
     assert_ne!(second, first, "a new token was minted");

@@ -23,3 +23,4 @@ mod signin;
 mod socket;
 mod support;
 mod thin_client;
+mod window;

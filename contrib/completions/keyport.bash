@@ -55,6 +55,9 @@ _keyport() {
             keyport,provider)
                 cmd="keyport__subcmd__provider"
                 ;;
+            keyport,quit)
+                cmd="keyport__subcmd__quit"
+                ;;
             keyport,reauth)
                 cmd="keyport__subcmd__reauth"
                 ;;
@@ -114,6 +117,9 @@ _keyport() {
                 ;;
             keyport__subcmd__help,provider)
                 cmd="keyport__subcmd__help__subcmd__provider"
+                ;;
+            keyport__subcmd__help,quit)
+                cmd="keyport__subcmd__help__subcmd__quit"
                 ;;
             keyport__subcmd__help,reauth)
                 cmd="keyport__subcmd__help__subcmd__reauth"
@@ -194,7 +200,7 @@ _keyport() {
 
     case "${cmd}" in
         keyport)
-            opts="-v -h -V --verbose --help --version provider add list status token refresh reauth daemon allow deny forget apps log remove revoke git-credential completions man xoauth2 help"
+            opts="-v -h -V --verbose --help --version provider add list status token refresh reauth daemon allow deny forget apps log quit remove revoke git-credential completions man xoauth2 help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -352,7 +358,7 @@ _keyport() {
             return 0
             ;;
         keyport__subcmd__help)
-            opts="provider add list status token refresh reauth daemon allow deny forget apps log remove revoke git-credential completions man xoauth2 help"
+            opts="provider add list status token refresh reauth daemon allow deny forget apps log quit remove revoke git-credential completions man xoauth2 help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -606,6 +612,20 @@ _keyport() {
         keyport__subcmd__help__subcmd__provider__subcmd__remove)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        keyport__subcmd__help__subcmd__quit)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1040,6 +1060,20 @@ _keyport() {
         keyport__subcmd__provider__subcmd__remove)
             opts="-v -h --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        keyport__subcmd__quit)
+            opts="-v -h --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

@@ -21,27 +21,27 @@ pub fn app_status(desktop: State<'_, Desktop>) -> AppStatus {
 
 #[tauri::command(rename_all = "snake_case")]
 pub async fn accounts_list(desktop: State<'_, Desktop>) -> Answer<Vec<AccountSummary>> {
-    desktop.service.app_accounts().await
+    Ok(desktop.service.app_accounts().await?)
 }
 
 #[tauri::command(rename_all = "snake_case")]
 pub async fn account_details(desktop: State<'_, Desktop>, account: String) -> Answer<AccountDetails> {
-    desktop.service.app_account_details(&account).await
+    Ok(desktop.service.app_account_details(&account).await?)
 }
 
 #[tauri::command(rename_all = "snake_case")]
 pub async fn account_refresh(desktop: State<'_, Desktop>, account: String) -> Answer<AccountSummary> {
-    desktop.service.app_refresh(&account).await
+    Ok(desktop.service.app_refresh(&account).await?)
 }
 
 #[tauri::command(rename_all = "snake_case")]
 pub async fn account_revoke(desktop: State<'_, Desktop>, account: String) -> Answer<RevokeResult> {
-    desktop.service.app_revoke(&account).await
+    Ok(desktop.service.app_revoke(&account).await?)
 }
 
 #[tauri::command(rename_all = "snake_case")]
 pub async fn account_remove(desktop: State<'_, Desktop>, account: String) -> Answer<AccountSummary> {
-    desktop.service.app_remove(&account).await
+    Ok(desktop.service.app_remove(&account).await?)
 }
 
 /// Puts the access token on the system clipboard; it never enters the web view.
@@ -52,39 +52,39 @@ pub async fn account_copy_token(desktop: State<'_, Desktop>, account: String) ->
 
 #[tauri::command(rename_all = "snake_case")]
 pub fn program_forget(desktop: State<'_, Desktop>, program: String, account: String) -> Answer<()> {
-    desktop.service.app_forget_program(&program, &account)
+    Ok(desktop.service.app_forget_program(&program, &account)?)
 }
 
 // Async, like every command that starts background work: async commands run on the tokio
 // runtime, plain ones on the main thread, which has none.
 #[tauri::command(rename_all = "snake_case")]
 pub async fn signin_start(desktop: State<'_, Desktop>, form: SignInForm) -> Answer<BrowserSignIn> {
-    desktop.service.app_sign_in(form).await
+    Ok(desktop.service.app_sign_in(form).await?)
 }
 
 #[tauri::command(rename_all = "snake_case")]
 pub async fn reauth_start(desktop: State<'_, Desktop>, account: String, scopes: Vec<String>) -> Answer<BrowserSignIn> {
-    desktop.service.app_reauth(&account, &scopes).await
+    Ok(desktop.service.app_reauth(&account, &scopes).await?)
 }
 
 #[tauri::command(rename_all = "snake_case")]
 pub fn signin_cancel(desktop: State<'_, Desktop>, signin_id: String) -> Answer<()> {
-    desktop.service.app_cancel_sign_in(&signin_id)
+    Ok(desktop.service.app_cancel_sign_in(&signin_id)?)
 }
 
 #[tauri::command(rename_all = "snake_case")]
 pub async fn device_start(desktop: State<'_, Desktop>, form: SignInForm) -> Answer<DeviceStart> {
-    desktop.service.app_device_sign_in(form).await
+    Ok(desktop.service.app_device_sign_in(form, |_| {}).await?)
 }
 
 #[tauri::command(rename_all = "snake_case")]
 pub async fn service_account_add(desktop: State<'_, Desktop>, form: ServiceAccountForm) -> Answer<AccountSummary> {
-    desktop.service.app_add_service_account(form).await
+    Ok(desktop.service.app_add_service_account(form).await?)
 }
 
 #[tauri::command(rename_all = "snake_case")]
 pub fn providers_list(desktop: State<'_, Desktop>) -> Answer<Vec<ProviderSummary>> {
-    desktop.service.app_providers()
+    Ok(desktop.service.app_providers()?)
 }
 
 #[tauri::command(rename_all = "snake_case")]
@@ -94,22 +94,22 @@ pub fn presets_list() -> Vec<PresetInfo> {
 
 #[tauri::command(rename_all = "snake_case")]
 pub async fn provider_add(desktop: State<'_, Desktop>, form: NewProviderForm) -> Answer<ProviderSummary> {
-    desktop.service.app_add_provider(form).await
+    Ok(desktop.service.app_add_provider(form).await?)
 }
 
 #[tauri::command(rename_all = "snake_case")]
 pub async fn provider_edit(desktop: State<'_, Desktop>, form: ProviderEditForm) -> Answer<ProviderSummary> {
-    desktop.service.app_edit_provider(form).await
+    Ok(desktop.service.app_edit_provider(form).await?)
 }
 
 #[tauri::command(rename_all = "snake_case")]
 pub async fn provider_refresh(desktop: State<'_, Desktop>, name: String) -> Answer<ProviderRefreshed> {
-    desktop.service.app_refresh_provider(&name).await
+    Ok(desktop.service.app_refresh_provider(&name).await?)
 }
 
 #[tauri::command(rename_all = "snake_case")]
 pub async fn provider_remove(desktop: State<'_, Desktop>, name: String) -> Answer<()> {
-    desktop.service.app_remove_provider(&name).await
+    Ok(desktop.service.app_remove_provider(&name).await?)
 }
 
 #[tauri::command(rename_all = "snake_case")]
@@ -119,12 +119,12 @@ pub fn prompts_pending(desktop: State<'_, Desktop>) -> Vec<AccessPrompt> {
 
 #[tauri::command(rename_all = "snake_case")]
 pub fn prompt_answer(desktop: State<'_, Desktop>, prompt_id: String, choice: PromptChoice) -> Answer<()> {
-    desktop.service.app_answer_prompt(&desktop.prompts, &prompt_id, choice)
+    Ok(desktop.service.app_answer_prompt(&desktop.prompts, &prompt_id, choice)?)
 }
 
 #[tauri::command(rename_all = "snake_case")]
 pub fn open_url(desktop: State<'_, Desktop>, url: String) -> Answer<()> {
-    desktop.service.app_open_url(&url)
+    Ok(desktop.service.app_open_url(&url)?)
 }
 
 // `COMMANDS`: every command's name, shared with `build.rs`.

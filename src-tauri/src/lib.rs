@@ -99,12 +99,12 @@ impl Desktop {
         AppStatus {
             socket: serving.socket.map(|p| p.display().to_string()),
             socket_note: serving.note,
-            needs_attention: self.service.needs_attention(),
+            ..self.service.status()
         }
     }
 
     pub(crate) async fn copy_token(&self, account: &str) -> Result<CopyResult, AppError> {
-        let token = self.service.app_access_token(account).await?;
+        let token = self.service.app_access_token(account).await.map_err(AppError::from)?;
         self.clipboard.copy(token).await
     }
 

@@ -138,7 +138,6 @@ pub fn interpreter_family(program: &Program) -> Option<crate::peer::interpreter:
 
 /// What the user decided for a program and an account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum Decision {
     /// The program may read the account's tokens.
@@ -165,7 +164,6 @@ pub enum PromptAnswer {
 /// What a program asks to do with an account. Each needs the program to be allowed to use
 /// the account; the question put to the user names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     /// Read its access token (`token.get`).
@@ -206,6 +204,12 @@ pub trait AccessPrompter: Send + Sync + fmt::Debug {
         account: &'a str,
         action: Action,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = PromptAnswer> + Send + 'a>>;
+
+    /// The questions a window answers over the socket (`prompts.subscribe`), when this
+    /// prompter puts them to a window.
+    fn questions(&self) -> Option<&crate::prompts::AccessPrompts> {
+        None
+    }
 }
 
 /// The headless daemon's prompter: there is nobody to ask.

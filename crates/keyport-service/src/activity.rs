@@ -105,6 +105,7 @@ impl Who {
     pub fn of(asker: &Asker) -> Self {
         match asker {
             Asker::Person { terminal } => Self::Person(terminal.clone()),
+            Asker::Window { .. } => Self::Window,
             Asker::Program { program, .. } => Self::Program(program.to_string()),
         }
     }
@@ -880,6 +881,7 @@ impl crate::service::Service {
 fn allowed_detail(asker: &Asker, account: &str, why: Why) -> String {
     match (why, asker) {
         (Why::Person, Asker::Person { terminal }) => format!("you, at the terminal {terminal}"),
+        (Why::Window, _) => "you, in the Keyport window".to_owned(),
         (Why::Rule { every_account: true }, _) => "allowed by your rule for every account".to_owned(),
         (Why::Rule { every_account: false }, _) => format!("allowed by your rule for `{account}`"),
         (Why::Answer { always: true }, _) => "you chose Always allow in the window".to_owned(),

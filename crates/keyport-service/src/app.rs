@@ -1,9 +1,8 @@
-//! The desktop app's calls: what its window shows and does, as methods of [`Service`] over the
-//! same code the socket's methods use (`methods.rs`). Each Tauri command of the shell is one of
-//! these. Errors are [`AppError`]s: a stable code and a sentence for people.
-//!
-//! The types here are the app's contract with its web UI; with the `ts` feature they derive
-//! TypeScript definitions (`ui/src/bindings/`, checked by the shell's tests).
+//! The desktop window's actions, as methods of [`Service`] over the same code the other
+//! socket methods use (`methods.rs`): each is what one socket method of the window
+//! (`accounts.details`, `signin.device`, `providers.add`, `prompts.answer`...) does once
+//! `methods.rs` has checked who asks. Their params and results are the window's part of the
+//! contract, `keyport_wire::app`; a failure is the socket's [`ErrorObject`].
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,8 +14,12 @@ use keyport_core::provider::{
 use keyport_core::secret::Secret;
 use keyport_core::signin::SignInRequest;
 use keyport_core::{NewProvider, ProviderEdit, ProviderSpec, ProviderView, ServiceAccountRequest};
+pub use keyport_wire::app::{
+    ACCOUNT_ACTIVITY, AccountDetails, AppError, AppStatus, BrowserSignIn, ClientSecretChange, CopyResult, DeviceStart,
+    EndpointUrls, LastError, Navigate, NewProviderForm, PresetInfo, PresetNeeds, ProgramAccess, ProviderEditForm,
+    ProviderRefreshed, ProviderSource, ServiceAccountForm, SignInForm,
+};
 use keyport_wire::{self as wire, ErrorCode, ErrorObject};
-use serde::{Deserialize, Serialize};
 
 use crate::access::{Decision, Program};
 use crate::activity::{Outcome, Who, Why};
@@ -24,399 +27,66 @@ use crate::convert;
 use crate::prompts::{AccessPrompts, PromptChoice, PromptGone};
 use crate::service::Service;
 
-/// An error for the app's window: `code` for the program, `message` for people.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-#[error("{message}")]
-pub struct AppError {
-    /// The socket's error name (`no_such_account`, `provider_unreachable`, `invalid_params`,
-    /// `keyring_unavailable`, ... see docs/socket.md).
-    pub code: String,
-    /// What went wrong, in a sentence. Never a secret.
-    pub message: String,
-}
+/// A window action that failed: the error its socket method answers with.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{}", .0.message)]
+pub struct Failure(pub ErrorObject);
 
-impl AppError {
-    fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { code: code.name().to_owned(), message: message.into() }
-    }
-
-    /// An error of the host (clipboard, window), not of an account.
-    pub fn internal(message: impl Into<String>) -> Self {
-        Self::new(ErrorCode::InternalError, message)
-    }
-
+impl Failure {
     fn bad_input(message: impl Into<String>) -> Self {
-        Self::new(ErrorCode::InvalidParams, message)
+        Self(ErrorObject::new(ErrorCode::InvalidParams, message))
+    }
+
+    fn internal(message: impl Into<String>) -> Self {
+        Self(ErrorObject::new(ErrorCode::InternalError, message))
     }
 }
 
-impl From<ErrorObject> for AppError {
+impl From<Failure> for ErrorObject {
+    fn from(failure: Failure) -> Self {
+        failure.0
+    }
+}
+
+impl From<Failure> for wire::AppError {
+    fn from(failure: Failure) -> Self {
+        failure.0.into()
+    }
+}
+
+impl From<ErrorObject> for Failure {
     fn from(error: ErrorObject) -> Self {
-        let code = ErrorCode::from_code(error.code).unwrap_or(ErrorCode::InternalError);
-        Self { code: code.name().to_owned(), message: error.message }
+        Self(error)
     }
 }
 
-impl From<keyport_core::Error> for AppError {
+impl From<keyport_core::Error> for Failure {
     fn from(error: keyport_core::Error) -> Self {
-        convert::error(&error).into()
+        Self(convert::error(&error))
     }
 }
 
-impl From<crate::ServiceError> for AppError {
+impl From<crate::ServiceError> for Failure {
     fn from(error: crate::ServiceError) -> Self {
-        match error {
-            crate::ServiceError::Core(core) => core.into(),
-            crate::ServiceError::BadRequest(message) => Self::bad_input(message),
-            other => Self::new(ErrorCode::InternalError, other.to_string()),
-        }
+        Self(crate::methods::service_error(error))
     }
 }
 
-impl From<PromptGone> for AppError {
+impl From<PromptGone> for Failure {
     fn from(error: PromptGone) -> Self {
         Self::bad_input(error.to_string())
     }
 }
 
-/// The last thing that went wrong with an account and has not been fixed by a later success.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-pub struct LastError {
-    /// What failed, for people.
-    pub message: String,
-    /// When (RFC 3339 UTC).
-    pub at: String,
-}
-
-/// A program's remembered decision about an account.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-pub struct ProgramAccess {
-    /// The program, as the rules name it: an absolute path (an executable or a script),
-    /// `flatpak:ID`, `snap:NAME` or `container:NAME:/path`.
-    pub program: String,
-    /// The name people know it by (its desktop entry's, else its file name).
-    pub program_name: String,
-    /// Allowed or denied.
-    pub decision: Decision,
-    /// When the user decided (RFC 3339 UTC).
-    pub decided_at: String,
-    /// When the program last read the account (RFC 3339 UTC), if the activity log knows.
-    pub last_read: Option<String>,
-}
-
-/// Everything the details screen shows about an account.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-pub struct AccountDetails {
-    /// The account.
-    pub account: wire::AccountSummary,
-    /// Its last error, if not fixed since.
-    pub last_error: Option<LastError>,
-    /// The programs the user allowed or denied.
-    pub programs: Vec<ProgramAccess>,
-    /// The account's recent activity, oldest first (at most [`ACCOUNT_ACTIVITY`] records).
-    pub activity: Vec<wire::ActivityRecord>,
-}
-
-/// The records of the account's activity its page shows.
-pub const ACCOUNT_ACTIVITY: usize = 20;
-
-/// A browser sign-in under way.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-pub struct BrowserSignIn {
-    /// Names it in `signin_cancel` and in its `signin_finished` / `signin_failed` event.
-    pub signin_id: String,
-    /// The authorization URL, to open by hand when no browser started.
-    pub url: String,
-    /// Whether a browser was started.
-    pub browser_opened: bool,
-    /// Keyport stops waiting for the browser then (RFC 3339 UTC).
-    pub expires_at: String,
-}
-
-/// A device sign-in under way: what the user types or scans on another device.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-pub struct DeviceStart {
-    /// Names it in `signin_cancel` and in its `signin_finished` / `signin_failed` event.
-    pub signin_id: String,
-    /// Where to go.
-    pub verification_uri: String,
-    /// The same with the code filled in, when the provider gives one.
-    pub verification_uri_complete: Option<String>,
-    /// The code to type there.
-    pub user_code: String,
-    /// The code's expiry (RFC 3339 UTC).
-    pub expires_at: String,
-    /// How often Keyport asks the provider, in seconds.
-    pub interval_secs: u32,
-    /// An SVG document of a QR code for the complete URI (else the plain one).
-    pub qr_svg: String,
-}
-
-/// What a preset's form needs besides the client.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-#[serde(rename_all = "snake_case")]
-pub enum PresetNeeds {
-    /// Nothing.
-    None,
-    /// A Microsoft tenant (optional; `common` when empty).
-    Tenant,
-    /// A GitLab base URL (optional; gitlab.com when empty).
-    BaseUrl,
-}
-
-/// A built-in provider, with how to register a client there.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-pub struct PresetInfo {
-    /// `google`, `microsoft`, `github` or `gitlab`.
-    pub id: String,
-    /// Its name for people.
-    pub label: String,
-    /// Extra fields of its form.
-    pub needs: PresetNeeds,
-    /// Scopes requested when none are given.
-    pub default_scopes: Vec<String>,
-    /// Where clients are registered.
-    pub register_url: String,
-    /// How, in plain words: paragraphs separated by blank lines.
-    pub guidance: String,
-    /// The redirect URI to register (any port is used).
-    pub redirect_uri: String,
-    /// Whether it can sign in with a code on another device.
-    pub device_flow: bool,
-    /// `required`, `optional` or `not_needed`.
-    pub client_secret: String,
-}
-
-/// Where a new provider's endpoints come from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum ProviderSource {
-    /// A built-in provider.
-    Preset {
-        /// Its id.
-        preset: String,
-        /// Microsoft tenant.
-        tenant: Option<String>,
-        /// Self-hosted GitLab.
-        base_url: Option<String>,
-    },
-    /// An issuer whose metadata is discovered.
-    Issuer {
-        /// The issuer URL.
-        issuer: String,
-    },
-    /// Endpoints typed in.
-    Endpoints {
-        /// The endpoints.
-        endpoints: wire::Endpoints,
-    },
-}
-
-/// The add-provider form.
-#[derive(Serialize, Deserialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-pub struct NewProviderForm {
-    /// The provider's name in Keyport.
-    pub name: String,
-    /// Where its endpoints come from.
-    pub source: ProviderSource,
-    /// The registered client id.
-    pub client_id: String,
-    /// The client secret, when the provider wants one; stored in the keyring.
-    pub client_secret: Option<String>,
-    /// Default scopes (the provider's when empty).
-    pub scopes: Vec<String>,
-}
-
-impl std::fmt::Debug for NewProviderForm {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NewProviderForm")
-            .field("name", &self.name)
-            .field("source", &self.source)
-            .field("client_id", &self.client_id)
-            .field("client_secret", &self.client_secret.as_ref().map(|_| "[redacted]"))
-            .field("scopes", &self.scopes)
-            .finish()
-    }
-}
-
-/// Endpoints typed into the edit-provider form, each `null` (or blank) when it stays as it is.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-pub struct EndpointUrls {
-    /// Authorization endpoint.
-    pub authorization: Option<String>,
-    /// Token endpoint.
-    pub token: Option<String>,
-    /// RFC 7009 revocation endpoint.
-    pub revocation: Option<String>,
-    /// RFC 8628 device authorization endpoint.
-    pub device_authorization: Option<String>,
-    /// Userinfo endpoint.
-    pub userinfo: Option<String>,
-    /// RFC 7662 introspection endpoint.
-    pub introspection: Option<String>,
-}
-
-impl EndpointUrls {
-    /// The ones typed in, by kind.
-    fn typed(self) -> [(EndpointKind, Option<String>); 6] {
-        [
-            (EndpointKind::Authorization, self.authorization),
-            (EndpointKind::Token, self.token),
-            (EndpointKind::Revocation, self.revocation),
-            (EndpointKind::DeviceAuthorization, self.device_authorization),
-            (EndpointKind::Userinfo, self.userinfo),
-            (EndpointKind::Introspection, self.introspection),
-        ]
-    }
-}
-
-/// What happens to a provider's client secret in the edit-provider form.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-#[serde(tag = "action", rename_all = "snake_case")]
-pub enum ClientSecretChange {
-    /// It stays as it is (in the keyring, or none).
-    Keep,
-    /// A new one, stored in the keyring in place of the old one.
-    Replace {
-        /// The new client secret.
-        secret: String,
-    },
-    /// Deleted from the keyring: a public client from now on.
-    Delete,
-}
-
-impl std::fmt::Debug for ClientSecretChange {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Keep => f.write_str("Keep"),
-            Self::Replace { .. } => f.write_str("Replace([redacted])"),
-            Self::Delete => f.write_str("Delete"),
-        }
-    }
-}
-
-/// The edit-provider form: what is `null` (or empty) stays as it is; the provider's accounts
-/// stay in any case.
-#[derive(Debug, Serialize, Deserialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-pub struct ProviderEditForm {
-    /// The provider.
-    pub name: String,
-    /// Endpoints to give, over the preset's or the discovered ones.
-    pub endpoints: EndpointUrls,
-    /// Endpoints to forget, by name (`revocation`, `userinfo`, ...): back to the preset's or
-    /// the discovered one; for a provider added by its endpoints, an optional one goes.
-    pub forget_endpoints: Vec<String>,
-    /// New default scopes; an empty list goes back to the preset's or the discovered ones.
-    pub scopes: Option<Vec<String>>,
-    /// New redirect host: `127.0.0.1`, `[::1]` or `localhost`.
-    pub redirect_host: Option<String>,
-    /// New redirect path, such as `/callback/NAME`.
-    pub redirect_path: Option<String>,
-    /// The client secret: kept, replaced or deleted.
-    pub client_secret: ClientSecretChange,
-}
-
-/// After reading a discovered provider's metadata again.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-pub struct ProviderRefreshed {
-    /// The provider as it is now.
-    pub provider: wire::ProviderSummary,
-    /// What changed, one line for people each (`revocation: added https://...`); empty when
-    /// the metadata says the same as before.
-    pub changes: Vec<String>,
-}
-
-/// The sign-in form (browser or device).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-pub struct SignInForm {
-    /// The provider.
-    pub provider: String,
-    /// The account's name; derived from the identity when `null`.
-    pub account: Option<String>,
-    /// Scopes (the provider's defaults when empty).
-    pub scopes: Vec<String>,
-}
-
-/// The service-account form (client credentials).
-#[derive(Serialize, Deserialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-pub struct ServiceAccountForm {
-    /// The provider.
-    pub provider: String,
-    /// The account's name.
-    pub name: String,
-    /// Scopes (the provider's defaults when empty).
-    pub scopes: Vec<String>,
-    /// The client id, when it is not the provider's.
-    pub client_id: Option<String>,
-    /// The client secret; stored in the keyring.
-    pub client_secret: Option<String>,
-}
-
-impl std::fmt::Debug for ServiceAccountForm {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ServiceAccountForm")
-            .field("provider", &self.provider)
-            .field("name", &self.name)
-            .field("scopes", &self.scopes)
-            .field("client_id", &self.client_id)
-            .field("client_secret", &self.client_secret.as_ref().map(|_| "[redacted]"))
-            .finish()
-    }
-}
-
-/// What the app's status bar and tray show.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-pub struct AppStatus {
-    /// The socket served to other programs, if this app serves it.
-    pub socket: Option<String>,
-    /// Why not, for people.
-    pub socket_note: Option<String>,
-    /// Accounts that need a new sign-in.
-    pub needs_attention: Vec<String>,
-}
-
-/// After copying an access token.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-pub struct CopyResult {
-    /// The clipboard is cleared after this many seconds (if it still holds the token).
-    pub clears_in_secs: u32,
-}
-
-/// Where the tray menu or a notification sends the window.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-#[serde(tag = "screen", rename_all = "snake_case")]
-pub enum Navigate {
-    /// The accounts list.
-    Accounts,
-    /// One account's details.
-    Account {
-        /// Its name.
-        account: String,
-    },
-    /// An access question.
-    Prompt {
-        /// The question.
-        prompt_id: String,
-    },
+fn typed(endpoints: EndpointUrls) -> [(EndpointKind, Option<String>); 6] {
+    [
+        (EndpointKind::Authorization, endpoints.authorization),
+        (EndpointKind::Token, endpoints.token),
+        (EndpointKind::Revocation, endpoints.revocation),
+        (EndpointKind::DeviceAuthorization, endpoints.device_authorization),
+        (EndpointKind::Userinfo, endpoints.userinfo),
+        (EndpointKind::Introspection, endpoints.introspection),
+    ]
 }
 
 /// Splits what a user typed ("a b, c") into scopes.
@@ -432,9 +102,8 @@ fn optional(typed: Option<String>) -> Option<String> {
     typed.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
 }
 
-fn url(what: &str, typed: &str) -> Result<url::Url, AppError> {
-    url::Url::parse(typed.trim())
-        .map_err(|err| AppError::bad_input(format!("the {what} `{typed}` is not a URL: {err}")))
+fn url(what: &str, typed: &str) -> Result<url::Url, Failure> {
+    url::Url::parse(typed.trim()).map_err(|err| Failure::bad_input(format!("the {what} `{typed}` is not a URL: {err}")))
 }
 
 /// A QR code of `text` as an SVG document.
@@ -445,101 +114,99 @@ fn qr_svg(text: &str) -> String {
     }
 }
 
-impl NewProviderForm {
-    fn into_core(self) -> Result<(String, NewProvider), AppError> {
-        let spec = match self.source {
-            ProviderSource::Preset { preset, tenant, base_url } => ProviderSpec::Preset {
-                preset: preset.parse::<Preset>()?,
-                tenant: optional(tenant)
-                    .map(|t| t.parse::<MicrosoftTenant>())
-                    .transpose()
-                    .map_err(|err| AppError::bad_input(err.to_string()))?,
-                base_url: optional(base_url).map(|u| url("base URL", &u)).transpose()?,
-            },
-            ProviderSource::Issuer { issuer } => ProviderSpec::Issuer(url("issuer", &issuer)?),
-            ProviderSource::Endpoints { endpoints: e } => {
-                let optional_url = |what, typed: Option<String>| optional(typed).map(|u| url(what, &u)).transpose();
-                ProviderSpec::Manual(Box::new(CoreEndpoints {
-                    authorization: url("authorization endpoint", &e.authorization)?,
-                    token: url("token endpoint", &e.token)?,
-                    revocation: optional_url("revocation endpoint", e.revocation)?,
-                    device_authorization: optional_url("device authorization endpoint", e.device_authorization)?,
-                    userinfo: optional_url("userinfo endpoint", e.userinfo)?,
-                    introspection: optional_url("introspection endpoint", e.introspection)?,
-                }))
-            }
-        };
-        let redirect_host = match &spec {
-            ProviderSpec::Preset { preset, .. } => preset.default_redirect_host(),
-            _ => RedirectHost::Ipv4,
-        };
-        let client_id = self.client_id.trim().to_owned();
-        if client_id.is_empty() {
-            return Err(AppError::bad_input("enter the client ID you registered with the provider"));
+/// The add-provider form, checked, as the core takes it.
+fn new_provider(form: NewProviderForm) -> Result<(String, NewProvider), Failure> {
+    let spec = match form.source {
+        ProviderSource::Preset { preset, tenant, base_url } => ProviderSpec::Preset {
+            preset: preset.parse::<Preset>()?,
+            tenant: optional(tenant)
+                .map(|t| t.parse::<MicrosoftTenant>())
+                .transpose()
+                .map_err(|err| Failure::bad_input(err.to_string()))?,
+            base_url: optional(base_url).map(|u| url("base URL", &u)).transpose()?,
+        },
+        ProviderSource::Issuer { issuer } => ProviderSpec::Issuer(url("issuer", &issuer)?),
+        ProviderSource::Endpoints { endpoints: e } => {
+            let optional_url = |what, typed: Option<String>| optional(typed).map(|u| url(what, &u)).transpose();
+            ProviderSpec::Manual(Box::new(CoreEndpoints {
+                authorization: url("authorization endpoint", &e.authorization)?,
+                token: url("token endpoint", &e.token)?,
+                revocation: optional_url("revocation endpoint", e.revocation)?,
+                device_authorization: optional_url("device authorization endpoint", e.device_authorization)?,
+                userinfo: optional_url("userinfo endpoint", e.userinfo)?,
+                introspection: optional_url("introspection endpoint", e.introspection)?,
+            }))
         }
-        let new = NewProvider {
-            spec,
-            client_id,
-            client_secret: secret(self.client_secret),
-            scopes: scopes(&self.scopes),
-            redirect_host,
-            redirect_path: None,
-            given_endpoints: Default::default(),
-        };
-        Ok((self.name.trim().to_owned(), new))
+    };
+    let redirect_host = match &spec {
+        ProviderSpec::Preset { preset, .. } => preset.default_redirect_host(),
+        _ => RedirectHost::Ipv4,
+    };
+    let client_id = form.client_id.trim().to_owned();
+    if client_id.is_empty() {
+        return Err(Failure::bad_input("enter the client ID you registered with the provider"));
     }
+    let new = NewProvider {
+        spec,
+        client_id,
+        client_secret: secret(form.client_secret),
+        scopes: scopes(&form.scopes),
+        redirect_host,
+        redirect_path: None,
+        given_endpoints: Default::default(),
+    };
+    Ok((form.name.trim().to_owned(), new))
 }
 
-impl ProviderEditForm {
-    fn into_core(self) -> Result<(String, ProviderEdit), AppError> {
-        let name = self.name.trim().to_owned();
-        let mut endpoints = Vec::new();
-        for (kind, typed) in self.endpoints.typed() {
-            if let Some(typed) = optional(typed) {
-                endpoints.push((kind, Some(url(&format!("{} endpoint", kind.name().replace('_', " ")), &typed)?)));
-            }
+/// The edit-provider form, checked, as the core takes it.
+fn provider_edit(form: ProviderEditForm) -> Result<(String, ProviderEdit), Failure> {
+    let name = form.name.trim().to_owned();
+    let mut endpoints = Vec::new();
+    for (kind, typed) in typed(form.endpoints) {
+        if let Some(typed) = optional(typed) {
+            endpoints.push((kind, Some(url(&format!("{} endpoint", kind.name().replace('_', " ")), &typed)?)));
         }
-        for typed in &self.forget_endpoints {
-            let kind = EndpointKind::parse(typed).map_err(|err| AppError::bad_input(err.to_string()))?;
-            if endpoints.iter().any(|(given, _)| *given == kind) {
-                return Err(AppError::bad_input(format!(
-                    "the {} endpoint is both given and forgotten: do one or the other",
-                    kind.name().replace('_', " ")
-                )));
-            }
-            if !endpoints.contains(&(kind, None)) {
-                endpoints.push((kind, None));
-            }
-        }
-        let redirect_host = optional(self.redirect_host)
-            .map(|host| RedirectHost::parse(&host))
-            .transpose()
-            .map_err(|err| AppError::bad_input(err.to_string()))?;
-        let client_secret = match self.client_secret {
-            ClientSecretChange::Keep => None,
-            ClientSecretChange::Replace { secret: typed } => Some(Some(
-                secret(Some(typed))
-                    .ok_or_else(|| AppError::bad_input("enter the new client secret, or keep the old one"))?,
-            )),
-            ClientSecretChange::Delete => Some(None),
-        };
-        let edit = ProviderEdit {
-            endpoints,
-            scopes: self.scopes.map(|typed| scopes(&typed)),
-            redirect_host,
-            redirect_path: optional(self.redirect_path),
-            client_secret,
-        };
-        let nothing = edit.endpoints.is_empty()
-            && edit.scopes.is_none()
-            && edit.redirect_host.is_none()
-            && edit.redirect_path.is_none()
-            && edit.client_secret.is_none();
-        if nothing {
-            return Err(AppError::bad_input(format!("nothing to change in the provider {name}")));
-        }
-        Ok((name, edit))
     }
+    for typed in &form.forget_endpoints {
+        let kind = EndpointKind::parse(typed).map_err(|err| Failure::bad_input(err.to_string()))?;
+        if endpoints.iter().any(|(given, _)| *given == kind) {
+            return Err(Failure::bad_input(format!(
+                "the {} endpoint is both given and forgotten: do one or the other",
+                kind.name().replace('_', " ")
+            )));
+        }
+        if !endpoints.contains(&(kind, None)) {
+            endpoints.push((kind, None));
+        }
+    }
+    let redirect_host = optional(form.redirect_host)
+        .map(|host| RedirectHost::parse(&host))
+        .transpose()
+        .map_err(|err| Failure::bad_input(err.to_string()))?;
+    let client_secret = match form.client_secret {
+        ClientSecretChange::Keep => None,
+        ClientSecretChange::Replace { secret: typed } => Some(Some(
+            secret(Some(typed))
+                .ok_or_else(|| Failure::bad_input("enter the new client secret, or keep the old one"))?,
+        )),
+        ClientSecretChange::Delete => Some(None),
+    };
+    let edit = ProviderEdit {
+        endpoints,
+        scopes: form.scopes.map(|typed| scopes(&typed)),
+        redirect_host,
+        redirect_path: optional(form.redirect_path),
+        client_secret,
+    };
+    let nothing = edit.endpoints.is_empty()
+        && edit.scopes.is_none()
+        && edit.redirect_host.is_none()
+        && edit.redirect_path.is_none()
+        && edit.client_secret.is_none();
+    if nothing {
+        return Err(Failure::bad_input(format!("nothing to change in the provider {name}")));
+    }
+    Ok((name, edit))
 }
 
 /// The presets with their guidance.
@@ -575,12 +242,12 @@ pub fn presets() -> Vec<PresetInfo> {
 
 impl Service {
     /// Every account.
-    pub async fn app_accounts(&self) -> Result<Vec<wire::AccountSummary>, AppError> {
+    pub async fn app_accounts(&self) -> Result<Vec<wire::AccountSummary>, Failure> {
         Ok(self.list_accounts().await?)
     }
 
     /// One account, its last error and the programs that may read it.
-    pub async fn app_account_details(&self, name: &str) -> Result<AccountDetails, AppError> {
+    pub async fn app_account_details(&self, name: &str) -> Result<AccountDetails, Failure> {
         let account = self.keyport.account(name)?.view(self.keyport.now());
         let programs = self
             .rules
@@ -590,7 +257,7 @@ impl Service {
             .map(|rule| ProgramAccess {
                 program_name: crate::names::ProgramNames::shared().name(&rule.program),
                 program: rule.program.to_string(),
-                decision: rule.decision,
+                decision: convert::decision(rule.decision),
                 decided_at: convert::rfc3339(rule.decided_at),
                 last_read: self.activity.last_read(&rule.program.to_string(), &rule.account).map(convert::rfc3339),
             })
@@ -603,31 +270,31 @@ impl Service {
         };
         let (activity, _) = tokio::task::spawn_blocking(move || activity.list(&filter))
             .await
-            .map_err(|err| AppError::internal(err.to_string()))?;
+            .map_err(|err| Failure::internal(err.to_string()))?;
         Ok(AccountDetails { account: convert::account(account), last_error: self.last_error(name), programs, activity })
     }
 
     /// Renews the account's access token now.
-    pub async fn app_refresh(&self, name: &str) -> Result<wire::AccountSummary, AppError> {
+    pub async fn app_refresh(&self, name: &str) -> Result<wire::AccountSummary, Failure> {
         self.record_window(name, "token.refresh", Outcome::Allowed, "you renewed the token in the window");
         Ok(self.refresh_account(name).await?)
     }
 
     /// Has the provider revoke the account's tokens, then removes it.
-    pub async fn app_revoke(&self, name: &str) -> Result<wire::RevokeResult, AppError> {
+    pub async fn app_revoke(&self, name: &str) -> Result<wire::RevokeResult, Failure> {
         self.record_window(name, "accounts.revoke", Outcome::Allowed, "you revoked the account in the window");
         Ok(self.revoke_account(name, false).await?)
     }
 
     /// Removes the account from Keyport only.
-    pub async fn app_remove(&self, name: &str) -> Result<wire::AccountSummary, AppError> {
+    pub async fn app_remove(&self, name: &str) -> Result<wire::AccountSummary, Failure> {
         self.record_window(name, "accounts.remove", Outcome::Allowed, "you removed the account in the window");
         Ok(self.remove_account(name).await?)
     }
 
     /// The account's access token, renewed first when it expires within a minute: for the
     /// user's explicit "copy access token".
-    pub async fn app_access_token(&self, name: &str) -> Result<Arc<Secret>, AppError> {
+    pub async fn app_access_token(&self, name: &str) -> Result<Arc<Secret>, Failure> {
         let (_, token) = self
             .token(name, Duration::from_secs(wire::DEFAULT_MIN_VALID_SECS))
             .await
@@ -642,7 +309,7 @@ impl Service {
     }
 
     /// Forgets what the user decided about `program` reading `account`.
-    pub fn app_forget_program(&self, program: &str, account: &str) -> Result<(), AppError> {
+    pub fn app_forget_program(&self, program: &str, account: &str) -> Result<(), Failure> {
         self.rules.forget(&program.parse::<Program>()?, account)?;
         Ok(())
     }
@@ -654,7 +321,7 @@ impl Service {
         prompts: &AccessPrompts,
         prompt_id: &str,
         choice: PromptChoice,
-    ) -> Result<(), AppError> {
+    ) -> Result<(), Failure> {
         let prompt = prompts.get(prompt_id)?;
         let remember = match choice {
             PromptChoice::AllowOnce => None,
@@ -669,7 +336,7 @@ impl Service {
 
     /// Starts a browser sign-in (the browser is opened, honouring `$BROWSER`); the outcome
     /// is a `signin_finished` or `signin_failed` event.
-    pub async fn app_sign_in(self: &Arc<Self>, form: SignInForm) -> Result<BrowserSignIn, AppError> {
+    pub async fn app_sign_in(self: &Arc<Self>, form: SignInForm) -> Result<BrowserSignIn, Failure> {
         let request = SignInRequest {
             scopes: scopes(&form.scopes),
             account_name: optional(form.account.clone()),
@@ -686,7 +353,7 @@ impl Service {
         self: &Arc<Self>,
         account: &str,
         extra_scopes: &[String],
-    ) -> Result<BrowserSignIn, AppError> {
+    ) -> Result<BrowserSignIn, Failure> {
         let (name, extra) = (account.to_owned(), scopes(extra_scopes));
         let pending = self
             .blocking(move |keyport| keyport.begin_reauth(&name, &extra, keyport_core::signin::DEFAULT_TIMEOUT, true))
@@ -698,24 +365,28 @@ impl Service {
         self: &Arc<Self>,
         pending: keyport_core::signin::PendingSignIn,
         account: Option<String>,
-    ) -> Result<BrowserSignIn, AppError> {
-        let expires_at = convert::rfc3339(self.keyport.now() + pending.timeout());
+    ) -> Result<BrowserSignIn, Failure> {
         let started = self.track_sign_in(pending, account, crate::random_id())?;
         Ok(BrowserSignIn {
             signin_id: started.signin_id,
             url: started.url,
             browser_opened: started.browser_opened,
-            expires_at,
+            expires_at: started.expires_at.unwrap_or_default(),
         })
     }
 
     /// Cancels a browser or device sign-in.
-    pub fn app_cancel_sign_in(&self, signin_id: &str) -> Result<(), AppError> {
+    pub fn app_cancel_sign_in(&self, signin_id: &str) -> Result<(), Failure> {
         Ok(self.cancel_sign_in(signin_id)?)
     }
 
     /// Starts a device sign-in; the outcome is a `signin_finished` or `signin_failed` event.
-    pub async fn app_device_sign_in(self: &Arc<Self>, form: SignInForm) -> Result<DeviceStart, AppError> {
+    /// `started` hears the sign-in's id before it can end (to route its outcome).
+    pub async fn app_device_sign_in(
+        self: &Arc<Self>,
+        form: SignInForm,
+        started: impl FnOnce(&str),
+    ) -> Result<DeviceStart, Failure> {
         let request = DeviceRequest { scopes: scopes(&form.scopes), account_name: optional(form.account.clone()) };
         let pending = self.keyport.begin_device_sign_in(&form.provider, request).await?;
         let complete = pending.verification_uri_complete().map(|u| u.to_string());
@@ -729,6 +400,7 @@ impl Service {
             interval_secs: u32::try_from(pending.interval().as_secs()).unwrap_or(u32::MAX),
         };
         let keyport = self.keyport.clone();
+        started(&start.signin_id);
         self.track(start.signin_id.clone(), optional(form.account), async move {
             keyport.finish_device_sign_in(pending).await
         })?;
@@ -736,9 +408,9 @@ impl Service {
     }
 
     /// Adds a service account (client credentials); its secret goes to the keyring.
-    pub async fn app_add_service_account(&self, form: ServiceAccountForm) -> Result<wire::AccountSummary, AppError> {
+    pub async fn app_add_service_account(&self, form: ServiceAccountForm) -> Result<wire::AccountSummary, Failure> {
         let client_secret = secret(form.client_secret)
-            .ok_or_else(|| AppError::bad_input("enter the client secret of the service account's client"))?;
+            .ok_or_else(|| Failure::bad_input("enter the client secret of the service account's client"))?;
         let request = ServiceAccountRequest {
             name: form.name.trim().to_owned(),
             scopes: scopes(&form.scopes),
@@ -751,27 +423,27 @@ impl Service {
     }
 
     /// The configured providers.
-    pub fn app_providers(&self) -> Result<Vec<wire::ProviderSummary>, AppError> {
+    pub fn app_providers(&self) -> Result<Vec<wire::ProviderSummary>, Failure> {
         Ok(self.list_providers()?)
     }
 
     /// Adds a provider (discovering an issuer's endpoints); its secret goes to the keyring.
-    pub async fn app_add_provider(&self, form: NewProviderForm) -> Result<wire::ProviderSummary, AppError> {
-        let (name, new) = form.into_core()?;
+    pub async fn app_add_provider(&self, form: NewProviderForm) -> Result<wire::ProviderSummary, Failure> {
+        let (name, new) = new_provider(form)?;
         let provider = self.keyport.add_provider(&name, new).await?;
         Ok(convert::provider(ProviderView::from(&provider)))
     }
 
     /// Changes a provider's endpoints, scopes, redirect URI or client secret; its accounts
     /// stay. A new secret goes to the keyring.
-    pub async fn app_edit_provider(&self, form: ProviderEditForm) -> Result<wire::ProviderSummary, AppError> {
-        let (name, edit) = form.into_core()?;
+    pub async fn app_edit_provider(&self, form: ProviderEditForm) -> Result<wire::ProviderSummary, Failure> {
+        let (name, edit) = provider_edit(form)?;
         let provider = self.keyport.edit_provider(&name, edit).await?;
         Ok(convert::provider(ProviderView::from(&provider)))
     }
 
     /// Reads a discovered provider's metadata again; endpoints given by hand stay.
-    pub async fn app_refresh_provider(&self, name: &str) -> Result<ProviderRefreshed, AppError> {
+    pub async fn app_refresh_provider(&self, name: &str) -> Result<ProviderRefreshed, Failure> {
         let refreshed = self.keyport.refresh_provider(name).await?;
         Ok(ProviderRefreshed {
             provider: convert::provider(ProviderView::from(&refreshed.provider)),
@@ -780,14 +452,25 @@ impl Service {
     }
 
     /// Removes a provider and its client secret.
-    pub async fn app_remove_provider(&self, name: &str) -> Result<(), AppError> {
+    pub async fn app_remove_provider(&self, name: &str) -> Result<(), Failure> {
         let name = name.to_owned();
         Ok(self.blocking(move |keyport| keyport.remove_provider(&name)).await?)
     }
 
     /// Opens a provider's page (https, or http to loopback) in the user's browser.
-    pub fn app_open_url(&self, typed: &str) -> Result<(), AppError> {
+    pub fn app_open_url(&self, typed: &str) -> Result<(), Failure> {
         Ok(self.keyport.open_url(&url("address", typed)?)?)
+    }
+
+    /// What `service.status` answers.
+    pub fn status(&self) -> wire::AppStatus {
+        wire::AppStatus {
+            socket: Some(self.config.socket.display().to_string()),
+            socket_note: None,
+            needs_attention: self.needs_attention(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            pid: std::process::id(),
+        }
     }
 
     /// Accounts that need a new sign-in, by name.
@@ -854,21 +537,22 @@ mod tests {
             client_secret: None,
             scopes: vec!["a b".into()],
         };
-        let err = form(ProviderSource::Issuer { issuer: "not a url".into() }).into_core().unwrap_err();
-        assert_eq!(err.code, "invalid_params");
-        let err = form(ProviderSource::Preset { preset: "myspace".into(), tenant: None, base_url: None })
-            .into_core()
+        let err = new_provider(form(ProviderSource::Issuer { issuer: "not a url".into() })).unwrap_err();
+        assert_eq!(err.0.code, ErrorCode::InvalidParams.code());
+        let err = new_provider(form(ProviderSource::Preset { preset: "myspace".into(), tenant: None, base_url: None }))
             .unwrap_err();
-        assert!(err.message.contains("unknown preset"), "{err:?}");
-        let (_, new) =
-            form(ProviderSource::Preset { preset: "microsoft".into(), tenant: Some(" ".into()), base_url: None })
-                .into_core()
-                .unwrap();
+        assert!(err.0.message.contains("unknown preset"), "{err:?}");
+        let (_, new) = new_provider(form(ProviderSource::Preset {
+            preset: "microsoft".into(),
+            tenant: Some(" ".into()),
+            base_url: None,
+        }))
+        .unwrap();
         assert_eq!(new.redirect_host, RedirectHost::Localhost);
         assert_eq!(new.scopes, ["a", "b"]);
         let mut empty_id = form(ProviderSource::Issuer { issuer: "https://example.com".into() });
         empty_id.client_id = "  ".into();
-        assert!(empty_id.into_core().unwrap_err().message.contains("client ID"));
+        assert!(new_provider(empty_id).unwrap_err().0.message.contains("client ID"));
     }
 
     fn edit_form(name: &str) -> ProviderEditForm {
@@ -904,7 +588,7 @@ mod tests {
             "client_secret": { "action": "replace", "secret": "s3cret" },
         }))
         .unwrap();
-        let (name, edit) = form.into_core().unwrap();
+        let (name, edit) = provider_edit(form).unwrap();
         assert_eq!(name, "work");
         assert_eq!(
             edit.endpoints,
@@ -924,30 +608,30 @@ mod tests {
     #[test]
     fn an_edit_form_is_checked_before_anything_changes() {
         let mut form = edit_form("p");
-        assert!(form.into_core().unwrap_err().message.contains("nothing to change"));
+        assert!(provider_edit(form).unwrap_err().0.message.contains("nothing to change"));
 
         form = edit_form("p");
         form.endpoints.revocation = Some("not a url".into());
-        let err = form.into_core().unwrap_err();
-        assert_eq!(err.code, "invalid_params");
-        assert!(err.message.contains("revocation endpoint"), "{err:?}");
+        let err = provider_edit(form).unwrap_err();
+        assert_eq!(err.0.code, ErrorCode::InvalidParams.code());
+        assert!(err.0.message.contains("revocation endpoint"), "{err:?}");
 
         form = edit_form("p");
         form.forget_endpoints = vec!["teapot".into()];
-        assert!(form.into_core().unwrap_err().message.contains("not an endpoint"));
+        assert!(provider_edit(form).unwrap_err().0.message.contains("not an endpoint"));
 
         form = edit_form("p");
         form.endpoints.userinfo = Some("https://id.example/me".into());
         form.forget_endpoints = vec!["userinfo".into()];
-        assert!(form.into_core().unwrap_err().message.contains("one or the other"));
+        assert!(provider_edit(form).unwrap_err().0.message.contains("one or the other"));
 
         form = edit_form("p");
         form.redirect_host = Some("example.com".into());
-        assert_eq!(form.into_core().unwrap_err().code, "invalid_params");
+        assert_eq!(provider_edit(form).unwrap_err().0.code, ErrorCode::InvalidParams.code());
 
         form = edit_form("p");
         form.client_secret = ClientSecretChange::Replace { secret: "  ".into() };
-        assert!(form.into_core().unwrap_err().message.contains("new client secret"));
+        assert!(provider_edit(form).unwrap_err().0.message.contains("new client secret"));
 
         // Blank fields change nothing; an empty scope list goes back to the defaults; Delete
         // forgets the secret.
@@ -956,7 +640,7 @@ mod tests {
         form.redirect_path = Some("".into());
         form.scopes = Some(vec![]);
         form.client_secret = ClientSecretChange::Delete;
-        let (name, edit) = form.into_core().unwrap();
+        let (name, edit) = provider_edit(form).unwrap();
         assert_eq!(name, "p");
         assert!(edit.endpoints.is_empty() && edit.redirect_path.is_none());
         assert_eq!(edit.scopes, Some(vec![]));

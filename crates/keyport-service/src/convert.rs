@@ -122,16 +122,34 @@ pub(crate) fn error(err: &Error) -> ErrorObject {
     object
 }
 
+/// The wire form of what a program asks to do.
+pub(crate) fn action(action: crate::access::Action) -> wire::AccountAction {
+    use crate::access::Action;
+    match action {
+        Action::ReadToken => wire::AccountAction::ReadToken,
+        Action::Refresh => wire::AccountAction::Refresh,
+        Action::SignInAgain => wire::AccountAction::SignInAgain,
+        Action::Revoke => wire::AccountAction::Revoke,
+        Action::Remove => wire::AccountAction::Remove,
+        Action::Connect => wire::AccountAction::Connect,
+    }
+}
+
+/// The wire form of a decision.
+pub(crate) fn decision(decision: crate::access::Decision) -> wire::AccessDecision {
+    match decision {
+        crate::access::Decision::Allow => wire::AccessDecision::Allow,
+        crate::access::Decision::Deny => wire::AccessDecision::Deny,
+    }
+}
+
 /// The wire form of an access rule.
 pub(crate) fn rule(rule: crate::access::Rule) -> wire::AccessRule {
     wire::AccessRule {
         program_name: crate::names::ProgramNames::shared().name(&rule.program),
         program: rule.program.to_string(),
         account: rule.account,
-        decision: match rule.decision {
-            crate::access::Decision::Allow => wire::AccessDecision::Allow,
-            crate::access::Decision::Deny => wire::AccessDecision::Deny,
-        },
+        decision: decision(rule.decision),
         decided_at: rfc3339(rule.decided_at),
         last_read: None,
     }

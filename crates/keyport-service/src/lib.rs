@@ -103,6 +103,14 @@ async fn run_with(
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<(), ServiceError> {
     let forward = tokio::spawn(service.clone().forward_core_events());
+    let forward_prompts = tokio::spawn(service.clone().forward_prompt_events());
+    let requested = service.stop_requested();
+    let shutdown = async move {
+        tokio::select! {
+            () = shutdown => {}
+            () = requested => tracing::info!("stopping, as asked over the socket"),
+        }
+    };
     let activity = service.activity.clone();
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let refresher_service = service.clone();
@@ -132,6 +140,7 @@ async fn run_with(
         tracing::info!("stopped without waiting for a renewal in progress");
     }
     forward.abort();
+    forward_prompts.abort();
     drop(stopped);
     // Counted repeats are written now, not lost with the process.
     let _ = tokio::task::spawn_blocking(move || activity.finish()).await;

@@ -73,6 +73,7 @@ pub(crate) fn answer_now(service: &Service, conn: &Connection, request: &Request
     let Ok(Call::TokenGet(params)) = Call::from_request(request) else { return None };
     let allowed = conn.with_known_asker(writers, |asker| match asker {
         Asker::Person { .. } => Some((asker.clone(), Why::Person)),
+        Asker::Window { .. } => Some((asker.clone(), Why::Window)),
         Asker::Program { program, delivery: Delivery::Connection | Delivery::CliOutput | Delivery::Discarded } => {
             // The rules file is compared on every request (a `stat()`, 5% of the daemon's CPU
             // under load), unlike the accounts': `keyport deny` takes effect at once.
@@ -185,7 +186,7 @@ async fn dispatch(service: &Arc<Service>, conn: &Connection, asker: &Asker, call
         }
         Call::SigninCancel(params) => {
             let own = conn.signins.lock().expect("signins").contains(&params.signin_id);
-            if !own && !matches!(asker, Asker::Person { .. }) {
+            if !own && !asker.is_user() {
                 // Another connection's sign-in is not this one's to see or stop.
                 return Err(ErrorObject::new(
                     ErrorCode::NoSuchSignin,
@@ -213,7 +214,7 @@ async fn dispatch(service: &Arc<Service>, conn: &Connection, asker: &Asker, call
         Call::AccessList => {
             let rules = service.rules().list().map_err(service_error)?;
             let visible = rules.into_iter().filter(|rule| match asker {
-                Asker::Person { .. } => true,
+                Asker::Person { .. } | Asker::Window { .. } => true,
                 Asker::Program { program, .. } => &rule.program == program,
             });
             to_value(&wire::AccessListResult { rules: visible.map(|rule| service.wire_rule(rule)).collect() })
@@ -267,13 +268,77 @@ async fn dispatch(service: &Arc<Service>, conn: &Connection, asker: &Asker, call
             let forgotten = service.forget_rule(program, params.account).await?;
             to_value(&wire::AccessForgetResult { forgotten })
         }
+        Call::AccountsDetails(params) => {
+            only_the_user(
+                service,
+                asker,
+                "see an account's programs and activity",
+                "accounts.details",
+                Some(&params.account),
+            )?;
+            to_value(&service.app_account_details(&params.account).await?)
+        }
+        Call::AccountsAddService(form) => {
+            only_the_user(service, asker, "add a service account", "accounts.add_service", Some(&form.name))?;
+            to_value(&service.app_add_service_account(form).await?)
+        }
+        Call::SigninDevice(form) => {
+            only_the_user(service, asker, "start a device sign-in", "signin.device", form.account.as_deref())?;
+            // Its outcome event is routed to this connection, as a browser sign-in's.
+            conn.listen(service);
+            let start = service.app_device_sign_in(form, |signin_id| {
+                conn.signins.lock().expect("signins").push(signin_id.to_owned());
+            });
+            to_value(&start.await?)
+        }
+        Call::ProvidersPresets => to_value(&wire::PresetsListResult { presets: crate::app::presets() }),
+        Call::ProvidersAdd(form) => {
+            only_the_user(service, asker, "add a provider", "providers.add", None)?;
+            to_value(&service.app_add_provider(form).await?)
+        }
+        Call::ProvidersEdit(form) => {
+            only_the_user(service, asker, "change a provider", "providers.edit", None)?;
+            to_value(&service.app_edit_provider(form).await?)
+        }
+        Call::ProvidersRefresh(params) => {
+            only_the_user(service, asker, "read a provider's metadata again", "providers.refresh", None)?;
+            to_value(&service.app_refresh_provider(&params.provider).await?)
+        }
+        Call::ProvidersRemove(params) => {
+            only_the_user(service, asker, "remove a provider", "providers.remove", None)?;
+            service.app_remove_provider(&params.provider).await?;
+            to_value(&wire::Empty {})
+        }
+        Call::PromptsSubscribe => {
+            let questions = only_the_window(service, asker, "prompts.subscribe")?;
+            conn.listen(service);
+            *conn.subscriber.lock().expect("subscriber") = Some(asker.clone());
+            conn.answering.lock().expect("answering").get_or_insert_with(|| questions.answering());
+            to_value(&wire::PromptsListResult { prompts: questions.pending() })
+        }
+        Call::PromptsAnswer(params) => {
+            let questions = only_the_window(service, asker, "prompts.answer")?;
+            service.app_answer_prompt(questions, &params.prompt_id, params.choice)?;
+            to_value(&wire::Empty {})
+        }
+        Call::ServiceStatus => {
+            only_the_user(service, asker, "read the service's status", "service.status", None)?;
+            to_value(&service.status())
+        }
+        Call::ServiceStop => {
+            only_the_user(service, asker, "stop Keyport", "service.stop", None)?;
+            let why = if matches!(asker, Asker::Window { .. }) { Why::Window } else { Why::Person };
+            service.record_allowed(asker, None, "service.stop", why);
+            service.request_stop();
+            to_value(&wire::Empty {})
+        }
         other => {
             Err(ErrorObject::new(ErrorCode::MethodNotFound, format!("`{}` is not served here", other.method().name())))
         }
     }
 }
 
-fn service_error(err: crate::ServiceError) -> ErrorObject {
+pub(crate) fn service_error(err: crate::ServiceError) -> ErrorObject {
     match err {
         crate::ServiceError::BadRequest(message) => ErrorObject::new(ErrorCode::InvalidParams, message),
         crate::ServiceError::Core(err) => core(err),
@@ -307,11 +372,11 @@ fn denied(asker: &Asker, account: &str) -> ErrorObject {
             ),
             None => ErrorObject::access_denied(&program.to_string(), account),
         },
-        Asker::Person { .. } => ErrorObject::new(ErrorCode::AccessDenied, "access denied"),
+        Asker::Person { .. } | Asker::Window { .. } => ErrorObject::new(ErrorCode::AccessDenied, "access denied"),
     }
 }
 
-/// Only the user (at a terminal here; the window calls `app.rs` in-process) may do this.
+/// Only the user (at a terminal, or in the window) may do this.
 fn only_the_user(
     service: &Service,
     asker: &Asker,
@@ -320,7 +385,7 @@ fn only_the_user(
     account: Option<&str>,
 ) -> Result<(), ErrorObject> {
     match asker {
-        Asker::Person { .. } => Ok(()),
+        Asker::Person { .. } | Asker::Window { .. } => Ok(()),
         Asker::Program { program, .. } => Err({
             service.record_refusal(asker, account, action, Why::OnlyYou, || format!("only you may {what}"));
             ErrorObject::new(
@@ -332,6 +397,27 @@ fn only_the_user(
             )
         }),
     }
+}
+
+/// Only the desktop window may do this (answer programs' questions); the questions it answers.
+fn only_the_window<'s>(
+    service: &'s Service,
+    asker: &Asker,
+    action: &'static str,
+) -> Result<&'s crate::prompts::AccessPrompts, ErrorObject> {
+    if !matches!(asker, Asker::Window { .. }) {
+        service.record_refusal(asker, None, action, Why::OnlyYou, || {
+            "only the Keyport window answers programs' questions".to_owned()
+        });
+        return Err(ErrorObject::new(
+            ErrorCode::AccessDenied,
+            "access denied: only the Keyport window (keyport-desktop, installed beside this service) answers \
+             programs' access questions",
+        ));
+    }
+    service.prompter.questions().ok_or_else(|| {
+        ErrorObject::new(ErrorCode::InternalError, "this service asks nobody: programs without a rule are refused")
+    })
 }
 
 /// The check in front of every token and every action on an account: the person at the
@@ -371,6 +457,7 @@ async fn decide(
             tracing::info!(account, terminal = %terminal, ?action, "allowed: the user at their terminal");
             return Ok(Ok(Why::Person));
         }
+        Asker::Window { .. } => return Ok(Ok(Why::Window)),
         Asker::Program { program, .. } => program,
     };
     match service.rules().deciding_rule(program, account).map_err(service_error)? {
@@ -392,6 +479,10 @@ fn authorize_unnamed(service: &Service, asker: &Asker) -> Result<(), ErrorObject
     let program = match asker {
         Asker::Person { .. } => {
             service.record_allowed(asker, None, "signin.start", Why::Person);
+            return Ok(());
+        }
+        Asker::Window { .. } => {
+            service.record_allowed(asker, None, "signin.start", Why::Window);
             return Ok(());
         }
         Asker::Program { program, .. } => program,
@@ -429,6 +520,9 @@ pub(crate) fn may_see_event(service: &Service, asker: &Asker, event: &Event) -> 
         Event::SigninFailed { account, .. } => account.as_deref(),
         _ => None,
     };
+    if matches!(event, Event::PromptAsked { .. } | Event::PromptClosed { .. } | Event::Show { .. }) {
+        return matches!(asker, Asker::Window { .. });
+    }
     account.is_none_or(|account| service.may_see(asker, account))
 }
 
@@ -629,6 +723,7 @@ impl Service {
             signin_id: signin_id.clone(),
             url: pending.url().to_string(),
             browser_opened: matches!(pending.browser_outcome(), Some(Ok(()))),
+            expires_at: Some(convert::rfc3339(self.keyport().now() + pending.timeout())),
         };
         let keyport = self.keyport().clone();
         self.track(signin_id, account, async move { keyport.finish_sign_in(pending).await })?;

@@ -7,10 +7,10 @@
 
 use std::collections::HashMap;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, watch};
 
 use crate::access::{AccessPrompter, Action, Program, PromptAnswer};
@@ -24,39 +24,7 @@ pub const DEFAULT_PROMPT_TIMEOUT: Duration = Duration::from_secs(120);
 /// beyond this, a new question is refused at once (nothing remembered), as with nobody to ask.
 pub const MAX_OPEN_PROMPTS: usize = 32;
 
-/// A question to the user: may `program` read `account`?
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-pub struct AccessPrompt {
-    /// Names this question in [`AccessPrompts::answer`].
-    pub prompt_id: String,
-    /// The program as the rules name it: an absolute path, or `flatpak:ID`, `snap:NAME`,
-    /// `container:NAME:/path`.
-    pub program: String,
-    /// The name people know it by (its desktop entry's, else its file name), for the headline.
-    pub program_name: String,
-    /// The account it wants.
-    pub account: String,
-    /// What it wants to do with the account.
-    pub action: Action,
-    /// When it asked (RFC 3339 UTC).
-    pub asked_at: String,
-    /// Unanswered by then, the request is refused this once (RFC 3339 UTC).
-    pub expires_at: String,
-}
-
-/// The user's answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-#[serde(rename_all = "snake_case")]
-pub enum PromptChoice {
-    /// This request only.
-    AllowOnce,
-    /// Remember: allowed.
-    AllowAlways,
-    /// Remember: denied.
-    Deny,
-}
+pub use keyport_wire::app::{AccessPrompt, Navigate, PromptChoice};
 
 /// What the host hears about questions.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,12 +45,40 @@ struct Open {
     answer: watch::Sender<Option<PromptAnswer>>,
 }
 
+/// Starts a window to show a question; `false` when none can be shown (no display, no
+/// desktop binary installed, too many launches).
+pub type WindowOpener = dyn Fn(&Navigate) -> bool + Send + Sync;
+
 /// The desktop app's prompter; see the module docs.
-#[derive(Debug)]
 pub struct AccessPrompts {
     timeout: Duration,
     open: Mutex<HashMap<String, Open>>,
     events: broadcast::Sender<PromptEvent>,
+    /// Windows that answer questions now ([`Answering`] guards).
+    answering: Arc<AtomicUsize>,
+    /// How a question reaches the user when no window answers: `None` asks anyway (a host
+    /// that shows questions itself), else a window is started, or the question is refused.
+    opener: Mutex<Option<Arc<WindowOpener>>>,
+}
+
+impl std::fmt::Debug for AccessPrompts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccessPrompts")
+            .field("timeout", &self.timeout)
+            .field("open", &self.open.lock().map(|open| open.len()).unwrap_or_default())
+            .field("answering", &self.answering.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+/// A window answering questions, for as long as this lives (its connection).
+#[derive(Debug)]
+pub struct Answering(Arc<AtomicUsize>);
+
+impl Drop for Answering {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// Answering a question that is no longer open.
@@ -93,7 +89,37 @@ pub struct PromptGone;
 impl AccessPrompts {
     /// Questions that wait `timeout` for an answer.
     pub fn new(timeout: Duration) -> Arc<Self> {
-        Arc::new(Self { timeout, open: Mutex::new(HashMap::new()), events: broadcast::channel(64).0 })
+        Arc::new(Self {
+            timeout,
+            open: Mutex::new(HashMap::new()),
+            events: broadcast::channel(64).0,
+            answering: Arc::default(),
+            opener: Mutex::new(None),
+        })
+    }
+
+    /// From now on, a question with no window answering starts one with `opener` (at the
+    /// question), or is refused at once when it cannot.
+    pub fn set_window_opener(&self, opener: Arc<WindowOpener>) {
+        *self.opener.lock().expect("opener") = Some(opener);
+    }
+
+    /// Marks a window as answering questions until the guard is dropped.
+    pub fn answering(&self) -> Answering {
+        self.answering.fetch_add(1, Ordering::Relaxed);
+        Answering(self.answering.clone())
+    }
+
+    /// Whether a window answers questions now.
+    pub fn has_window(&self) -> bool {
+        self.answering.load(Ordering::Relaxed) > 0
+    }
+
+    /// Shows the window at `screen`: `Ok(true)` when a window answers (it is told by the
+    /// caller), else it is started; `false` when none can be.
+    pub fn open_window(&self, screen: &Navigate) -> bool {
+        let opener = self.opener.lock().expect("opener").clone();
+        opener.is_some_and(|open| open(screen))
     }
 
     /// New and closed questions, from now on (see [`Self::pending`] for those already open).
@@ -151,14 +177,26 @@ impl AccessPrompts {
             program: program.to_string(),
             program_name,
             account: account.to_owned(),
-            action,
+            action: crate::convert::action(action),
             asked_at: rfc3339(now),
             expires_at: rfc3339(now + self.timeout),
         };
         let (answer, receiver) = watch::channel(None);
-        open.insert(prompt.prompt_id.clone(), Open { prompt: prompt.clone(), key, answer });
+        let prompt_id = prompt.prompt_id.clone();
+        open.insert(prompt_id.clone(), Open { prompt: prompt.clone(), key, answer });
         drop(open);
         let _ = self.events.send(PromptEvent::Asked(prompt));
+        // With no window answering, start one at the question (the request waits as long as
+        // with one); when none can be started, nobody is there to ask.
+        let opener = self.opener.lock().expect("opener").clone();
+        if let Some(open_window) = opener
+            && !self.has_window()
+            && !open_window(&Navigate::Prompt { prompt_id: prompt_id.clone() })
+        {
+            self.open.lock().expect("prompts").remove(&prompt_id);
+            let _ = self.events.send(PromptEvent::Closed { prompt_id });
+            return None;
+        }
         Some(receiver)
     }
 
@@ -182,7 +220,7 @@ impl AccessPrompter for AccessPrompts {
     ) -> Pin<Box<dyn std::future::Future<Output = PromptAnswer> + Send + 'a>> {
         Box::pin(async move {
             let Some(mut answer) = self.question(program, account, action) else {
-                tracing::warn!(%program, account, "too many questions are open: refused without asking");
+                tracing::info!(%program, account, "no window can be shown, or too many questions are open: refused");
                 return PromptAnswer::NoOneToAsk;
             };
             let waited = tokio::time::timeout(self.timeout, answer.wait_for(Option::is_some)).await;
@@ -195,6 +233,10 @@ impl AccessPrompter for AccessPrompts {
                 }
             }
         })
+    }
+
+    fn questions(&self) -> Option<&AccessPrompts> {
+        Some(self)
     }
 }
 
@@ -221,7 +263,7 @@ mod tests {
         assert_eq!(prompt.program, "/usr/bin/git");
         assert_eq!(prompt.program_name, "git");
         assert_eq!(prompt.account, "work");
-        assert_eq!(prompt.action, Action::ReadToken);
+        assert_eq!(prompt.action, keyport_wire::AccountAction::ReadToken);
         assert_eq!(prompts.pending(), vec![prompt.clone()]);
         prompts.answer(&prompt.prompt_id, PromptChoice::AllowAlways).unwrap();
         assert_eq!(asking.await.unwrap(), PromptAnswer::AllowAlways);

@@ -126,6 +126,8 @@ pub(crate) struct Connection {
     pub subscriber: Mutex<Option<Asker>>,
     /// Sign-ins started on this connection: their outcome events reach it even unsubscribed.
     pub signins: Mutex<Vec<String>>,
+    /// Set when the window answers questions on this connection (`prompts.subscribe`).
+    pub answering: Mutex<Option<crate::prompts::Answering>>,
     control: mpsc::UnboundedSender<Control>,
     /// The last writer judged, with how it holds the connection.
     last_asker: Mutex<Option<(u32, Asker, Hold)>>,
@@ -382,6 +384,7 @@ async fn connection(
         outbox: outbox.clone(),
         subscriber: Mutex::new(None),
         signins: Mutex::new(Vec::new()),
+        answering: Mutex::new(None),
         control,
         last_asker: Mutex::new(None),
         program_in_flight: ticket.in_flight.clone(),

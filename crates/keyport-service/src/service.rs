@@ -11,7 +11,7 @@ use keyport_core::Keyport;
 use keyport_core::account::{Account, Health};
 use keyport_core::refresher::RefreshPolicy;
 use keyport_core::secret::Secret;
-use keyport_wire::Event;
+use keyport_wire::{Event, Navigate};
 use tokio::sync::broadcast;
 
 use crate::access::{AccessPrompter, AccessRules};
@@ -28,6 +28,9 @@ pub struct ServiceConfig {
     pub accounts_file: PathBuf,
     /// Executables of the `keyport` CLI: a request from one of them is judged as its parent's.
     pub cli_paths: Vec<PathBuf>,
+    /// Executables of the desktop window (`keyport-desktop`): a connection from one of them
+    /// acts for the person ([`crate::peer::Asker::Window`]).
+    pub desktop_paths: Vec<PathBuf>,
     /// Connections served at once; more get a `busy` error.
     pub max_connections: usize,
     /// Connections one program may have open at once (`server::MAX_CONNECTIONS_PER_PROGRAM`).
@@ -45,9 +48,11 @@ impl ServiceConfig {
     /// Defaults for the given files.
     pub fn new(socket: PathBuf, access_rules: PathBuf, accounts_file: PathBuf) -> Self {
         let mut cli_paths = Vec::new();
+        let mut desktop_paths = Vec::new();
         if let Ok(me) = std::env::current_exe().and_then(std::fs::canonicalize) {
-            // The daemon is usually the full CLI itself; the desktop app ships the CLI beside it.
+            // The daemon is the full CLI itself; the window is installed beside it.
             cli_paths.extend(cli_executables_near(&me));
+            desktop_paths.extend(desktop_executables_near(&me));
             cli_paths.push(me);
         }
         // The `keyport` that programs find in PATH (installed elsewhere than this binary, e.g.
@@ -55,15 +60,18 @@ impl ServiceConfig {
         // the CLI.
         if let Ok(crate::access::Program::Path(in_path)) = crate::access::Program::resolve("keyport") {
             cli_paths.extend(cli_executables_near(&in_path));
+            desktop_paths.extend(desktop_executables_near(&in_path));
             cli_paths.push(in_path);
         }
         let mut seen = std::collections::HashSet::new();
         cli_paths.retain(|path| seen.insert(path.clone()));
+        desktop_paths.retain(|path| seen.insert(path.clone()));
         Self {
             socket,
             access_rules,
             accounts_file,
             cli_paths,
+            desktop_paths,
             max_connections: 512,
             max_connections_per_program: crate::server::MAX_CONNECTIONS_PER_PROGRAM,
             idle_timeout: Duration::from_secs(60),
@@ -94,6 +102,18 @@ pub fn cli_executables_near(executable: &std::path::Path) -> Vec<PathBuf> {
     let mut candidates = vec![dir.join("keyport"), dir.join("keyport-full"), dir.join("../lib/keyport/keyport-full")];
     if dir.ends_with("lib/keyport") {
         candidates.push(dir.join("../../bin/keyport"));
+    }
+    candidates.into_iter().filter_map(|path| std::fs::canonicalize(path).ok()).filter(|path| path.is_file()).collect()
+}
+
+/// The desktop window's executable of the installation that `executable` (a CLI binary)
+/// belongs to: `keyport-desktop` beside it, or in `PREFIX/bin` for the full CLI in
+/// `PREFIX/lib/keyport`; as a canonical path of an existing file.
+pub fn desktop_executables_near(executable: &std::path::Path) -> Vec<PathBuf> {
+    let Some(dir) = executable.parent() else { return Vec::new() };
+    let mut candidates = vec![dir.join("keyport-desktop")];
+    if dir.ends_with("lib/keyport") {
+        candidates.push(dir.join("../../bin/keyport-desktop"));
     }
     candidates.into_iter().filter_map(|path| std::fs::canonicalize(path).ok()).filter(|path| path.is_file()).collect()
 }
@@ -157,13 +177,15 @@ pub struct Service {
     pub(crate) activity: crate::activity::Activity,
     /// Request lines read on the socket since the start (for `resident`: is the service idle?).
     pub(crate) requests_read: std::sync::atomic::AtomicU64,
+    /// Set by `service.stop` (`keyport quit`, the tray's Quit): [`crate::run`] ends.
+    stop_requested: tokio::sync::watch::Sender<bool>,
 }
 
 impl Service {
     /// A service over `keyport`. Call [`Service::run`] inside a tokio runtime.
     pub fn new(keyport: Keyport, config: ServiceConfig, prompter: Arc<dyn AccessPrompter>) -> Arc<Self> {
         let rules = AccessRules::new(config.access_rules.clone());
-        let identifier = crate::peer::Identifier::new(config.cli_paths.clone());
+        let identifier = crate::peer::Identifier::new(config.cli_paths.clone(), config.desktop_paths.clone());
         let activity =
             crate::activity::Activity::new(config.activity_log.clone(), Arc::new(keyport_core::clock::SystemClock));
         Arc::new(Self {
@@ -181,6 +203,7 @@ impl Service {
             keyring_reads: tokio::sync::Semaphore::new(KEYRING_READS),
             activity,
             requests_read: std::sync::atomic::AtomicU64::new(0),
+            stop_requested: tokio::sync::watch::channel(false).0,
         })
     }
 
@@ -202,6 +225,51 @@ impl Service {
     /// Subscribes to the service's events (the core's account events and sign-in outcomes).
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
         self.bus.subscribe()
+    }
+
+    /// Asks the service to stop, a moment from now (so the answer that says so is sent first).
+    pub fn request_stop(&self) {
+        let stop = self.stop_requested.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let _ = stop.send(true);
+        });
+    }
+
+    /// Completes once [`Service::request_stop`] was called.
+    pub(crate) fn stop_requested(&self) -> impl std::future::Future<Output = ()> + use<> {
+        let mut stopped = self.stop_requested.subscribe();
+        async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        }
+    }
+
+    /// Forwards the questions put to the window, and their closing, to the bus (where only
+    /// the window's connections see them).
+    pub(crate) async fn forward_prompt_events(self: Arc<Self>) {
+        let Some(questions) = self.prompter.questions() else { return };
+        let mut events = questions.subscribe();
+        loop {
+            let event = match events.recv().await {
+                Ok(crate::prompts::PromptEvent::Asked(prompt)) => Event::PromptAsked { prompt },
+                Ok(crate::prompts::PromptEvent::Closed { prompt_id }) => Event::PromptClosed { prompt_id },
+                // The window reads `prompts.subscribe` again after a `missed` event.
+                Err(broadcast::error::RecvError::Lagged(count)) => Event::Missed { count },
+                Err(broadcast::error::RecvError::Closed) => return,
+            };
+            self.publish(event);
+        }
+    }
+
+    /// Shows the window at `screen`: a window that answers questions is told (`show`
+    /// event); else one is started. `false` when none can be shown.
+    pub fn show_window(&self, screen: Navigate) -> bool {
+        let Some(questions) = self.prompter.questions() else { return false };
+        if questions.has_window() {
+            self.publish(Event::Show { screen });
+            return true;
+        }
+        questions.open_window(&screen)
     }
 
     pub(crate) fn publish(&self, event: Event) {

@@ -2,8 +2,9 @@
 //! `{"jsonrpc":"2.0","method":"event","params":EVENT}` notifications.
 //!
 //! The account events mirror the core's `AccountEvent` one for one (same tag, same fields);
-//! the sign-in events report the end of a `signin.start` or `accounts.reauth`, and `missed`
-//! tells a slow reader that events were dropped. No event ever carries a token. New events
+//! the sign-in events report the end of a `signin.start`, `signin.device` or `accounts.reauth`;
+//! the prompt events and `show` go to the desktop window only; and `missed` tells a slow reader
+//! that events were dropped. No event ever carries a token. New events
 //! may be added: clients ignore an `event` they do not know (it reads as [`Event::Unknown`]).
 
 use serde::{Deserialize, Serialize};
@@ -80,6 +81,22 @@ pub enum Event {
         code: i64,
         /// What went wrong, for people.
         message: String,
+    },
+    /// A program asks the user (only to the window's `prompts.subscribe` connection).
+    PromptAsked {
+        /// The question.
+        prompt: crate::app::AccessPrompt,
+    },
+    /// A question was answered or expired (only to `prompts.subscribe` connections).
+    PromptClosed {
+        /// The question.
+        prompt_id: String,
+    },
+    /// The user asked for the window at this screen (tray menu, a notification): the window
+    /// shows itself there (only to `prompts.subscribe` connections).
+    Show {
+        /// Where.
+        screen: crate::app::Navigate,
     },
     /// This connection read too slowly and `count` events were dropped; re-read the state
     /// (`accounts.list`).

@@ -25,6 +25,7 @@
 //! );
 //! ```
 
+pub mod app;
 pub mod code;
 pub mod event;
 pub mod frame;
@@ -34,6 +35,7 @@ pub mod path;
 pub mod token;
 pub mod types;
 
+pub use app::*;
 pub use code::ErrorCode;
 pub use event::{EVENT_METHOD, Event};
 pub use frame::{FrameError, MAX_ANSWER_BYTES, MAX_MESSAGE_BYTES, MAX_REQUEST_BYTES};

@@ -12,6 +12,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
+use crate::app::{
+    NewProviderForm, PromptAnswerParams, ProviderEditForm, ProviderParams, ServiceAccountForm, SignInForm,
+};
 use crate::code::ErrorCode;
 use crate::jsonrpc::{ErrorObject, Id, Request, Version};
 use crate::types::{
@@ -53,11 +56,35 @@ pub enum Method {
     AccessForget,
     /// `activity.list` → [`crate::ActivityListResult`].
     ActivityList,
+    /// `accounts.details` → [`crate::AccountDetails`].
+    AccountsDetails,
+    /// `accounts.add_service` → [`crate::AccountSummary`].
+    AccountsAddService,
+    /// `signin.device` → [`crate::DeviceStart`].
+    SigninDevice,
+    /// `providers.presets` → [`crate::PresetsListResult`].
+    ProvidersPresets,
+    /// `providers.add` → [`crate::ProviderSummary`].
+    ProvidersAdd,
+    /// `providers.edit` → [`crate::ProviderSummary`].
+    ProvidersEdit,
+    /// `providers.refresh` → [`crate::ProviderRefreshed`].
+    ProvidersRefresh,
+    /// `providers.remove` → [`crate::Empty`].
+    ProvidersRemove,
+    /// `prompts.subscribe` → [`crate::PromptsListResult`], then `prompt_asked` and `prompt_closed` events.
+    PromptsSubscribe,
+    /// `prompts.answer` → [`crate::Empty`].
+    PromptsAnswer,
+    /// `service.status` → [`crate::AppStatus`].
+    ServiceStatus,
+    /// `service.stop` → [`crate::Empty`]; the service then stops.
+    ServiceStop,
 }
 
 impl Method {
     /// Every method, in the order of `docs/socket.md`.
-    pub const ALL: [Method; 15] = [
+    pub const ALL: [Method; 27] = [
         Self::AccountsList,
         Self::AccountsStatus,
         Self::TokenGet,
@@ -73,6 +100,18 @@ impl Method {
         Self::AccessSet,
         Self::AccessForget,
         Self::ActivityList,
+        Self::AccountsDetails,
+        Self::AccountsAddService,
+        Self::SigninDevice,
+        Self::ProvidersPresets,
+        Self::ProvidersAdd,
+        Self::ProvidersEdit,
+        Self::ProvidersRefresh,
+        Self::ProvidersRemove,
+        Self::PromptsSubscribe,
+        Self::PromptsAnswer,
+        Self::ServiceStatus,
+        Self::ServiceStop,
     ];
 
     /// The name sent as `method`.
@@ -93,6 +132,18 @@ impl Method {
             Self::AccessSet => "access.set",
             Self::AccessForget => "access.forget",
             Self::ActivityList => "activity.list",
+            Self::AccountsDetails => "accounts.details",
+            Self::AccountsAddService => "accounts.add_service",
+            Self::SigninDevice => "signin.device",
+            Self::ProvidersPresets => "providers.presets",
+            Self::ProvidersAdd => "providers.add",
+            Self::ProvidersEdit => "providers.edit",
+            Self::ProvidersRefresh => "providers.refresh",
+            Self::ProvidersRemove => "providers.remove",
+            Self::PromptsSubscribe => "prompts.subscribe",
+            Self::PromptsAnswer => "prompts.answer",
+            Self::ServiceStatus => "service.status",
+            Self::ServiceStop => "service.stop",
         }
     }
 
@@ -142,6 +193,30 @@ pub enum Call {
     AccessForget(AccessForgetParams),
     /// `activity.list`.
     ActivityList(ActivityListParams),
+    /// `accounts.details`.
+    AccountsDetails(AccountParams),
+    /// `accounts.add_service`.
+    AccountsAddService(ServiceAccountForm),
+    /// `signin.device`.
+    SigninDevice(SignInForm),
+    /// `providers.presets`.
+    ProvidersPresets,
+    /// `providers.add`.
+    ProvidersAdd(NewProviderForm),
+    /// `providers.edit`.
+    ProvidersEdit(ProviderEditForm),
+    /// `providers.refresh`.
+    ProvidersRefresh(ProviderParams),
+    /// `providers.remove`.
+    ProvidersRemove(ProviderParams),
+    /// `prompts.subscribe`.
+    PromptsSubscribe,
+    /// `prompts.answer`.
+    PromptsAnswer(PromptAnswerParams),
+    /// `service.status`.
+    ServiceStatus,
+    /// `service.stop`.
+    ServiceStop,
 }
 
 impl Call {
@@ -163,6 +238,18 @@ impl Call {
             Self::AccessSet(_) => Method::AccessSet,
             Self::AccessForget(_) => Method::AccessForget,
             Self::ActivityList(_) => Method::ActivityList,
+            Self::AccountsDetails(_) => Method::AccountsDetails,
+            Self::AccountsAddService(_) => Method::AccountsAddService,
+            Self::SigninDevice(_) => Method::SigninDevice,
+            Self::ProvidersPresets => Method::ProvidersPresets,
+            Self::ProvidersAdd(_) => Method::ProvidersAdd,
+            Self::ProvidersEdit(_) => Method::ProvidersEdit,
+            Self::ProvidersRefresh(_) => Method::ProvidersRefresh,
+            Self::ProvidersRemove(_) => Method::ProvidersRemove,
+            Self::PromptsSubscribe => Method::PromptsSubscribe,
+            Self::PromptsAnswer(_) => Method::PromptsAnswer,
+            Self::ServiceStatus => Method::ServiceStatus,
+            Self::ServiceStop => Method::ServiceStop,
         }
     }
 
@@ -204,6 +291,30 @@ impl Call {
             Method::AccessSet => Self::AccessSet(typed(method, params)?),
             Method::AccessForget => Self::AccessForget(typed(method, params)?),
             Method::ActivityList => Self::ActivityList(typed(method, params)?),
+            Method::AccountsDetails => Self::AccountsDetails(typed(method, params)?),
+            Method::AccountsAddService => Self::AccountsAddService(typed(method, params)?),
+            Method::SigninDevice => Self::SigninDevice(typed(method, params)?),
+            Method::ProvidersPresets => {
+                typed::<NoParams>(method, params)?;
+                Self::ProvidersPresets
+            }
+            Method::ProvidersAdd => Self::ProvidersAdd(typed(method, params)?),
+            Method::ProvidersEdit => Self::ProvidersEdit(typed(method, params)?),
+            Method::ProvidersRefresh => Self::ProvidersRefresh(typed(method, params)?),
+            Method::ProvidersRemove => Self::ProvidersRemove(typed(method, params)?),
+            Method::PromptsSubscribe => {
+                typed::<NoParams>(method, params)?;
+                Self::PromptsSubscribe
+            }
+            Method::PromptsAnswer => Self::PromptsAnswer(typed(method, params)?),
+            Method::ServiceStatus => {
+                typed::<NoParams>(method, params)?;
+                Self::ServiceStatus
+            }
+            Method::ServiceStop => {
+                typed::<NoParams>(method, params)?;
+                Self::ServiceStop
+            }
         })
     }
 
@@ -218,8 +329,23 @@ impl Call {
         }
         let method = self.method().name().to_owned();
         let params = match &self {
-            Self::AccountsList | Self::ProvidersList | Self::EventsSubscribe | Self::AccessList => None,
-            Self::AccountsStatus(p) | Self::TokenRefresh(p) | Self::AccountsRemove(p) => object(p),
+            Self::AccountsList
+            | Self::ProvidersList
+            | Self::EventsSubscribe
+            | Self::AccessList
+            | Self::ProvidersPresets
+            | Self::PromptsSubscribe
+            | Self::ServiceStatus
+            | Self::ServiceStop => None,
+            Self::AccountsStatus(p) | Self::TokenRefresh(p) | Self::AccountsRemove(p) | Self::AccountsDetails(p) => {
+                object(p)
+            }
+            Self::ProvidersRefresh(p) | Self::ProvidersRemove(p) => object(p),
+            Self::AccountsAddService(p) => object(p),
+            Self::SigninDevice(p) => object(p),
+            Self::ProvidersAdd(p) => object(p),
+            Self::ProvidersEdit(p) => object(p),
+            Self::PromptsAnswer(p) => object(p),
             Self::TokenGet(p) => object(p),
             Self::SigninStart(p) => object(p),
             Self::SigninCancel(p) => object(p),

@@ -318,6 +318,10 @@ pub struct SigninStartResult {
     pub url: String,
     /// Whether the daemon opened the browser (only when asked to, and it worked).
     pub browser_opened: bool,
+    /// When the service stops waiting for the browser (RFC 3339 UTC). Absent from services
+    /// older than this field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
 }
 
 /// What `accounts.revoke` did.
@@ -363,6 +367,7 @@ pub struct RevokeResult {
 
 /// What the user decided about a program and an account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename = "Decision"))]
 #[serde(rename_all = "snake_case")]
 pub enum AccessDecision {
     /// The program may read the account's tokens and act on it.
@@ -371,6 +376,7 @@ pub enum AccessDecision {
     Deny,
     /// A decision added after this version (read only).
     #[serde(other, skip_serializing)]
+    #[cfg_attr(feature = "ts", ts(skip))]
     Unknown,
 }
 

@@ -56,6 +56,15 @@ fn check_result(method: Method, result: &Value, line: &str) {
         Method::AccessSet => round_trip::<AccessRule>(result, line),
         Method::AccessForget => round_trip::<AccessForgetResult>(result, line),
         Method::ActivityList => round_trip::<ActivityListResult>(result, line),
+        Method::AccountsDetails => round_trip::<AccountDetails>(result, line),
+        Method::AccountsAddService => round_trip::<AccountSummary>(result, line),
+        Method::SigninDevice => round_trip::<DeviceStart>(result, line),
+        Method::ProvidersPresets => round_trip::<PresetsListResult>(result, line),
+        Method::ProvidersAdd | Method::ProvidersEdit => round_trip::<ProviderSummary>(result, line),
+        Method::ProvidersRefresh => round_trip::<ProviderRefreshed>(result, line),
+        Method::ProvidersRemove | Method::PromptsAnswer | Method::ServiceStop => round_trip::<Empty>(result, line),
+        Method::PromptsSubscribe => round_trip::<PromptsListResult>(result, line),
+        Method::ServiceStatus => round_trip::<AppStatus>(result, line),
         other => panic!("no result type known for {other}"),
     }
 }
@@ -120,6 +129,9 @@ fn every_example_line_matches_the_types() {
         "signin_finished",
         "signin_failed",
         "missed",
+        "prompt_asked",
+        "prompt_closed",
+        "show",
     ];
     assert_eq!(events, expected_events.iter().map(|e| e.to_string()).collect(), "every event has an example");
 }

@@ -2,11 +2,11 @@
 import type { Action } from "./Action";
 
 /**
- * A question to the user: may `program` read `account`?
+ * A question to the user: may `program` do `action` with `account`?
  */
 export type AccessPrompt = { 
 /**
- * Names this question in [`AccessPrompts::answer`].
+ * Names this question in `prompts.answer`.
  */
 prompt_id: string, 
 /**

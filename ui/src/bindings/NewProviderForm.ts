@@ -2,7 +2,7 @@
 import type { ProviderSource } from "./ProviderSource";
 
 /**
- * The add-provider form.
+ * The add-provider form: the params of `providers.add`.
  */
 export type NewProviderForm = { 
 /**

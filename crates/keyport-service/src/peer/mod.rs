@@ -43,21 +43,31 @@ pub enum Asker {
     Person { terminal: String },
     /// A program, judged by the access rules.
     Program { program: Program, delivery: Delivery },
+    /// Keyport's own desktop window (the installed `keyport-desktop`, in this mount
+    /// namespace), acting for the user who clicks in it: it may do what the user at a terminal
+    /// may, and it alone answers programs' access questions.
+    Window { pid: u32 },
 }
 
 impl Asker {
     /// The program judged by the rules (`None` for the person at the terminal).
     pub fn program(&self) -> Option<&Program> {
         match self {
-            Self::Person { .. } => None,
+            Self::Person { .. } | Self::Window { .. } => None,
             Self::Program { program, .. } => Some(program),
         }
+    }
+
+    /// Whether this is the user (at a terminal, or in the window), not a program.
+    pub fn is_user(&self) -> bool {
+        matches!(self, Self::Person { .. } | Self::Window { .. })
     }
 
     /// A key for per-program limits.
     pub fn key(&self) -> String {
         match self {
             Self::Person { terminal } => format!("person at {terminal}"),
+            Self::Window { .. } => "the Keyport window".to_owned(),
             Self::Program { program, .. } => program.to_string(),
         }
     }
@@ -110,14 +120,29 @@ pub enum Hold {
 #[derive(Debug, Clone)]
 pub struct Identifier {
     cli_paths: Vec<PathBuf>,
+    desktop_paths: Vec<PathBuf>,
     mount_namespace: Option<String>,
 }
 
 impl Identifier {
-    /// An identifier for which `cli_paths` are the `keyport` CLI.
-    pub fn new(cli_paths: Vec<PathBuf>) -> Self {
+    /// An identifier for which `cli_paths` are the `keyport` CLI and `desktop_paths` the
+    /// desktop window.
+    pub fn new(cli_paths: Vec<PathBuf>, desktop_paths: Vec<PathBuf>) -> Self {
         let mount_namespace = std::fs::read_link("/proc/self/ns/mnt").ok().map(|ns| ns.to_string_lossy().into_owned());
-        Self { cli_paths, mount_namespace }
+        Self { cli_paths, desktop_paths, mount_namespace }
+    }
+
+    /// The asker for a process running `program` that is not the CLI: the window, or a
+    /// program judged by the rules. The window counts only as the very executable installed
+    /// here, run directly (not as a script's interpreter) and in this mount namespace.
+    fn direct_asker(&self, process: &Process, program: Program) -> Asker {
+        let here = process.mount_namespace.is_some() && process.mount_namespace == self.mount_namespace;
+        match &program {
+            Program::Path(path) if here && *path == process.exe && self.desktop_paths.contains(path) => {
+                Asker::Window { pid: process.pid }
+            }
+            _ => Asker::Program { program, delivery: Delivery::Connection },
+        }
     }
 
     /// What is known of a connection accepted from `pid`, before it is admitted: who
@@ -191,11 +216,7 @@ impl Identifier {
     fn connector_asker(&self, link: &Link) -> Result<Asker, String> {
         let connector = link.connector.as_ref().map_err(Clone::clone)?;
         let program = self.program_of(connector)?;
-        if self.is_cli(&program) {
-            self.cli_asker(connector)
-        } else {
-            Ok(Asker::Program { program, delivery: Delivery::Connection })
-        }
+        if self.is_cli(&program) { self.cli_asker(connector) } else { Ok(self.direct_asker(connector, program)) }
     }
 
     /// The name a connection is counted under for the per-program limits.
@@ -214,11 +235,7 @@ impl Identifier {
             (Ok(connector), Ok(asker)) if same_program(connector, &writer) => asker.clone(),
             _ => {
                 let program = self.program_of(&writer)?;
-                if self.is_cli(&program) {
-                    self.cli_asker(&writer)?
-                } else {
-                    Asker::Program { program, delivery: Delivery::Connection }
-                }
+                if self.is_cli(&program) { self.cli_asker(&writer)? } else { self.direct_asker(&writer, program) }
             }
         };
         if !writer.unchanged() {
@@ -388,16 +405,16 @@ mod tests {
 
     #[test]
     fn this_process_is_a_program_of_this_machine() {
-        let identifier = Identifier::new(Vec::new());
+        let identifier = Identifier::new(Vec::new(), Vec::new());
         let me = Process::read(std::process::id()).unwrap();
         assert_eq!(identifier.program_of(&me).unwrap(), Program::Path(me.exe.clone()));
         assert!(!identifier.is_cli(&Program::Path(me.exe.clone())));
-        assert!(Identifier::new(vec![me.exe.clone()]).is_cli(&Program::Path(me.exe)));
+        assert!(Identifier::new(vec![me.exe.clone()], Vec::new()).is_cli(&Program::Path(me.exe)));
     }
 
     #[test]
     fn the_writer_must_hold_the_connection() {
-        let identifier = Identifier::new(Vec::new());
+        let identifier = Identifier::new(Vec::new(), Vec::new());
         let (server, client) = std::os::unix::net::UnixStream::pair().unwrap();
         let mut link = identifier.link(Some(std::process::id()));
         link.find_client_socket(&server);

@@ -401,7 +401,7 @@ pub struct CopyResult {
 }
 
 /// Where the tray menu or a notification sends the window.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "screen", rename_all = "snake_case")]
 pub enum Navigate {
@@ -793,14 +793,27 @@ impl Service {
     /// Accounts that need a new sign-in, by name.
     pub fn needs_attention(&self) -> Vec<String> {
         let Ok(accounts) = self.accounts() else { return Vec::new() };
-        let mut names: Vec<String> = accounts
-            .values()
-            .filter(|a| matches!(a.health, keyport_core::account::Health::NeedsSignIn { .. }))
-            .map(|a| a.name.clone())
-            .collect();
-        names.sort();
-        names
+        needing_sign_in(&accounts)
     }
+
+    /// [`Self::needs_attention`] as `accounts.json` says now, read on the blocking pool. For
+    /// callers that follow the events: right after an event about an account, the in-memory
+    /// snapshot leaves that account out until the file is read again.
+    pub async fn needs_attention_now(&self) -> Vec<String> {
+        let Ok(accounts) = self.accounts_fresh().await else { return Vec::new() };
+        needing_sign_in(&accounts)
+    }
+}
+
+/// The names of `accounts` that need a new sign-in, sorted.
+fn needing_sign_in(accounts: &std::collections::HashMap<String, keyport_core::account::Account>) -> Vec<String> {
+    let mut names: Vec<String> = accounts
+        .values()
+        .filter(|a| matches!(a.health, keyport_core::account::Health::NeedsSignIn { .. }))
+        .map(|a| a.name.clone())
+        .collect();
+    names.sort();
+    names
 }
 
 #[cfg(test)]
@@ -967,5 +980,59 @@ mod tests {
     fn qr_codes_are_svg_documents() {
         let svg = qr_svg("https://example.com/device?user_code=ABCD-EFGH");
         assert!(svg.contains("<svg") && svg.ends_with("</svg>"), "{svg}");
+    }
+
+    /// A service over `accounts`, written to its `accounts.json` as the core writes it.
+    fn service_with(accounts: serde_json::Value) -> (tempfile::TempDir, Arc<Service>) {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        std::fs::create_dir_all(&data).unwrap();
+        let file = serde_json::json!({ "format": 1, "keyring_namespace": "0011223344556677", "accounts": accounts });
+        std::fs::write(data.join("accounts.json"), file.to_string()).unwrap();
+        let keyport = keyport_core::Keyport::new(
+            &keyport_core::paths::Paths {
+                config_dir: dir.path().join("config"),
+                data_dir: data.clone(),
+                runtime_dir: None,
+            },
+            Arc::new(keyport_core::secrets::MemoryStore::new()),
+            Arc::new(keyport_core::http::ReqwestClient::new().unwrap()),
+            Arc::new(keyport_core::clock::SystemClock),
+            Arc::new(keyport_core::browser::NoBrowser),
+        );
+        let config = crate::ServiceConfig::new(
+            dir.path().join("run/keyport.sock"),
+            dir.path().join("config/access.toml"),
+            data.join("accounts.json"),
+        );
+        (dir, Service::new(keyport, config, Arc::new(crate::access::NoPrompter)))
+    }
+
+    fn stored_account(name: &str, health: serde_json::Value) -> serde_json::Value {
+        serde_json::json!({
+            "name": name, "provider": "local", "kind": "user", "identity": {},
+            "scopes": ["openid"], "requested_scopes": ["openid"],
+            "expires_at": "2026-01-01T13:00:00Z", "token_issued_at": "2026-01-01T12:00:00Z",
+            "token_type": "Bearer", "has_refresh_token": true, "health": health,
+            "created_at": "2026-01-01T12:00:00Z", "updated_at": "2026-01-01T12:00:00Z",
+        })
+    }
+
+    /// The tray reads the accounts right after an event about one of them: the in-memory
+    /// snapshot leaves that account out until the file is read again, `needs_attention_now`
+    /// reads the file.
+    #[tokio::test]
+    async fn accounts_that_need_sign_in_are_read_from_the_file_right_after_their_event() {
+        let needs =
+            serde_json::json!({ "state": "needs_sign_in", "reason": "invalid_grant", "since": "2026-01-01T12:30:00Z" });
+        let (_dir, service) = service_with(serde_json::json!([
+            stored_account("work", needs.clone()),
+            stored_account("personal", serde_json::json!({ "state": "ok" })),
+            stored_account("old", needs),
+        ]));
+        assert_eq!(service.needs_attention(), ["old", "work"]);
+        // As for an event about `work` (`forward_core_events`).
+        service.invalidate("work");
+        assert_eq!(service.needs_attention_now().await, ["old", "work"]);
     }
 }

@@ -35,7 +35,8 @@ use keyport_core::signin;
 use keyport_core::{
     Error, Keyport, NewProvider, ProviderEdit, ProviderSpec, ProviderView, ServiceAccountRequest, endpoint,
 };
-use keyport_service::access::{NoPrompter, Program};
+use keyport_service::access::Program;
+use keyport_service::prompts::{AccessPrompts, DEFAULT_PROMPT_TIMEOUT};
 use keyport_service::{Service, ServiceConfig};
 use keyport_wire::{self as wire, Call, Event};
 
@@ -778,7 +779,13 @@ fn daemon(args: DaemonArgs) -> Result<()> {
         margin_floor: Duration::from_secs(args.refresh_floor),
         ..RefreshPolicy::default()
     };
-    let service = Service::new(keyport, config, Arc::new(NoPrompter));
+    // Programs without a rule are asked in the window: the one connected, else one started at
+    // the question (the desktop app installed beside this binary, a display named), else
+    // nobody, and they are refused at once.
+    let questions = AccessPrompts::new(DEFAULT_PROMPT_TIMEOUT);
+    let launcher = keyport_service::desktop::WindowLauncher::find().map(Arc::new);
+    questions.set_window_opener(keyport_service::desktop::window_opener(launcher.clone()));
+    let service = Service::new(keyport, config, questions);
     // One async worker: the service's work is short and I/O bound (keyring calls go to the
     // blocking pool), and a second worker competing with the clients for the two cores of the
     // benchmark machine doubled p99 with 64 clients (1.03 ms vs 0.62-0.73 ms, `cargo bench
@@ -795,14 +802,31 @@ fn daemon(args: DaemonArgs) -> Result<()> {
                 print::event(&event);
             }
         });
-        let shutdown = shutdown_signal();
+        let signals = shutdown_signal();
         let listening = keyport_service::bind(&service)?;
+        // The tray and notifications, where the desktop has them; "Quit Keyport" stops.
+        let (quit, mut quitting) = tokio::sync::watch::channel(false);
+        let (stopped, desktop_stop) = tokio::sync::oneshot::channel::<()>();
+        let desktop =
+            tokio::spawn(keyport_service::desktop::run_desktop(service.clone(), launcher, None, quit, async {
+                let _ = desktop_stop.await;
+            }));
+        let shutdown = async move {
+            tokio::select! {
+                () = signals => {}
+                _ = quitting.wait_for(|quit| *quit) => {}
+            }
+        };
         eprintln!("keyport daemon: serving {} (Ctrl-C to stop)", listening.socket().display());
         tracing::info!(socket = %listening.socket().display(), pid = std::process::id(), "serving");
         // On the worker, not on this thread (`block_on`): the accept loop then hands each new
         // connection to a task on its own thread, without waking another (a `keyport token`
         // waited for that wake-up).
-        tokio::spawn(keyport_service::run(service, listening, shutdown)).await.context("the service task")??;
+        let served = tokio::spawn(keyport_service::run(service, listening, shutdown)).await;
+        // The tray icon goes with the service.
+        let _ = stopped.send(());
+        let _ = tokio::time::timeout(Duration::from_secs(1), desktop).await;
+        served.context("the service task")??;
         Ok(())
     });
     // Whatever is still in progress (a renewal waiting on the network, a keyring call) is

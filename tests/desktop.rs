@@ -119,6 +119,8 @@ struct Window<'a> {
     app: &'a Path,
     shots: PathBuf,
     seq: Cell<u32>,
+    /// The log of the service the window started.
+    service_log: PathBuf,
 }
 
 impl Window<'_> {
@@ -179,12 +181,16 @@ impl Window<'_> {
                 panics.join("\n")
             )
         };
+        let service_log = std::fs::read_to_string(&self.service_log).unwrap_or_default();
+        let service_tail: Vec<&str> =
+            service_log.lines().rev().take(30).collect::<Vec<_>>().into_iter().rev().collect();
         panic!(
             "{what}\n--- screenshot: {shot}\n--- the page's text:\n{}\n--- processes (pid state name):\n{}\n\
-             --- the last lines of tauri-driver's and the app's output:\n{}",
+             --- the last lines of tauri-driver's and the app's output:\n{}\n--- the service's log:\n{}",
             self.page_text(),
             processes,
-            tail.join("\n")
+            tail.join("\n"),
+            service_tail.join("\n")
         );
     }
 
@@ -390,7 +396,7 @@ fn desktop_app_adds_refreshes_shares_revokes_and_removes_accounts() {
     // No rule: the program asking for a token below is put to the user.
     let profile = Profile::without_rules();
     profile.add_local_provider(&server);
-    // A CLI command may have started a headless service; the app takes over anyway, but start clean.
+    // The CLI started a service: stopped, so that the window starts its own below.
     profile.stop_daemon();
     let gate = BrowserGate::new();
     let xvfb = Xvfb::start();
@@ -404,7 +410,15 @@ fn desktop_app_adds_refreshes_shares_revokes_and_removes_accounts() {
     let session = Session::start(&driver, &app)
         .unwrap_or_else(|err| panic!("starting the app over WebDriver: {err}\n{}", driver.log()));
     eprintln!("desktop: the app runs ({:.1} s after the start)", started.elapsed().as_secs_f64());
-    let w = Window { session: &session, driver: &driver, app: &app, shots, seq: Cell::new(0) };
+    let service_log = profile.root().join("run/keyport/daemon.log");
+    let w = Window { session: &session, driver: &driver, app: &app, shots, seq: Cell::new(0), service_log };
+
+    // No service ran: the window started one, and the service (not the window) serves the socket.
+    let service = w.wait("the service the window started", || profile.daemon_pid());
+    let service_exe = std::fs::read_link(format!("/proc/{service}/exe")).unwrap_or_default();
+    w.check(service_exe.file_name().is_some_and(|name| name == "keyport-full"), || {
+        format!("the socket is served by {}, not by the service", service_exe.display())
+    });
 
     // (a) The empty accounts screen, once the first list has rendered.
     w.wait_js("document.body.dataset.ready = \"1\"", "return document.body.dataset.ready === '1';", &[]);
@@ -812,14 +826,49 @@ impl Drop for App {
     }
 }
 
-/// A headless `keyport daemon` serves the socket (the CLI started it on demand); the desktop
-/// app asks it to stop and serves the socket itself, so programs' questions reach the window.
-/// SIGTERM (logout) quits the app cleanly: its socket is gone.
+/// Closes the top-level window called `title` on `display` as a window manager would
+/// (`WM_DELETE_WINDOW`; Xvfb has none), once it is mapped; `Err` with python's output if it
+/// never was.
+fn close_window(display: &str, title: &str) -> Result<(), String> {
+    let script = r#"
+import sys, time
+from Xlib import X, display, protocol
+d = display.Display(sys.argv[1])
+def find(window):
+    for child in window.query_tree().children:
+        if child.get_wm_name() == sys.argv[2] and child.get_attributes().map_state == X.IsViewable:
+            return child
+        found = find(child)
+        if found:
+            return found
+deadline = time.time() + 60
+window = None
+while window is None:
+    window = find(d.screen().root)
+    if window is None:
+        if time.time() > deadline:
+            sys.exit("no window called " + sys.argv[2])
+        time.sleep(0.1)
+event = protocol.event.ClientMessage(window=window, client_type=d.intern_atom("WM_PROTOCOLS"),
+    data=(32, [d.intern_atom("WM_DELETE_WINDOW"), X.CurrentTime, 0, 0, 0]))
+window.send_event(event, event_mask=X.NoEventMask)
+d.flush()
+"#;
+    let output = std::process::Command::new("/usr/bin/python3")
+        .args(["-c", script, display, title])
+        .output()
+        .map_err(|err| format!("python3: {err}"))?;
+    if output.status.success() { Ok(()) } else { Err(String::from_utf8_lossy(&output.stderr).into_owned()) }
+}
+
+/// The window is a client of the service: with a headless service running (the CLI started
+/// it), the window uses it and starts no other; closing the window ends the window's process
+/// (and WebKit's), while the service goes on serving programs.
 #[test]
-fn the_desktop_app_takes_the_socket_over_from_a_headless_daemon() {
+fn the_window_uses_the_running_service_and_its_process_ends_when_it_closes() {
     let profile = Profile::new();
     profile.ok(&["list"]);
-    let daemon = profile.daemon_pid().expect("`keyport list` started the headless daemon");
+    let daemon = profile.daemon_pid().expect("`keyport list` started the service");
     let socket = profile.root().join("run/keyport/keyport.sock");
     assert!(socket.exists());
 
@@ -834,24 +883,21 @@ fn the_desktop_app_takes_the_socket_over_from_a_headless_daemon() {
         .stderr(log.reopen().expect("the log file"))
         .spawn()
         .expect("starting keyport-desktop"));
-    let app_pid = app.0.id();
+    let output = || std::fs::read_to_string(log.path()).unwrap_or_default();
+    // The window is up (it connects before it opens), and closed by its window manager.
+    close_window(&xvfb.display, "Keyport").unwrap_or_else(|err| panic!("{err}\nthe app's output:\n{}", output()));
     let start = Instant::now();
-    while profile.daemon_pid() != Some(app_pid) {
-        let output = std::fs::read_to_string(log.path()).unwrap_or_default();
-        assert!(
-            start.elapsed() < TIMEOUT,
-            "the app did not take the socket over within {TIMEOUT:?}; its output:\n{output}"
-        );
-        assert!(app.0.try_wait().expect("the app's status").is_none(), "the app exited; its output:\n{output}");
+    let status = loop {
+        if let Some(status) = app.0.try_wait().expect("the app's status") {
+            break status;
+        }
+        assert!(start.elapsed() < TIMEOUT, "the app still runs {TIMEOUT:?} after its window closed:\n{}", output());
         std::thread::sleep(Duration::from_millis(50));
-    }
-    assert!(!crate::support::profile::alive(daemon), "the headless daemon {daemon} still runs");
-    // Programs now reach the app's service.
+    };
+    assert!(status.success(), "the app exited with {status}:\n{}", output());
+    // The same service, still serving.
+    assert_eq!(profile.daemon_pid(), Some(daemon), "the window started another service");
+    assert!(crate::support::profile::alive(daemon));
     assert_eq!(profile.json(&["list", "--json"]), json!([]));
-    assert_eq!(profile.daemon_pid(), Some(app_pid));
-
-    let _ = std::process::Command::new("kill").args(["-TERM", &app_pid.to_string()]).status();
-    let status = app.0.wait().expect("the app's status");
-    assert!(status.success(), "the app quit with {status} on SIGTERM");
-    assert!(!socket.exists(), "the socket outlived the app");
+    assert!(socket.exists());
 }

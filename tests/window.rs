@@ -368,3 +368,29 @@ fn keyport_quit_stops_the_daemon_and_says_so_when_none_runs() {
     }
     assert_eq!(profile.typed_ok(&["quit"]).trim(), "Keyport is not running.");
 }
+
+#[test]
+fn the_window_reads_a_thousand_accounts_in_one_answer() {
+    let hosted = Hosted::start(true, false);
+    let accounts: Vec<Value> = (0..1000)
+        .map(|n| {
+            json!({
+                "name": format!("user{n:04}@example.test"), "provider": "local", "kind": "user", "identity": {},
+                "scopes": ["openid"], "requested_scopes": ["openid"],
+                "expires_at": "2026-01-01T13:00:00Z", "token_issued_at": "2026-01-01T12:00:00Z",
+                "token_type": "Bearer", "has_refresh_token": true, "health": { "state": "ok" },
+                "created_at": "2026-01-01T12:00:00Z", "updated_at": "2026-01-01T12:00:00Z",
+            })
+        })
+        .collect();
+    let file = json!({ "format": 1, "keyring_namespace": "0011223344556677", "accounts": accounts });
+    let path = hosted._dir.path().join("data/accounts.json");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, file.to_string()).unwrap();
+    let mut window = Subscription::open(&hosted.socket);
+    window.send(1, "prompts.subscribe", Value::Null);
+    assert_eq!(window.response(1)["result"], json!({"prompts": []}));
+    window.send(2, "accounts.list", Value::Null);
+    let listed = window.response(2);
+    assert_eq!(listed["result"]["accounts"].as_array().map(Vec::len), Some(1000), "{}", &listed.to_string()[..200]);
+}

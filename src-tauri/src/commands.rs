@@ -1,130 +1,157 @@
-//! The Tauri commands the web UI calls (through `ui/src/backend.ts`): each is one call into
-//! the service (`keyport_service::app`). Arguments are snake_case, as in the generated types.
-//! Every command must also be listed in `build.rs` and `permissions/app.toml`.
+//! The Tauri commands the web UI calls (through `ui/src/backend.ts`): each is one call to the
+//! service over the socket (`docs/socket.md`), so the service stays the one writer of accounts,
+//! providers and rules. Arguments are snake_case, as in the generated types. Every command
+//! must also be listed in `command_names.rs` (its permission).
 
-use keyport_service::app::{
-    AccountDetails, AppError, AppStatus, BrowserSignIn, CopyResult, DeviceStart, NewProviderForm, PresetInfo,
-    ProviderEditForm, ProviderRefreshed, ServiceAccountForm, SignInForm,
+use keyport_wire::{
+    AccessForgetParams, AccessPrompt, AccountDetails, AccountParams, AccountSummary, AccountsListResult, AppError,
+    AppStatus, BrowserSignIn, Call, CopyResult, DeviceStart, Empty, NewProviderForm, PresetInfo, PresetsListResult,
+    PromptAnswerParams, PromptChoice, PromptsListResult, ProviderEditForm, ProviderParams, ProviderRefreshed,
+    ProviderSummary, ProvidersListResult, ReauthParams, RemoveResult, RevokeParams, RevokeResult, ServiceAccountForm,
+    SignInForm, SigninCancelParams, SigninStartParams, SigninStartResult, TokenGetParams, TokenGetResult,
 };
-use keyport_service::prompts::{AccessPrompt, PromptChoice};
-use keyport_wire::{AccountSummary, ProviderSummary, RevokeResult};
 use tauri::State;
 
-use crate::Desktop;
+use crate::Window;
 
 type Answer<T> = Result<T, AppError>;
 
 #[tauri::command(rename_all = "snake_case")]
-pub fn app_status(desktop: State<'_, Desktop>) -> AppStatus {
-    desktop.status()
+pub async fn app_status(window: State<'_, Window>) -> Answer<AppStatus> {
+    window.client.call(Call::ServiceStatus).await
 }
 
 #[tauri::command(rename_all = "snake_case")]
-pub async fn accounts_list(desktop: State<'_, Desktop>) -> Answer<Vec<AccountSummary>> {
-    Ok(desktop.service.app_accounts().await?)
+pub async fn accounts_list(window: State<'_, Window>) -> Answer<Vec<AccountSummary>> {
+    Ok(window.client.call::<AccountsListResult>(Call::AccountsList).await?.accounts)
 }
 
 #[tauri::command(rename_all = "snake_case")]
-pub async fn account_details(desktop: State<'_, Desktop>, account: String) -> Answer<AccountDetails> {
-    Ok(desktop.service.app_account_details(&account).await?)
+pub async fn account_details(window: State<'_, Window>, account: String) -> Answer<AccountDetails> {
+    window.client.call(Call::AccountsDetails(AccountParams { account })).await
 }
 
 #[tauri::command(rename_all = "snake_case")]
-pub async fn account_refresh(desktop: State<'_, Desktop>, account: String) -> Answer<AccountSummary> {
-    Ok(desktop.service.app_refresh(&account).await?)
+pub async fn account_refresh(window: State<'_, Window>, account: String) -> Answer<AccountSummary> {
+    window.client.call(Call::TokenRefresh(AccountParams { account })).await
 }
 
 #[tauri::command(rename_all = "snake_case")]
-pub async fn account_revoke(desktop: State<'_, Desktop>, account: String) -> Answer<RevokeResult> {
-    Ok(desktop.service.app_revoke(&account).await?)
+pub async fn account_revoke(window: State<'_, Window>, account: String) -> Answer<RevokeResult> {
+    window.client.call(Call::AccountsRevoke(RevokeParams { account, local: None })).await
 }
 
 #[tauri::command(rename_all = "snake_case")]
-pub async fn account_remove(desktop: State<'_, Desktop>, account: String) -> Answer<AccountSummary> {
-    Ok(desktop.service.app_remove(&account).await?)
+pub async fn account_remove(window: State<'_, Window>, account: String) -> Answer<AccountSummary> {
+    Ok(window.client.call::<RemoveResult>(Call::AccountsRemove(AccountParams { account })).await?.account)
 }
 
 /// Puts the access token on the system clipboard; it never enters the web view.
 #[tauri::command(rename_all = "snake_case")]
-pub async fn account_copy_token(desktop: State<'_, Desktop>, account: String) -> Answer<CopyResult> {
-    desktop.copy_token(&account).await
+pub async fn account_copy_token(window: State<'_, Window>, account: String) -> Answer<CopyResult> {
+    let call = Call::TokenGet(TokenGetParams { account, min_valid_secs: None });
+    window.clipboard.copy(window.client.call::<TokenGetResult>(call).await?.access_token).await
 }
 
 #[tauri::command(rename_all = "snake_case")]
-pub fn program_forget(desktop: State<'_, Desktop>, program: String, account: String) -> Answer<()> {
-    Ok(desktop.service.app_forget_program(&program, &account)?)
-}
-
-// Async, like every command that starts background work: async commands run on the tokio
-// runtime, plain ones on the main thread, which has none.
-#[tauri::command(rename_all = "snake_case")]
-pub async fn signin_start(desktop: State<'_, Desktop>, form: SignInForm) -> Answer<BrowserSignIn> {
-    Ok(desktop.service.app_sign_in(form).await?)
+pub async fn program_forget(window: State<'_, Window>, program: String, account: String) -> Answer<()> {
+    window
+        .client
+        .call::<keyport_wire::AccessForgetResult>(Call::AccessForget(AccessForgetParams { program, account }))
+        .await?;
+    Ok(())
 }
 
 #[tauri::command(rename_all = "snake_case")]
-pub async fn reauth_start(desktop: State<'_, Desktop>, account: String, scopes: Vec<String>) -> Answer<BrowserSignIn> {
-    Ok(desktop.service.app_reauth(&account, &scopes).await?)
+pub async fn signin_start(window: State<'_, Window>, form: SignInForm) -> Answer<BrowserSignIn> {
+    let params = SigninStartParams {
+        provider: form.provider,
+        account: form.account.map(|name| name.trim().to_owned()).filter(|name| !name.is_empty()),
+        scopes: Some(form.scopes),
+        open_browser: Some(true),
+    };
+    Ok(browser_sign_in(window.client.call(Call::SigninStart(params)).await?))
 }
 
 #[tauri::command(rename_all = "snake_case")]
-pub fn signin_cancel(desktop: State<'_, Desktop>, signin_id: String) -> Answer<()> {
-    Ok(desktop.service.app_cancel_sign_in(&signin_id)?)
+pub async fn reauth_start(window: State<'_, Window>, account: String, scopes: Vec<String>) -> Answer<BrowserSignIn> {
+    let params = ReauthParams { account, scopes: Some(scopes), open_browser: Some(true) };
+    Ok(browser_sign_in(window.client.call(Call::AccountsReauth(params)).await?))
+}
+
+fn browser_sign_in(started: SigninStartResult) -> BrowserSignIn {
+    BrowserSignIn {
+        signin_id: started.signin_id,
+        url: started.url,
+        browser_opened: started.browser_opened,
+        expires_at: started.expires_at.unwrap_or_default(),
+    }
 }
 
 #[tauri::command(rename_all = "snake_case")]
-pub async fn device_start(desktop: State<'_, Desktop>, form: SignInForm) -> Answer<DeviceStart> {
-    Ok(desktop.service.app_device_sign_in(form, |_| {}).await?)
+pub async fn signin_cancel(window: State<'_, Window>, signin_id: String) -> Answer<()> {
+    window.client.call::<Empty>(Call::SigninCancel(SigninCancelParams { signin_id })).await?;
+    Ok(())
 }
 
 #[tauri::command(rename_all = "snake_case")]
-pub async fn service_account_add(desktop: State<'_, Desktop>, form: ServiceAccountForm) -> Answer<AccountSummary> {
-    Ok(desktop.service.app_add_service_account(form).await?)
+pub async fn device_start(window: State<'_, Window>, form: SignInForm) -> Answer<DeviceStart> {
+    window.client.call(Call::SigninDevice(form)).await
 }
 
 #[tauri::command(rename_all = "snake_case")]
-pub fn providers_list(desktop: State<'_, Desktop>) -> Answer<Vec<ProviderSummary>> {
-    Ok(desktop.service.app_providers()?)
+pub async fn service_account_add(window: State<'_, Window>, form: ServiceAccountForm) -> Answer<AccountSummary> {
+    window.client.call(Call::AccountsAddService(form)).await
 }
 
 #[tauri::command(rename_all = "snake_case")]
-pub fn presets_list() -> Vec<PresetInfo> {
-    keyport_service::app::presets()
+pub async fn providers_list(window: State<'_, Window>) -> Answer<Vec<ProviderSummary>> {
+    Ok(window.client.call::<ProvidersListResult>(Call::ProvidersList).await?.providers)
 }
 
 #[tauri::command(rename_all = "snake_case")]
-pub async fn provider_add(desktop: State<'_, Desktop>, form: NewProviderForm) -> Answer<ProviderSummary> {
-    Ok(desktop.service.app_add_provider(form).await?)
+pub async fn presets_list(window: State<'_, Window>) -> Answer<Vec<PresetInfo>> {
+    Ok(window.client.call::<PresetsListResult>(Call::ProvidersPresets).await?.presets)
 }
 
 #[tauri::command(rename_all = "snake_case")]
-pub async fn provider_edit(desktop: State<'_, Desktop>, form: ProviderEditForm) -> Answer<ProviderSummary> {
-    Ok(desktop.service.app_edit_provider(form).await?)
+pub async fn provider_add(window: State<'_, Window>, form: NewProviderForm) -> Answer<ProviderSummary> {
+    window.client.call(Call::ProvidersAdd(form)).await
 }
 
 #[tauri::command(rename_all = "snake_case")]
-pub async fn provider_refresh(desktop: State<'_, Desktop>, name: String) -> Answer<ProviderRefreshed> {
-    Ok(desktop.service.app_refresh_provider(&name).await?)
+pub async fn provider_edit(window: State<'_, Window>, form: ProviderEditForm) -> Answer<ProviderSummary> {
+    window.client.call(Call::ProvidersEdit(form)).await
 }
 
 #[tauri::command(rename_all = "snake_case")]
-pub async fn provider_remove(desktop: State<'_, Desktop>, name: String) -> Answer<()> {
-    Ok(desktop.service.app_remove_provider(&name).await?)
+pub async fn provider_refresh(window: State<'_, Window>, name: String) -> Answer<ProviderRefreshed> {
+    window.client.call(Call::ProvidersRefresh(ProviderParams { provider: name })).await
 }
 
 #[tauri::command(rename_all = "snake_case")]
-pub fn prompts_pending(desktop: State<'_, Desktop>) -> Vec<AccessPrompt> {
-    desktop.prompts.pending()
+pub async fn provider_remove(window: State<'_, Window>, name: String) -> Answer<()> {
+    window.client.call::<Empty>(Call::ProvidersRemove(ProviderParams { provider: name })).await?;
+    Ok(())
+}
+
+/// The questions waiting now (the same connection keeps answering them).
+#[tauri::command(rename_all = "snake_case")]
+pub async fn prompts_pending(window: State<'_, Window>) -> Answer<Vec<AccessPrompt>> {
+    Ok(window.client.call::<PromptsListResult>(Call::PromptsSubscribe).await?.prompts)
 }
 
 #[tauri::command(rename_all = "snake_case")]
-pub fn prompt_answer(desktop: State<'_, Desktop>, prompt_id: String, choice: PromptChoice) -> Answer<()> {
-    Ok(desktop.service.app_answer_prompt(&desktop.prompts, &prompt_id, choice)?)
+pub async fn prompt_answer(window: State<'_, Window>, prompt_id: String, choice: PromptChoice) -> Answer<()> {
+    window.client.call::<Empty>(Call::PromptsAnswer(PromptAnswerParams { prompt_id, choice })).await?;
+    Ok(())
 }
 
+/// Opens a provider's page (https, or http to loopback) in the user's browser: the one local
+/// action, which needs no account.
 #[tauri::command(rename_all = "snake_case")]
-pub fn open_url(desktop: State<'_, Desktop>, url: String) -> Answer<()> {
-    Ok(desktop.service.app_open_url(&url)?)
+pub fn open_url(url: String) -> Answer<()> {
+    crate::browser::open(&url)
 }
 
 // `COMMANDS`: every command's name, shared with `build.rs`.

@@ -10,7 +10,7 @@ use keyport_core::clock::SystemClock;
 use keyport_core::http::ReqwestClient;
 use keyport_core::paths::Paths;
 use keyport_core::secrets::MemoryStore;
-use keyport_desktop::Startup;
+use keyport_desktop::ServiceClient;
 use keyport_desktop::commands::COMMANDS;
 use keyport_service::ServiceConfig;
 use serde_json::{Value, json};
@@ -26,16 +26,23 @@ fn shell_dir() -> PathBuf {
 struct Shell {
     _app: tauri::App<MockRuntime>,
     window: WebviewWindow<MockRuntime>,
+    _service: tokio::runtime::Runtime,
+    socket: PathBuf,
     _home: tempfile::TempDir,
 }
 
 impl Shell {
-    /// The real commands and service over temporary files, an in-memory keyring and no
-    /// socket, tray or notifications.
+    /// The real commands over the real socket, to a service over temporary files and an
+    /// in-memory keyring, for which this test binary is the installed window.
     fn start() -> Self {
         let home = tempfile::tempdir().unwrap();
-        let paths =
-            Paths { config_dir: home.path().join("config"), data_dir: home.path().join("data"), runtime_dir: None };
+        let runtime_dir = home.path().join("run");
+        std::fs::create_dir(&runtime_dir).unwrap();
+        let paths = Paths {
+            config_dir: home.path().join("config"),
+            data_dir: home.path().join("data"),
+            runtime_dir: Some(runtime_dir.clone()),
+        };
         let keyport = Keyport::new(
             &paths,
             Arc::new(MemoryStore::new()),
@@ -43,15 +50,25 @@ impl Shell {
             Arc::new(SystemClock),
             Arc::new(NoBrowser),
         );
-        let config = ServiceConfig::new(
-            home.path().join("keyport.sock"),
-            paths.config_dir.join("access.toml"),
-            paths.accounts_file(),
-        );
-        let startup = Startup { keyport, config, serve_socket: false, desktop_integration: false };
-        let app = keyport_desktop::app(mock_builder(), startup).build(mock_context(noop_assets())).unwrap();
+        let socket = keyport_wire::socket_path_in(&runtime_dir);
+        let mut config =
+            ServiceConfig::new(socket.clone(), paths.config_dir.join("access.toml"), paths.accounts_file());
+        config.cli_paths.clear();
+        config.desktop_paths = vec![std::fs::canonicalize(std::env::current_exe().unwrap()).unwrap()];
+        let questions = keyport_service::prompts::AccessPrompts::new(std::time::Duration::from_secs(30));
+        questions.set_window_opener(Arc::new(|_: &keyport_wire::Navigate| false));
+        let service = keyport_service::Service::new(keyport, config, questions);
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+        {
+            let _guard = runtime.enter();
+            let listening = keyport_service::bind(&service).unwrap();
+            runtime.spawn(keyport_service::run(service, listening, std::future::pending()));
+        }
+        let (client, events) = tauri::async_runtime::block_on(ServiceClient::connect_or_start(&socket)).unwrap();
+        let app =
+            keyport_desktop::app(mock_builder(), client, events, None).build(mock_context(noop_assets())).unwrap();
         let window = WebviewWindowBuilder::new(&app, "main", WebviewUrl::default()).build().unwrap();
-        Self { _app: app, window, _home: home }
+        Self { _app: app, window, _service: runtime, socket, _home: home }
     }
 
     fn call(&self, cmd: &str, args: Value) -> Result<Value, Value> {
@@ -144,7 +161,8 @@ fn the_commands_reach_the_service() {
     assert_eq!(shell.call("prompts_pending", json!({})).unwrap(), json!([]));
 
     let status = shell.call("app_status", json!({})).unwrap();
-    assert_eq!(status["socket"], Value::Null);
+    assert_eq!(status["socket"], shell.socket.display().to_string());
+    assert_eq!(status["pid"], std::process::id());
     assert_eq!(status["needs_attention"], json!([]));
 
     shell.call("provider_remove", json!({ "name": "local" })).unwrap();
@@ -155,7 +173,8 @@ fn the_commands_reach_the_service() {
 /// `UPDATE_BINDINGS=1 cargo test -p keyport-desktop --test shell` rewrites them.
 #[test]
 fn typescript_bindings_are_current() {
-    use keyport_service::{app, prompts};
+    use keyport_wire as app;
+    use keyport_wire as prompts;
     use ts_rs::{Config, TS};
 
     let fresh = tempfile::tempdir().unwrap();

@@ -5,14 +5,12 @@
 //! contract, `keyport_wire::app`; a failure is the socket's [`ErrorObject`].
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use keyport_core::device::DeviceRequest;
 use keyport_core::provider::{
     EndpointKind, Endpoints as CoreEndpoints, MicrosoftTenant, Preset, RedirectHost, SecretNeed,
 };
 use keyport_core::secret::Secret;
-use keyport_core::signin::SignInRequest;
 use keyport_core::{NewProvider, ProviderEdit, ProviderSpec, ProviderView, ServiceAccountRequest};
 pub use keyport_wire::app::{
     ACCOUNT_ACTIVITY, AccountDetails, AppError, AppStatus, BrowserSignIn, ClientSecretChange, CopyResult, DeviceStart,
@@ -22,7 +20,6 @@ pub use keyport_wire::app::{
 use keyport_wire::{self as wire, ErrorCode, ErrorObject};
 
 use crate::access::{Decision, Program};
-use crate::activity::{Outcome, Who, Why};
 use crate::convert;
 use crate::prompts::{AccessPrompts, PromptChoice, PromptGone};
 use crate::service::Service;
@@ -241,11 +238,6 @@ pub fn presets() -> Vec<PresetInfo> {
 }
 
 impl Service {
-    /// Every account.
-    pub async fn app_accounts(&self) -> Result<Vec<wire::AccountSummary>, Failure> {
-        Ok(self.list_accounts().await?)
-    }
-
     /// One account, its last error and the programs that may read it.
     pub async fn app_account_details(&self, name: &str) -> Result<AccountDetails, Failure> {
         let account = self.keyport.account(name)?.view(self.keyport.now());
@@ -274,46 +266,6 @@ impl Service {
         Ok(AccountDetails { account: convert::account(account), last_error: self.last_error(name), programs, activity })
     }
 
-    /// Renews the account's access token now.
-    pub async fn app_refresh(&self, name: &str) -> Result<wire::AccountSummary, Failure> {
-        self.record_window(name, "token.refresh", Outcome::Allowed, "you renewed the token in the window");
-        Ok(self.refresh_account(name).await?)
-    }
-
-    /// Has the provider revoke the account's tokens, then removes it.
-    pub async fn app_revoke(&self, name: &str) -> Result<wire::RevokeResult, Failure> {
-        self.record_window(name, "accounts.revoke", Outcome::Allowed, "you revoked the account in the window");
-        Ok(self.revoke_account(name, false).await?)
-    }
-
-    /// Removes the account from Keyport only.
-    pub async fn app_remove(&self, name: &str) -> Result<wire::AccountSummary, Failure> {
-        self.record_window(name, "accounts.remove", Outcome::Allowed, "you removed the account in the window");
-        Ok(self.remove_account(name).await?)
-    }
-
-    /// The account's access token, renewed first when it expires within a minute: for the
-    /// user's explicit "copy access token".
-    pub async fn app_access_token(&self, name: &str) -> Result<Arc<Secret>, Failure> {
-        let (_, token) = self
-            .token(name, Duration::from_secs(wire::DEFAULT_MIN_VALID_SECS))
-            .await
-            .map_err(|err| self.note_error(name, err))?;
-        self.record_window(name, "token.copy", Outcome::HandedOut, "you copied the access token in the window");
-        Ok(token)
-    }
-
-    /// Records what the person in the window did with `account`.
-    fn record_window(&self, account: &str, action: &'static str, outcome: Outcome, detail: &str) {
-        self.activity.record(Who::Window, Some(account), action, outcome, Why::Window, || detail.to_owned());
-    }
-
-    /// Forgets what the user decided about `program` reading `account`.
-    pub fn app_forget_program(&self, program: &str, account: &str) -> Result<(), Failure> {
-        self.rules.forget(&program.parse::<Program>()?, account)?;
-        Ok(())
-    }
-
     /// Answers a program's question. A remembered answer is saved before the waiting request
     /// goes on, so the account's page lists it as soon as this returns.
     pub fn app_answer_prompt(
@@ -332,52 +284,6 @@ impl Service {
             self.rules.set(prompt.program.parse::<Program>()?, &prompt.account, decision)?;
         }
         Ok(prompts.answer(prompt_id, choice)?)
-    }
-
-    /// Starts a browser sign-in (the browser is opened, honouring `$BROWSER`); the outcome
-    /// is a `signin_finished` or `signin_failed` event.
-    pub async fn app_sign_in(self: &Arc<Self>, form: SignInForm) -> Result<BrowserSignIn, Failure> {
-        let request = SignInRequest {
-            scopes: scopes(&form.scopes),
-            account_name: optional(form.account.clone()),
-            open_browser: true,
-            ..SignInRequest::default()
-        };
-        let provider = form.provider.clone();
-        let pending = self.blocking(move |keyport| keyport.begin_sign_in(&provider, request)).await?;
-        self.browser_sign_in(pending, optional(form.account))
-    }
-
-    /// Signs in to an existing account again, with extra scopes.
-    pub async fn app_reauth(
-        self: &Arc<Self>,
-        account: &str,
-        extra_scopes: &[String],
-    ) -> Result<BrowserSignIn, Failure> {
-        let (name, extra) = (account.to_owned(), scopes(extra_scopes));
-        let pending = self
-            .blocking(move |keyport| keyport.begin_reauth(&name, &extra, keyport_core::signin::DEFAULT_TIMEOUT, true))
-            .await?;
-        self.browser_sign_in(pending, Some(account.to_owned()))
-    }
-
-    fn browser_sign_in(
-        self: &Arc<Self>,
-        pending: keyport_core::signin::PendingSignIn,
-        account: Option<String>,
-    ) -> Result<BrowserSignIn, Failure> {
-        let started = self.track_sign_in(pending, account, crate::random_id())?;
-        Ok(BrowserSignIn {
-            signin_id: started.signin_id,
-            url: started.url,
-            browser_opened: started.browser_opened,
-            expires_at: started.expires_at.unwrap_or_default(),
-        })
-    }
-
-    /// Cancels a browser or device sign-in.
-    pub fn app_cancel_sign_in(&self, signin_id: &str) -> Result<(), Failure> {
-        Ok(self.cancel_sign_in(signin_id)?)
     }
 
     /// Starts a device sign-in; the outcome is a `signin_finished` or `signin_failed` event.
@@ -422,11 +328,6 @@ impl Service {
         Ok(convert::account(account.view(self.keyport.now())))
     }
 
-    /// The configured providers.
-    pub fn app_providers(&self) -> Result<Vec<wire::ProviderSummary>, Failure> {
-        Ok(self.list_providers()?)
-    }
-
     /// Adds a provider (discovering an issuer's endpoints); its secret goes to the keyring.
     pub async fn app_add_provider(&self, form: NewProviderForm) -> Result<wire::ProviderSummary, Failure> {
         let (name, new) = new_provider(form)?;
@@ -457,11 +358,6 @@ impl Service {
         Ok(self.blocking(move |keyport| keyport.remove_provider(&name)).await?)
     }
 
-    /// Opens a provider's page (https, or http to loopback) in the user's browser.
-    pub fn app_open_url(&self, typed: &str) -> Result<(), Failure> {
-        Ok(self.keyport.open_url(&url("address", typed)?)?)
-    }
-
     /// What `service.status` answers.
     pub fn status(&self) -> wire::AppStatus {
         wire::AppStatus {
@@ -476,14 +372,27 @@ impl Service {
     /// Accounts that need a new sign-in, by name.
     pub fn needs_attention(&self) -> Vec<String> {
         let Ok(accounts) = self.accounts() else { return Vec::new() };
-        let mut names: Vec<String> = accounts
-            .values()
-            .filter(|a| matches!(a.health, keyport_core::account::Health::NeedsSignIn { .. }))
-            .map(|a| a.name.clone())
-            .collect();
-        names.sort();
-        names
+        needing_sign_in(&accounts)
     }
+
+    /// [`Self::needs_attention`] as `accounts.json` says now, read on the blocking pool. For
+    /// callers that follow the events: right after an event about an account, the in-memory
+    /// snapshot leaves that account out until the file is read again.
+    pub async fn needs_attention_now(&self) -> Vec<String> {
+        let Ok(accounts) = self.accounts_fresh().await else { return Vec::new() };
+        needing_sign_in(&accounts)
+    }
+}
+
+/// The names of `accounts` that need a new sign-in, sorted.
+fn needing_sign_in(accounts: &std::collections::HashMap<String, keyport_core::account::Account>) -> Vec<String> {
+    let mut names: Vec<String> = accounts
+        .values()
+        .filter(|a| matches!(a.health, keyport_core::account::Health::NeedsSignIn { .. }))
+        .map(|a| a.name.clone())
+        .collect();
+    names.sort();
+    names
 }
 
 #[cfg(test)]
@@ -651,5 +560,59 @@ mod tests {
     fn qr_codes_are_svg_documents() {
         let svg = qr_svg("https://example.com/device?user_code=ABCD-EFGH");
         assert!(svg.contains("<svg") && svg.ends_with("</svg>"), "{svg}");
+    }
+
+    /// A service over `accounts`, written to its `accounts.json` as the core writes it.
+    fn service_with(accounts: serde_json::Value) -> (tempfile::TempDir, Arc<Service>) {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        std::fs::create_dir_all(&data).unwrap();
+        let file = serde_json::json!({ "format": 1, "keyring_namespace": "0011223344556677", "accounts": accounts });
+        std::fs::write(data.join("accounts.json"), file.to_string()).unwrap();
+        let keyport = keyport_core::Keyport::new(
+            &keyport_core::paths::Paths {
+                config_dir: dir.path().join("config"),
+                data_dir: data.clone(),
+                runtime_dir: None,
+            },
+            Arc::new(keyport_core::secrets::MemoryStore::new()),
+            Arc::new(keyport_core::http::ReqwestClient::new().unwrap()),
+            Arc::new(keyport_core::clock::SystemClock),
+            Arc::new(keyport_core::browser::NoBrowser),
+        );
+        let config = crate::ServiceConfig::new(
+            dir.path().join("run/keyport.sock"),
+            dir.path().join("config/access.toml"),
+            data.join("accounts.json"),
+        );
+        (dir, Service::new(keyport, config, Arc::new(crate::access::NoPrompter)))
+    }
+
+    fn stored_account(name: &str, health: serde_json::Value) -> serde_json::Value {
+        serde_json::json!({
+            "name": name, "provider": "local", "kind": "user", "identity": {},
+            "scopes": ["openid"], "requested_scopes": ["openid"],
+            "expires_at": "2026-01-01T13:00:00Z", "token_issued_at": "2026-01-01T12:00:00Z",
+            "token_type": "Bearer", "has_refresh_token": true, "health": health,
+            "created_at": "2026-01-01T12:00:00Z", "updated_at": "2026-01-01T12:00:00Z",
+        })
+    }
+
+    /// The tray reads the accounts right after an event about one of them: the in-memory
+    /// snapshot leaves that account out until the file is read again, `needs_attention_now`
+    /// reads the file.
+    #[tokio::test]
+    async fn accounts_that_need_sign_in_are_read_from_the_file_right_after_their_event() {
+        let needs =
+            serde_json::json!({ "state": "needs_sign_in", "reason": "invalid_grant", "since": "2026-01-01T12:30:00Z" });
+        let (_dir, service) = service_with(serde_json::json!([
+            stored_account("work", needs.clone()),
+            stored_account("personal", serde_json::json!({ "state": "ok" })),
+            stored_account("old", needs),
+        ]));
+        assert_eq!(service.needs_attention(), ["old", "work"]);
+        // As for an event about `work` (`forward_core_events`).
+        service.invalidate("work");
+        assert_eq!(service.needs_attention_now().await, ["old", "work"]);
     }
 }

@@ -5,12 +5,15 @@
 //!
 //! Layout: [`Service`] (state and caches), `server.rs` (socket, connections), `methods.rs`
 //! (one function per method), [`access`] (who may read what), [`instance`] (one service per
-//! user, private runtime directory), `convert.rs` (core values to wire values).
+//! user, private runtime directory), `convert.rs` (core values to wire values), [`desktop`]
+//! (feature `desktop`: tray icon, notifications, starting the window).
 
 pub mod access;
 pub mod activity;
 pub mod app;
 mod convert;
+#[cfg(feature = "desktop")]
+pub mod desktop;
 mod error;
 #[doc(hidden)]
 pub mod fuzzing;
@@ -29,7 +32,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::sync::Arc;
 
 pub use crate::convert::account as account_summary;
-pub use crate::error::ServiceError;
+pub use crate::error::{CannotShowWindow, NoTray, ServiceError};
 pub use crate::server::{
     LINE_DEADLINE, MAX_CONNECTIONS_PER_PROGRAM, MAX_IN_FLIGHT_PER_CONNECTION, MAX_IN_FLIGHT_PER_PROGRAM,
     WRITE_DEADLINE, serve,

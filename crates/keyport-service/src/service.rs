@@ -261,6 +261,11 @@ impl Service {
         }
     }
 
+    /// Whether a window answers this service's questions now.
+    pub fn window_answers(&self) -> bool {
+        self.prompter.questions().is_some_and(crate::prompts::AccessPrompts::has_window)
+    }
+
     /// Shows the window at `screen`: a window that answers questions is told (`show`
     /// event); else one is started. `false` when none can be shown.
     pub fn show_window(&self, screen: Navigate) -> bool {

@@ -363,7 +363,7 @@ pub struct CopyResult {
 }
 
 /// Where the tray menu or a notification sends the window.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "screen", rename_all = "snake_case")]
 pub enum Navigate {
@@ -402,6 +402,21 @@ pub enum AccountAction {
     #[serde(other, skip_serializing)]
     #[cfg_attr(feature = "ts", ts(skip))]
     Unknown,
+}
+
+impl AccountAction {
+    /// What the program wants, as the end of "PROGRAM wants to ...".
+    pub fn phrase(self, account: &str) -> String {
+        match self {
+            Self::ReadToken => format!("read `{account}`"),
+            Self::Refresh => format!("renew the token of `{account}`"),
+            Self::SignInAgain => format!("sign in to `{account}` again"),
+            Self::Revoke => format!("revoke and remove `{account}`"),
+            Self::Remove => format!("remove `{account}`"),
+            Self::Connect => format!("connect a new account as `{account}`"),
+            Self::Unknown => format!("use `{account}`"),
+        }
+    }
 }
 
 /// A question to the user: may `program` do `action` with `account`?

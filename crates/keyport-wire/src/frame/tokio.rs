@@ -7,28 +7,35 @@
 use ::tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use serde::Serialize;
 
-use super::{FrameError, Line, MAX_MESSAGE_BYTES, encode_message, finish_line};
+use super::{FrameError, Line, MAX_ANSWER_BYTES, MAX_MESSAGE_BYTES, encode_message, finish_line};
 
 /// Reads messages from an async byte stream, one line each.
 #[derive(Debug)]
 pub struct MessageReader<R> {
     reader: R,
     partial: Vec<u8>,
+    limit: usize,
 }
 
 impl<R: AsyncBufRead + Unpin> MessageReader<R> {
     /// Wraps a buffered reader (for a socket: `tokio::io::BufReader::new(read_half)`).
+    /// Requests are at most [`MAX_MESSAGE_BYTES`]: this is the server's reader.
     pub fn new(reader: R) -> Self {
-        Self { reader, partial: Vec::new() }
+        Self { reader, partial: Vec::new(), limit: MAX_MESSAGE_BYTES }
+    }
+
+    /// A client's reader: answers and events are at most [`MAX_ANSWER_BYTES`].
+    pub fn for_answers(reader: R) -> Self {
+        Self { reader, partial: Vec::new(), limit: MAX_ANSWER_BYTES }
     }
 
     /// The next non-blank line, without its `\n`; `Ok(None)` at the end of the stream.
     /// Cancel safe.
     pub async fn read_message(&mut self) -> Result<Option<Vec<u8>>, FrameError> {
         loop {
-            let room = (MAX_MESSAGE_BYTES + 1).saturating_sub(self.partial.len()) as u64;
+            let room = (self.limit + 1).saturating_sub(self.partial.len()) as u64;
             (&mut self.reader).take(room).read_until(b'\n', &mut self.partial).await?;
-            match finish_line(std::mem::take(&mut self.partial), MAX_MESSAGE_BYTES)? {
+            match finish_line(std::mem::take(&mut self.partial), self.limit)? {
                 Line::End => return Ok(None),
                 Line::Blank => continue,
                 Line::Message(message) => return Ok(Some(message)),
@@ -79,6 +86,26 @@ mod tests {
         over.extend_from_slice(b"\"\n");
         client.write_all(&over).await.unwrap();
         assert!(matches!(reader.read_message().await, Err(FrameError::Oversize)));
+    }
+
+    #[::tokio::test]
+    async fn a_clients_reader_takes_answers_up_to_the_answer_limit() {
+        // A list of a thousand accounts is about 700 KiB: past the request limit.
+        let mut answer = vec![b'"'];
+        answer.resize(700 * 1024, b'a');
+        answer.extend_from_slice(b"\"\n");
+        let (mut server, client) = duplex(1024 * 1024);
+        let mut reader = MessageReader::for_answers(BufReader::new(client));
+        let writing = ::tokio::spawn(async move {
+            server.write_all(&answer).await.unwrap();
+            let mut over = vec![b'"'];
+            over.resize(MAX_ANSWER_BYTES, b'a');
+            over.extend_from_slice(b"\"\n");
+            server.write_all(&over).await.unwrap();
+        });
+        assert_eq!(reader.read_message().await.unwrap().unwrap().len(), 700 * 1024 + 1);
+        assert!(matches!(reader.read_message().await, Err(FrameError::Oversize)));
+        writing.abort();
     }
 
     #[::tokio::test]

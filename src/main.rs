@@ -772,8 +772,9 @@ fn daemon(args: DaemonArgs) -> Result<()> {
     // open it (`open_browser: true`); `NoBrowser` would report every URL as opened.
     let keyport = keyport(false)?;
     let socket = keyport_wire::default_socket_path().ok_or(ClientError::NoRuntimeDir)?;
-    let mut config =
-        ServiceConfig::new(socket, paths.config_dir.join("access.toml"), paths.accounts_file()).with_activity_log();
+    let mut config = ServiceConfig::new(socket, paths.config_dir.join("access.toml"), paths.accounts_file())
+        .with_activity_log()
+        .with_autostart();
     config.refresh = RefreshPolicy {
         margin_share: f64::from(args.refresh_margin) / 100.0,
         margin_floor: Duration::from_secs(args.refresh_floor),

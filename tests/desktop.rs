@@ -426,6 +426,25 @@ fn desktop_app_adds_refreshes_shares_revokes_and_removes_accounts() {
     w.check(w.find_all(r#"[data-testid="account-card"]"#).is_empty(), || "cards on an empty screen".into());
     w.shot("accounts-empty");
 
+    // "Start Keyport at login": off (no entry), then on: an autostart entry of the user's that
+    // runs the service the window started.
+    let switch = r#"[data-testid="start-at-login"]"#;
+    w.wait_for(switch, "the Start at login switch");
+    w.check(w.js("return document.querySelector(arguments[0]).checked;", &[json!(switch)]) == json!(false), || {
+        "Start at login is on with no autostart entry".into()
+    });
+    w.click(switch);
+    w.wait_js(
+        "Start at login to be on",
+        "const s = document.querySelector(arguments[0]); return s.checked && !s.disabled;",
+        &[json!(switch)],
+    );
+    let entry = profile.root().join("config/autostart/keyport.desktop");
+    let entry_text = std::fs::read_to_string(&entry).unwrap_or_default();
+    w.check(entry_text.contains(&format!("Exec=\"{}\" daemon", service_exe.display())), || {
+        format!("{} does not start the service {}: {entry_text:?}", entry.display(), service_exe.display())
+    });
+
     // (b) Add an account in the browser.
     let account = add_account(&w, &gate, &server, None, "signin-waiting");
     let signed_in_at = Instant::now();

@@ -65,6 +65,10 @@ impl Hosted {
         config.cli_paths.clear();
         config.desktop_paths =
             if as_window { vec![std::fs::canonicalize(std::env::current_exe().unwrap()).unwrap()] } else { vec![] };
+        config.autostart = Some(keyport_service::autostart::Autostart {
+            user_dir: dir.path().join("home/.config/autostart"),
+            system_dirs: vec![dir.path().join("etc/xdg/autostart")],
+        });
         let prompts = keyport_service::prompts::AccessPrompts::new(Duration::from_secs(20));
         let opened = Arc::new(Mutex::new(Vec::new()));
         let record = opened.clone();
@@ -393,4 +397,43 @@ fn the_window_reads_a_thousand_accounts_in_one_answer() {
     window.send(2, "accounts.list", Value::Null);
     let listed = window.response(2);
     assert_eq!(listed["result"]["accounts"].as_array().map(Vec::len), Some(1000), "{}", &listed.to_string()[..200]);
+}
+
+#[test]
+fn the_window_turns_starting_at_login_on_and_off_and_a_program_may_not() {
+    let hosted = Hosted::start(true, false);
+    let mut window = hosted.rpc();
+    // The package's entry for every user: on.
+    let system = hosted._dir.path().join("etc/xdg/autostart/keyport.desktop");
+    std::fs::create_dir_all(system.parent().unwrap()).unwrap();
+    std::fs::write(
+        &system,
+        "[Desktop Entry]\nType=Application\nName=Keyport\nExec=/usr/lib/keyport/keyport-full daemon\n",
+    )
+    .unwrap();
+    assert_eq!(
+        window.ok("service.autostart", Value::Null),
+        json!({"enabled": true, "entry": system.display().to_string()})
+    );
+    // Off: the user's entry hides the system's.
+    let user = hosted._dir.path().join("home/.config/autostart/keyport.desktop");
+    let off = window.ok("service.set_autostart", json!({"enabled": false}));
+    assert_eq!(off, json!({"enabled": false, "entry": user.display().to_string()}));
+    let text = std::fs::read_to_string(&user).unwrap();
+    assert!(text.contains("Hidden=true"), "{text}");
+    // On again: the user's entry runs this service.
+    let on = window.ok("service.set_autostart", json!({"enabled": true}));
+    assert_eq!(on["enabled"], true);
+    let me = std::fs::canonicalize(std::env::current_exe().unwrap()).unwrap();
+    let text = std::fs::read_to_string(&user).unwrap();
+    assert!(text.contains(&format!("Exec=\"{}\" daemon", me.display())), "{text}");
+
+    let Some(python) = system_python() else {
+        println!("SKIPPED the program half of the test: no system python3");
+        return;
+    };
+    let request = json!({"jsonrpc": "2.0", "id": 1, "method": "service.set_autostart", "params": {"enabled": false}});
+    let refused = python_client(&[], &python, None, &hosted.socket, &[request]);
+    assert_eq!(refused["responses"][0]["error"]["code"], -32004, "{refused}");
+    assert!(std::fs::read_to_string(&user).unwrap().contains("Hidden=false"), "unchanged");
 }

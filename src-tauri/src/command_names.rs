@@ -1,6 +1,6 @@
 /// Every command's name. `build.rs` makes an `allow-<name>` permission of each;
 /// `permissions/app.toml` grants them all to the main window (a test checks both lists agree).
-pub const COMMANDS: [&str; 22] = [
+pub const COMMANDS: [&str; 24] = [
     "app_status",
     "accounts_list",
     "account_details",
@@ -23,4 +23,6 @@ pub const COMMANDS: [&str; 22] = [
     "prompts_pending",
     "prompt_answer",
     "open_url",
+    "autostart_get",
+    "autostart_set",
 ];

@@ -5,10 +5,11 @@
 
 use keyport_wire::{
     AccessForgetParams, AccessPrompt, AccountDetails, AccountParams, AccountSummary, AccountsListResult, AppError,
-    AppStatus, BrowserSignIn, Call, CopyResult, DeviceStart, Empty, NewProviderForm, PresetInfo, PresetsListResult,
-    PromptAnswerParams, PromptChoice, PromptsListResult, ProviderEditForm, ProviderParams, ProviderRefreshed,
-    ProviderSummary, ProvidersListResult, ReauthParams, RemoveResult, RevokeParams, RevokeResult, ServiceAccountForm,
-    SignInForm, SigninCancelParams, SigninStartParams, SigninStartResult, TokenGetParams, TokenGetResult,
+    AppStatus, AutostartParams, AutostartStatus, BrowserSignIn, Call, CopyResult, DeviceStart, Empty, NewProviderForm,
+    PresetInfo, PresetsListResult, PromptAnswerParams, PromptChoice, PromptsListResult, ProviderEditForm,
+    ProviderParams, ProviderRefreshed, ProviderSummary, ProvidersListResult, ReauthParams, RemoveResult, RevokeParams,
+    RevokeResult, ServiceAccountForm, SignInForm, SigninCancelParams, SigninStartParams, SigninStartResult,
+    TokenGetParams, TokenGetResult,
 };
 use tauri::State;
 
@@ -154,6 +155,17 @@ pub fn open_url(url: String) -> Answer<()> {
     crate::browser::open(&url)
 }
 
+/// Whether Keyport's service starts at login (its XDG autostart entry).
+#[tauri::command(rename_all = "snake_case")]
+pub async fn autostart_get(window: State<'_, Window>) -> Answer<AutostartStatus> {
+    window.client.call(Call::ServiceAutostart).await
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn autostart_set(window: State<'_, Window>, enabled: bool) -> Answer<AutostartStatus> {
+    window.client.call(Call::ServiceSetAutostart(AutostartParams { enabled })).await
+}
+
 // `COMMANDS`: every command's name, shared with `build.rs`.
 include!("command_names.rs");
 
@@ -182,5 +194,7 @@ pub fn handler<R: tauri::Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + 
         prompts_pending,
         prompt_answer,
         open_url,
+        autostart_get,
+        autostart_set,
     ]
 }

@@ -180,10 +180,11 @@ fn typescript_bindings_are_current() {
     let fresh = tempfile::tempdir().unwrap();
     let config = Config::new().with_out_dir(fresh.path()).with_large_int("number");
     type Export = fn(&Config) -> Result<(), ts_rs::ExportError>;
-    let exports: [Export; 18] = [
+    let exports: [Export; 19] = [
         app::AccountDetails::export_all,
         app::AppError::export_all,
         app::AppStatus::export_all,
+        app::AutostartStatus::export_all,
         app::BrowserSignIn::export_all,
         app::CopyResult::export_all,
         app::DeviceStart::export_all,

@@ -100,6 +100,8 @@ function fakeApi(over: Partial<Record<keyof Api, unknown>> = {}) {
     promptsPending: vi.fn(async () => [] as AccessPrompt[]),
     promptAnswer: vi.fn(async () => null),
     openUrl: vi.fn(async () => null),
+    autostartGet: vi.fn(async () => ({ enabled: false, entry: null as string | null })),
+    autostartSet: vi.fn(async (enabled: boolean) => ({ enabled, entry: "/home/u/.config/autostart/keyport.desktop" })),
     onAccountEvent: vi.fn(async (f: Handlers["event"]) => ((h.event = f), () => undefined)),
     onPrompt: vi.fn(async (f: Handlers["prompt"]) => ((h.prompt = f), () => undefined)),
     onPromptClosed: vi.fn(async (f: Handlers["closed"]) => ((h.closed = f), () => undefined)),
@@ -407,5 +409,31 @@ describe("account actions", () => {
     });
     const c = createController(f.api, { window: null });
     await expect(c.actions.refreshAccount("work")).rejects.toMatchObject({ code: "needs_sign_in" });
+  });
+});
+
+describe("start at login", () => {
+  it("reads the setting at start and changes it, saying so", async () => {
+    const f = fakeApi();
+    const c = createController(f.api, { window: null });
+    await c.actions.start();
+    expect(f.raw.autostartGet).toHaveBeenCalledTimes(1);
+    expect(c.store.get().autostart).toEqual({ enabled: false, entry: null });
+    await c.actions.setAutostart(true);
+    expect(f.raw.autostartSet).toHaveBeenCalledWith(true);
+    expect(c.store.get().autostart?.enabled).toBe(true);
+    expect(c.store.get().autostartBusy).toBe(false);
+    expect(c.store.get().toasts.at(-1)?.text).toBe("Keyport will start when you log in.");
+  });
+
+  it("keeps the setting and shows the error when it cannot be changed", async () => {
+    const f = fakeApi({ autostartSet: vi.fn(async () => Promise.reject(new BackendError("internal", "read-only home"))) });
+    const c = createController(f.api, { window: null });
+    await c.actions.start();
+    await c.actions.setAutostart(true);
+    expect(c.store.get().autostart?.enabled).toBe(false);
+    const last = c.store.get().toasts.at(-1);
+    expect(last?.kind).toBe("error");
+    expect(last?.text).toBe("The login setting could not be changed. Read-only home.");
   });
 });

@@ -73,6 +73,28 @@ export function createController(api: Api, opts: { window?: Window | null } = {}
     }
   }
 
+  async function loadAutostart() {
+    try {
+      set({ autostart: await api.autostartGet() });
+    } catch {
+      // the switch stays hidden: this service cannot say
+    }
+  }
+
+  /** Turns starting the service at login on or off. */
+  async function setAutostart(enabled: boolean) {
+    set({ autostartBusy: true });
+    try {
+      const now = await api.autostartSet(enabled);
+      set({ autostart: now });
+      toasts.toast(now.enabled ? "Keyport will start when you log in." : "Keyport will not start when you log in.");
+    } catch (e) {
+      toasts.toast(`The login setting could not be changed. ${errorText(e)}`, "error");
+    } finally {
+      set({ autostartBusy: false });
+    }
+  }
+
   /** Subscribes to the backend's events, then loads what the first screen shows. */
   async function start() {
     if (win) win.addEventListener("hashchange", navigation.onHashChange);
@@ -89,6 +111,7 @@ export function createController(api: Api, opts: { window?: Window | null } = {}
       data.reloadAccounts(),
       providers.reloadProviders(),
       loadStatus(),
+      loadAutostart(),
       prompts.loadPrompts(),
       screen.name === "account" ? data.reloadDetails() : Promise.resolve(),
       screen.name === "providers" ? providers.reloadPresets() : Promise.resolve(),
@@ -124,6 +147,7 @@ export function createController(api: Api, opts: { window?: Window | null } = {}
     refreshProvider: providers.refreshProvider,
     removeProvider: providers.removeProvider,
     openUrl,
+    setAutostart,
     answerPrompt: prompts.answerPrompt,
     setPromptAside: prompts.setPromptAside,
     showPrompt: prompts.showPrompt,

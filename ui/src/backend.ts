@@ -7,6 +7,7 @@ import type { AccessPrompt } from "./bindings/AccessPrompt";
 import type { AccountDetails } from "./bindings/AccountDetails";
 import type { AccountSummary } from "./bindings/AccountSummary";
 import type { AppStatus } from "./bindings/AppStatus";
+import type { AutostartStatus } from "./bindings/AutostartStatus";
 import type { CopyResult } from "./bindings/CopyResult";
 import type { DeviceStart } from "./bindings/DeviceStart";
 import type { Event as AccountEvent } from "./bindings/Event";
@@ -69,6 +70,8 @@ export const promptsPending = () => call<AccessPrompt[]>("prompts_pending");
 export const promptAnswer = (promptId: string, choice: PromptChoice) =>
   call<null>("prompt_answer", { prompt_id: promptId, choice });
 export const openUrl = (url: string) => call<null>("open_url", { url });
+export const autostartGet = () => call<AutostartStatus>("autostart_get");
+export const autostartSet = (enabled: boolean) => call<AutostartStatus>("autostart_set", { enabled });
 
 export type PromptClosed = { prompt_id: string };
 export type NavigateTarget = Navigate;

@@ -11,6 +11,7 @@
 pub mod access;
 pub mod activity;
 pub mod app;
+pub mod autostart;
 mod convert;
 #[cfg(feature = "desktop")]
 pub mod desktop;

@@ -332,6 +332,22 @@ async fn dispatch(service: &Arc<Service>, conn: &Connection, asker: &Asker, call
             service.request_stop();
             to_value(&wire::Empty {})
         }
+        Call::ServiceAutostart => {
+            only_the_user(service, asker, "read whether Keyport starts at login", "service.autostart", None)?;
+            let autostart = service.config.autostart.clone().ok_or_else(no_autostart)?;
+            to_value(&service.blocking_io(move || Ok(autostart.status())).await?)
+        }
+        Call::ServiceSetAutostart(params) => {
+            only_the_user(service, asker, "choose whether Keyport starts at login", "service.set_autostart", None)?;
+            let autostart = service.config.autostart.clone().ok_or_else(no_autostart)?;
+            let me = std::env::current_exe().and_then(std::fs::canonicalize).map_err(|err| {
+                ErrorObject::new(ErrorCode::InternalError, format!("this service's executable: {err}"))
+            })?;
+            let status = service.blocking_io(move || autostart.set(params.enabled, &me)).await?;
+            let why = if matches!(asker, Asker::Window { .. }) { Why::Window } else { Why::Person };
+            service.record_allowed(asker, None, "service.set_autostart", why);
+            to_value(&status)
+        }
         other => {
             Err(ErrorObject::new(ErrorCode::MethodNotFound, format!("`{}` is not served here", other.method().name())))
         }
@@ -397,6 +413,10 @@ fn only_the_user(
             )
         }),
     }
+}
+
+fn no_autostart() -> ErrorObject {
+    ErrorObject::new(ErrorCode::InternalError, "this service does not know the user's autostart directory")
 }
 
 /// Only the desktop window may do this (answer programs' questions); the questions it answers.

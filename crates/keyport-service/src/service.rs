@@ -42,6 +42,9 @@ pub struct ServiceConfig {
     /// The activity log (`$XDG_STATE_HOME/keyport/activity.jsonl`: [`ServiceConfig::with_activity_log`]);
     /// `None` (the default) writes none.
     pub activity_log: Option<PathBuf>,
+    /// The XDG autostart entries `service.autostart` reads and `service.set_autostart` writes
+    /// ([`ServiceConfig::with_autostart`]); `None`: neither is served.
+    pub autostart: Option<crate::autostart::Autostart>,
 }
 
 impl ServiceConfig {
@@ -77,6 +80,7 @@ impl ServiceConfig {
             idle_timeout: Duration::from_secs(60),
             refresh: RefreshPolicy::default(),
             activity_log: None,
+            autostart: None,
         }
     }
 
@@ -84,6 +88,12 @@ impl ServiceConfig {
     /// `$XDG_STATE_HOME/keyport/activity.jsonl` (none when no home directory is known).
     pub fn with_activity_log(mut self) -> Self {
         self.activity_log = keyport_core::paths::state_dir().ok().map(|dir| dir.join(crate::activity::FILE_NAME));
+        self
+    }
+
+    /// This configuration with the user's autostart entries (`$XDG_CONFIG_HOME/autostart`).
+    pub fn with_autostart(mut self) -> Self {
+        self.autostart = crate::autostart::Autostart::from_env();
         self
     }
 }
@@ -225,6 +235,19 @@ impl Service {
     /// Subscribes to the service's events (the core's account events and sign-in outcomes).
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
         self.bus.subscribe()
+    }
+
+    /// Runs file work on the blocking pool; an I/O failure is an internal error, in words.
+    pub(crate) async fn blocking_io<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> std::io::Result<T> + Send + 'static,
+    ) -> Result<T, keyport_wire::ErrorObject> {
+        let internal =
+            |message: String| keyport_wire::ErrorObject::new(keyport_wire::ErrorCode::InternalError, message);
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(|err| internal(err.to_string()))?
+            .map_err(|err| internal(err.to_string()))
     }
 
     /// Asks the service to stop, a moment from now (so the answer that says so is sent first).

@@ -485,3 +485,21 @@ pub struct PromptAnswerParams {
     /// The answer.
     pub choice: PromptChoice,
 }
+
+/// Result of `service.autostart` and `service.set_autostart`: whether the service starts at
+/// login.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct AutostartStatus {
+    /// It starts at login.
+    pub enabled: bool,
+    /// The XDG autostart entry that decides it (the user's, or the system's), if any.
+    pub entry: Option<String>,
+}
+
+/// Params of `service.set_autostart`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AutostartParams {
+    /// Start at login, or not.
+    pub enabled: bool,
+}

@@ -13,7 +13,8 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use crate::app::{
-    NewProviderForm, PromptAnswerParams, ProviderEditForm, ProviderParams, ServiceAccountForm, SignInForm,
+    AutostartParams, NewProviderForm, PromptAnswerParams, ProviderEditForm, ProviderParams, ServiceAccountForm,
+    SignInForm,
 };
 use crate::code::ErrorCode;
 use crate::jsonrpc::{ErrorObject, Id, Request, Version};
@@ -80,11 +81,15 @@ pub enum Method {
     ServiceStatus,
     /// `service.stop` → [`crate::Empty`]; the service then stops.
     ServiceStop,
+    /// `service.autostart` → [`crate::AutostartStatus`].
+    ServiceAutostart,
+    /// `service.set_autostart` → [`crate::AutostartStatus`].
+    ServiceSetAutostart,
 }
 
 impl Method {
     /// Every method, in the order of `docs/socket.md`.
-    pub const ALL: [Method; 27] = [
+    pub const ALL: [Method; 29] = [
         Self::AccountsList,
         Self::AccountsStatus,
         Self::TokenGet,
@@ -112,6 +117,8 @@ impl Method {
         Self::PromptsAnswer,
         Self::ServiceStatus,
         Self::ServiceStop,
+        Self::ServiceAutostart,
+        Self::ServiceSetAutostart,
     ];
 
     /// The name sent as `method`.
@@ -144,6 +151,8 @@ impl Method {
             Self::PromptsAnswer => "prompts.answer",
             Self::ServiceStatus => "service.status",
             Self::ServiceStop => "service.stop",
+            Self::ServiceAutostart => "service.autostart",
+            Self::ServiceSetAutostart => "service.set_autostart",
         }
     }
 
@@ -217,6 +226,10 @@ pub enum Call {
     ServiceStatus,
     /// `service.stop`.
     ServiceStop,
+    /// `service.autostart`.
+    ServiceAutostart,
+    /// `service.set_autostart`.
+    ServiceSetAutostart(AutostartParams),
 }
 
 impl Call {
@@ -250,6 +263,8 @@ impl Call {
             Self::PromptsAnswer(_) => Method::PromptsAnswer,
             Self::ServiceStatus => Method::ServiceStatus,
             Self::ServiceStop => Method::ServiceStop,
+            Self::ServiceAutostart => Method::ServiceAutostart,
+            Self::ServiceSetAutostart(_) => Method::ServiceSetAutostart,
         }
     }
 
@@ -315,6 +330,11 @@ impl Call {
                 typed::<NoParams>(method, params)?;
                 Self::ServiceStop
             }
+            Method::ServiceAutostart => {
+                typed::<NoParams>(method, params)?;
+                Self::ServiceAutostart
+            }
+            Method::ServiceSetAutostart => Self::ServiceSetAutostart(typed(method, params)?),
         })
     }
 
@@ -336,7 +356,8 @@ impl Call {
             | Self::ProvidersPresets
             | Self::PromptsSubscribe
             | Self::ServiceStatus
-            | Self::ServiceStop => None,
+            | Self::ServiceStop
+            | Self::ServiceAutostart => None,
             Self::AccountsStatus(p) | Self::TokenRefresh(p) | Self::AccountsRemove(p) | Self::AccountsDetails(p) => {
                 object(p)
             }
@@ -346,6 +367,7 @@ impl Call {
             Self::ProvidersAdd(p) => object(p),
             Self::ProvidersEdit(p) => object(p),
             Self::PromptsAnswer(p) => object(p),
+            Self::ServiceSetAutostart(p) => object(p),
             Self::TokenGet(p) => object(p),
             Self::SigninStart(p) => object(p),
             Self::SigninCancel(p) => object(p),

@@ -65,6 +65,7 @@ fn check_result(method: Method, result: &Value, line: &str) {
         Method::ProvidersRemove | Method::PromptsAnswer | Method::ServiceStop => round_trip::<Empty>(result, line),
         Method::PromptsSubscribe => round_trip::<PromptsListResult>(result, line),
         Method::ServiceStatus => round_trip::<AppStatus>(result, line),
+        Method::ServiceAutostart | Method::ServiceSetAutostart => round_trip::<AutostartStatus>(result, line),
         other => panic!("no result type known for {other}"),
     }
 }

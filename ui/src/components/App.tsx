@@ -10,6 +10,7 @@ import { AddAccountScreen } from "./AddAccountScreen";
 import { GlobalBanners } from "./Banners";
 import { AppLogo } from "./Icons";
 import { ProvidersScreen } from "./ProvidersScreen";
+import { StartAtLogin } from "./StartAtLogin";
 import { Toasts } from "./Toasts";
 
 function NavLink(props: { href: string; current: boolean; children: string }) {
@@ -92,6 +93,7 @@ export function App() {
           <span class="brand-name">Keyport</span>
         </a>
         <MainNav screen={screen} />
+        <StartAtLogin />
       </header>
       <main id="main" ref={mainRef} class="main">
         <div class="main-inner">

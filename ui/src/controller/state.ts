@@ -3,6 +3,7 @@ import type { AppError } from "../bindings/AppError";
 import type { AccountDetails } from "../bindings/AccountDetails";
 import type { AccountSummary } from "../bindings/AccountSummary";
 import type { AppStatus } from "../bindings/AppStatus";
+import type { AutostartStatus } from "../bindings/AutostartStatus";
 import type { DeviceStart } from "../bindings/DeviceStart";
 import type { PresetInfo } from "../bindings/PresetInfo";
 import type { ProviderSummary } from "../bindings/ProviderSummary";
@@ -50,6 +51,10 @@ export type AppState = {
   presets: PresetInfo[] | null;
   presetsError: string | null;
   status: AppStatus | null;
+  /** Whether the service starts at login (null until known). */
+  autostart: AutostartStatus | null;
+  /** A change of it is under way. */
+  autostartBusy: boolean;
   socketNoteDismissed: boolean;
   signin: Signin | null;
   prompts: PromptQueue;
@@ -75,6 +80,8 @@ export function initialState(screen: Screen = { name: "accounts" }): AppState {
     presets: null,
     presetsError: null,
     status: null,
+    autostart: null,
+    autostartBusy: false,
     socketNoteDismissed: false,
     signin: null,
     prompts: emptyQueue,

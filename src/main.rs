@@ -32,9 +32,7 @@ use keyport_core::refresher::RefreshPolicy;
 use keyport_core::secret::Secret;
 use keyport_core::secrets::{KeyringStore, OpenOnUse, SecretStore};
 use keyport_core::signin;
-use keyport_core::{
-    Error, Keyport, NewProvider, ProviderEdit, ProviderSpec, ProviderView, ServiceAccountRequest, endpoint,
-};
+use keyport_core::{Error, Keyport, NewProvider, ProviderEdit, ProviderSpec, ProviderView, endpoint};
 use keyport_service::access::Program;
 use keyport_service::prompts::{AccessPrompts, DEFAULT_PROMPT_TIMEOUT};
 use keyport_service::{Service, ServiceConfig};
@@ -676,15 +674,16 @@ fn add(args: AddArgs) -> Result<()> {
         }
     }
     if args.client_credentials {
-        let keyport = keyport(true)?;
-        let request = ServiceAccountRequest {
+        // The service adds it, as every account: the one writer of accounts and the keyring.
+        let form = wire::ServiceAccountForm {
+            provider: args.provider,
             name: args.name.expect("clap requires --name"),
             scopes: split_scopes(&args.scopes),
             client_id: args.client_id,
-            client_secret: read_client_secret()?,
+            client_secret: Some(read_client_secret()?.expose().to_owned()),
         };
-        let account = runtime()?.block_on(keyport.add_service_account(&args.provider, request))?;
-        print::signed_in(&keyport_service::account_summary(account.view(keyport.now())));
+        let account: wire::AccountSummary = Client::connect_or_start()?.call(Call::AccountsAddService(form))?;
+        print::signed_in(&account);
         return Ok(());
     }
     if args.device {
@@ -699,23 +698,24 @@ fn add(args: AddArgs) -> Result<()> {
     sign_in_over_socket(Call::SigninStart(params), &args.browser)
 }
 
-/// `keyport add --device`: show the code, wait for approval on the other device (or Ctrl-C).
+/// `keyport add --device`: the service asks the provider for a code and polls; this shows the
+/// code and waits for the outcome (or Ctrl-C, which cancels it in the service).
 fn add_device(args: AddArgs) -> Result<()> {
-    let keyport = keyport(true)?;
-    let request = keyport_core::DeviceRequest { scopes: split_scopes(&args.scopes), account_name: args.name };
-    let account = runtime()?.block_on(async {
-        let interrupted = interrupt_signal();
-        tokio::select! {
-            result = async {
-                let pending = keyport.begin_device_sign_in(&args.provider, request).await?;
-                print::device_sign_in_started(&pending);
-                keyport.finish_device_sign_in(pending).await
-            } => result,
-            _ = interrupted => Err(Error::SignInCancelled),
-        }
-    })?;
-    print::signed_in(&keyport_service::account_summary(account.view(keyport.now())));
-    Ok(())
+    let mut client = Client::connect_or_start()?;
+    let interrupted = ctrl_c_flag()?;
+    let form = wire::SignInForm { provider: args.provider, account: args.name, scopes: split_scopes(&args.scopes) };
+    let started: wire::DeviceStart = client.call(Call::SigninDevice(form))?;
+    print::device_sign_in_started(&started);
+    // The service gives up when the code expires; a little after that, so does this.
+    let deadline = std::time::Instant::now() + Duration::from_secs(started.expires_in_secs.saturating_add(30));
+    wait_for_sign_in(&mut client, &started.signin_id, &interrupted, deadline, started.expires_in_secs)
+}
+
+fn ctrl_c_flag() -> Result<std::sync::Arc<std::sync::atomic::AtomicBool>> {
+    let interrupted = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    signal_hook::flag::register(signal_hook::consts::SIGINT, interrupted.clone())
+        .context("installing the Ctrl-C handler")?;
+    Ok(interrupted)
 }
 
 fn reauth(args: ReauthArgs) -> Result<()> {
@@ -732,33 +732,43 @@ fn reauth(args: ReauthArgs) -> Result<()> {
 fn sign_in_over_socket(call: Call, options: &BrowserArgs) -> Result<()> {
     let (no_browser, timeout_secs) = (options.no_browser, options.timeout);
     let mut client = Client::connect_or_start()?;
-    let interrupted = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    signal_hook::flag::register(signal_hook::consts::SIGINT, interrupted.clone())
-        .context("installing the Ctrl-C handler")?;
+    let interrupted = ctrl_c_flag()?;
     let started: wire::SigninStartResult = client.call(call)?;
     let url = url::Url::parse(&started.url).context("the service sent an unreadable URL")?;
     let browser = (!no_browser).then(|| SystemBrowser::from_env().open(&url));
     print::sign_in_started(&url, browser.as_ref(), timeout_secs);
     let deadline = std::time::Instant::now() + Duration::from_secs(timeout_secs);
+    wait_for_sign_in(&mut client, &started.signin_id, &interrupted, deadline, timeout_secs)
+}
+
+/// Waits for the sign-in `signin_id` started on `client` to finish, and prints the account;
+/// Ctrl-C or `deadline` cancels it in the service.
+fn wait_for_sign_in(
+    client: &mut Client,
+    signin_id: &str,
+    interrupted: &std::sync::atomic::AtomicBool,
+    deadline: std::time::Instant,
+    timeout_secs: u64,
+) -> Result<()> {
     let cancel = |client: &mut Client, error: Error| -> Result<()> {
         let _ = client
-            .call::<wire::Empty>(Call::SigninCancel(wire::SigninCancelParams { signin_id: started.signin_id.clone() }));
+            .call::<wire::Empty>(Call::SigninCancel(wire::SigninCancelParams { signin_id: signin_id.to_owned() }));
         Err(error.into())
     };
     loop {
         if interrupted.load(std::sync::atomic::Ordering::Relaxed) {
-            return cancel(&mut client, Error::SignInCancelled);
+            return cancel(client, Error::SignInCancelled);
         }
         if std::time::Instant::now() >= deadline {
-            return cancel(&mut client, Error::SignInTimedOut { secs: timeout_secs });
+            return cancel(client, Error::SignInTimedOut { secs: timeout_secs });
         }
         match client.next_event(Duration::from_millis(100))? {
-            Some(Event::SigninFinished { signin_id, account }) if signin_id == started.signin_id => {
+            Some(Event::SigninFinished { signin_id: id, account }) if id == signin_id => {
                 let view: wire::AccountSummary = client.call(Call::AccountsStatus(wire::AccountParams { account }))?;
                 print::signed_in(&view);
                 return Ok(());
             }
-            Some(Event::SigninFailed { signin_id, code, message, .. }) if signin_id == started.signin_id => {
+            Some(Event::SigninFailed { signin_id: id, code, message, .. }) if id == signin_id => {
                 return Err(ClientError::Rpc(wire::ErrorObject { code, message, data: None }).into());
             }
             _ => {}

@@ -293,14 +293,14 @@ pub fn event(event: &keyport_wire::Event) {
 
 /// Before waiting for a device sign-in (on stderr): where to go, the code, a QR code of the
 /// link, and how long the code lasts.
-pub fn device_sign_in_started(pending: &keyport_core::PendingDeviceSignIn) {
+pub fn device_sign_in_started(started: &keyport_wire::DeviceStart) {
     let styled = std::io::IsTerminal::is_terminal(&std::io::stderr()) && std::env::var_os("NO_COLOR").is_none();
     let bold = |text: &str| if styled { format!("\x1b[1m{text}\x1b[0m") } else { text.to_owned() };
     eprintln!("To sign in, open this page in a browser on any device (a phone will do):\n");
-    eprintln!("    {}\n", pending.verification_uri());
+    eprintln!("    {}\n", started.verification_uri);
     eprintln!("and enter the code\n");
-    eprintln!("    {}\n", bold(pending.user_code()));
-    let qr_target = match pending.verification_uri_complete() {
+    eprintln!("    {}\n", bold(&started.user_code));
+    let qr_target = match &started.verification_uri_complete {
         Some(complete) => {
             eprintln!("Or open this link, which carries the code:\n");
             eprintln!("    {complete}\n");
@@ -309,10 +309,10 @@ pub fn device_sign_in_started(pending: &keyport_core::PendingDeviceSignIn) {
         }
         None => {
             eprintln!("Or scan this to open the page:\n");
-            pending.verification_uri()
+            &started.verification_uri
         }
     };
-    if let Some(lines) = qr_code(qr_target.as_str(), styled) {
+    if let Some(lines) = qr_code(qr_target, styled) {
         for line in lines {
             eprintln!("    {line}");
         }
@@ -320,7 +320,7 @@ pub fn device_sign_in_started(pending: &keyport_core::PendingDeviceSignIn) {
     }
     eprintln!(
         "The code is valid for {}. Waiting for the sign-in to be approved (Ctrl-C to cancel)...",
-        human_span(pending.expires_in().as_secs())
+        human_span(started.expires_in_secs)
     );
 }
 

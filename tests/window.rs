@@ -134,6 +134,20 @@ impl Subscription {
     }
 }
 
+/// Adds provider `svc` (the server's client-credentials client) and service account `ci`, as
+/// the window.
+fn add_service_account(window: &mut Rpc, server: &OidcServer) {
+    window.ok(
+        "providers.add",
+        json!({"name": "svc", "source": {"kind": "issuer", "issuer": server.issuer}, "client_id": SERVICE_CLIENT.0,
+               "client_secret": null, "scopes": []}),
+    );
+    window.ok(
+        "accounts.add_service",
+        json!({"provider": "svc", "name": "ci", "scopes": [], "client_id": null, "client_secret": SERVICE_CLIENT.1}),
+    );
+}
+
 /// A token request by another program (the system's python3), waiting for its answer.
 fn program_asks(socket: &Path, python: &Path, account: &str) -> std::thread::JoinHandle<Value> {
     let (socket, python, account) = (socket.to_owned(), python.to_owned(), account.to_owned());
@@ -237,15 +251,7 @@ fn a_programs_question_reaches_the_window_and_its_answer_is_kept() {
     let server = OidcServer::start();
     let hosted = Hosted::start(true, true);
     let mut window = hosted.rpc();
-    window.ok(
-        "providers.add",
-        json!({"name": "svc", "source": {"kind": "issuer", "issuer": server.issuer}, "client_id": SERVICE_CLIENT.0,
-               "client_secret": null, "scopes": []}),
-    );
-    window.ok(
-        "accounts.add_service",
-        json!({"provider": "svc", "name": "ci", "scopes": [], "client_id": null, "client_secret": SERVICE_CLIENT.1}),
-    );
+    add_service_account(&mut window, &server);
 
     let mut answering = Subscription::open(&hosted.socket);
     answering.send(1, "prompts.subscribe", Value::Null);
@@ -287,15 +293,7 @@ fn with_no_window_the_service_starts_one_on_the_question_or_refuses_at_once() {
     for opener_works in [false, true] {
         let hosted = Hosted::start(true, opener_works);
         let mut window = hosted.rpc();
-        window.ok(
-            "providers.add",
-            json!({"name": "svc", "source": {"kind": "issuer", "issuer": server.issuer}, "client_id": SERVICE_CLIENT.0,
-                   "client_secret": null, "scopes": []}),
-        );
-        window.ok(
-            "accounts.add_service",
-            json!({"provider": "svc", "name": "ci", "scopes": [], "client_id": null, "client_secret": SERVICE_CLIENT.1}),
-        );
+        add_service_account(&mut window, &server);
         let started = Instant::now();
         let asking = program_asks(&hosted.socket, &python, "ci");
         if !opener_works {
@@ -436,4 +434,49 @@ fn the_window_turns_starting_at_login_on_and_off_and_a_program_may_not() {
     let refused = python_client(&[], &python, None, &hosted.socket, &[request]);
     assert_eq!(refused["responses"][0]["error"]["code"], -32004, "{refused}");
     assert!(std::fs::read_to_string(&user).unwrap().contains("Hidden=false"), "unchanged");
+}
+
+#[test]
+fn a_window_that_went_away_no_longer_takes_the_questions_but_a_half_closed_one_still_hears() {
+    let Some(python) = system_python() else {
+        println!("SKIPPED a_window_that_went_away_no_longer_takes_the_questions: no system python3");
+        return;
+    };
+    let server = OidcServer::start();
+    let hosted = Hosted::start(true, true);
+    let mut window = hosted.rpc();
+    add_service_account(&mut window, &server);
+
+    // A window that shut down only its sending side still hears, like `printf ... | socat`.
+    let mut half = Subscription::open(&hosted.socket);
+    half.send(1, "prompts.subscribe", Value::Null);
+    assert_eq!(half.response(1)["result"], json!({"prompts": []}));
+    half.stream.shutdown(std::net::Shutdown::Write).unwrap();
+    std::thread::sleep(Duration::from_millis(600));
+    assert!(hosted.service.window_answers(), "a half-closed window still answers");
+    assert!(hosted.service.show_window(keyport_wire::Navigate::Accounts));
+    assert_eq!(half.event("show")["screen"], json!({"screen": "accounts"}));
+
+    // Gone entirely (the window closed, its process exited): within a moment it is not asked.
+    drop(half);
+    let deadline = Instant::now() + TIMEOUT;
+    while hosted.service.window_answers() {
+        assert!(Instant::now() < deadline, "the closed window still counts as answering");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let asking = program_asks(&hosted.socket, &python, "ci");
+    while hosted.opened.lock().unwrap().is_empty() {
+        assert!(Instant::now() < deadline, "no window was started for the question");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The started window answers it.
+    let keyport_wire::Navigate::Prompt { prompt_id } = hosted.opened.lock().unwrap()[0].clone() else {
+        panic!("started at the question")
+    };
+    let mut started = Subscription::open(&hosted.socket);
+    started.send(1, "prompts.subscribe", Value::Null);
+    started.response(1);
+    started.send(2, "prompts.answer", json!({"prompt_id": prompt_id, "choice": "allow_once"}));
+    assert_eq!(started.response(2)["result"], json!({}));
+    assert!(asking.join().unwrap()["responses"][0]["result"]["access_token"].is_string());
 }

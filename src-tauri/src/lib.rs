@@ -6,13 +6,14 @@
 //! Layout: this file (startup, the window, the service's events to the web view),
 //! `commands.rs` (one Tauri command per UI action, each one socket call), `service_client.rs`,
 //! `screens.rs` (which screen to open at), `clipboard.rs` (copying a token without the web
-//! view), `browser.rs` (opening a provider's page).
+//! view), `browser.rs` (opening a provider's page), `webkit.rs` (WebKitGTK's settings).
 
 mod browser;
 mod clipboard;
 pub mod commands;
 mod screens;
 pub mod service_client;
+mod webkit;
 
 use std::sync::Arc;
 
@@ -120,6 +121,7 @@ pub fn navigate<R: Runtime>(app: &AppHandle<R>, screen: Navigate) {
 
 /// The `keyport-desktop` program.
 pub fn main() {
+    webkit::software_compositing();
     let filter = tracing_subscriber::EnvFilter::try_from_env("KEYPORT_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,keyport=info"));
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();

@@ -183,14 +183,7 @@ pub enum Action {
 impl Action {
     /// What the program wants, as the end of "PROGRAM wants to ...".
     pub fn phrase(self, account: &str) -> String {
-        match self {
-            Self::ReadToken => format!("read `{account}`"),
-            Self::Refresh => format!("renew the token of `{account}`"),
-            Self::SignInAgain => format!("sign in to `{account}` again"),
-            Self::Revoke => format!("revoke and remove `{account}`"),
-            Self::Remove => format!("remove `{account}`"),
-            Self::Connect => format!("connect a new account as `{account}`"),
-        }
+        crate::convert::action(self).phrase(account)
     }
 }
 

@@ -303,6 +303,7 @@ impl Service {
             verification_uri_complete: complete,
             user_code: pending.user_code().to_owned(),
             expires_at: convert::rfc3339(pending.expires_at()),
+            expires_in_secs: pending.expires_in().as_secs(),
             interval_secs: u32::try_from(pending.interval().as_secs()).unwrap_or(u32::MAX),
         };
         let keyport = self.keyport.clone();
@@ -569,23 +570,8 @@ mod tests {
         std::fs::create_dir_all(&data).unwrap();
         let file = serde_json::json!({ "format": 1, "keyring_namespace": "0011223344556677", "accounts": accounts });
         std::fs::write(data.join("accounts.json"), file.to_string()).unwrap();
-        let keyport = keyport_core::Keyport::new(
-            &keyport_core::paths::Paths {
-                config_dir: dir.path().join("config"),
-                data_dir: data.clone(),
-                runtime_dir: None,
-            },
-            Arc::new(keyport_core::secrets::MemoryStore::new()),
-            Arc::new(keyport_core::http::ReqwestClient::new().unwrap()),
-            Arc::new(keyport_core::clock::SystemClock),
-            Arc::new(keyport_core::browser::NoBrowser),
-        );
-        let config = crate::ServiceConfig::new(
-            dir.path().join("run/keyport.sock"),
-            dir.path().join("config/access.toml"),
-            data.join("accounts.json"),
-        );
-        (dir, Service::new(keyport, config, Arc::new(crate::access::NoPrompter)))
+        let service = crate::service::test_service(dir.path());
+        (dir, service)
     }
 
     fn stored_account(name: &str, health: serde_json::Value) -> serde_json::Value {

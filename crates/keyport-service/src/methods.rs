@@ -279,11 +279,19 @@ async fn dispatch(service: &Arc<Service>, conn: &Connection, asker: &Asker, call
             to_value(&service.app_account_details(&params.account).await?)
         }
         Call::AccountsAddService(form) => {
-            only_the_user(service, asker, "add a service account", "accounts.add_service", Some(&form.name))?;
+            // As `signin.start` with a name: connecting an account under it.
+            keyport_core::account::check_account_name(form.name.trim()).map_err(core)?;
+            authorize(service, asker, form.name.trim(), Action::Connect).await?;
             to_value(&service.app_add_service_account(form).await?)
         }
         Call::SigninDevice(form) => {
-            only_the_user(service, asker, "start a device sign-in", "signin.device", form.account.as_deref())?;
+            match form.account.as_deref().map(str::trim).filter(|name| !name.is_empty()) {
+                Some(name) => {
+                    keyport_core::account::check_account_name(name).map_err(core)?;
+                    authorize(service, asker, name, Action::Connect).await?;
+                }
+                None => authorize_unnamed(service, asker)?,
+            }
             // Its outcome event is routed to this connection, as a browser sign-in's.
             conn.listen(service);
             let start = service.app_device_sign_in(form, |signin_id| {
@@ -816,23 +824,8 @@ mod tests {
 
     fn service() -> (tempfile::TempDir, Arc<Service>) {
         let dir = tempfile::tempdir().unwrap();
-        let keyport = keyport_core::Keyport::new(
-            &keyport_core::paths::Paths {
-                config_dir: dir.path().join("config"),
-                data_dir: dir.path().join("data"),
-                runtime_dir: None,
-            },
-            Arc::new(keyport_core::secrets::MemoryStore::new()),
-            Arc::new(keyport_core::http::ReqwestClient::new().unwrap()),
-            Arc::new(keyport_core::clock::SystemClock),
-            Arc::new(keyport_core::browser::NoBrowser),
-        );
-        let config = crate::ServiceConfig::new(
-            dir.path().join("run/keyport.sock"),
-            dir.path().join("config/access.toml"),
-            dir.path().join("data/accounts.json"),
-        );
-        (dir, Service::new(keyport, config, Arc::new(crate::access::NoPrompter)))
+        let service = crate::service::test_service(dir.path());
+        (dir, service)
     }
 
     #[tokio::test]

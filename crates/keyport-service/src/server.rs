@@ -400,6 +400,9 @@ async fn connection(
     // brought forward, and moved on when it fires before the real deadline.
     let timer = tokio::time::sleep_until(last_activity + idle);
     tokio::pin!(timer);
+    // Looks, while a client that closed its sending side still waits for events, whether it
+    // closed its end entirely (see `peer_closed`); made when first needed.
+    let mut hangup_check: Option<tokio::time::Interval> = None;
     loop {
         let waiting_for_events =
             conn.subscriber.lock().expect("subscriber").is_some() || !conn.signins.lock().expect("signins").is_empty();
@@ -423,6 +426,11 @@ async fn connection(
                 }
             },
             Some(_) = requests.join_next(), if !requests.is_empty() => last_activity = tokio::time::Instant::now(),
+            () = tick(&mut hangup_check), if !reading && waiting_for_events => {
+                if peer_closed(&stream) {
+                    break; // nobody is there to read the events (a window that was closed)
+                }
+            }
             event = recv_event(&mut events), if waiting_for_events => {
                 if let Some(event) = event
                     && !forward_event(&service, &conn, event).await
@@ -451,6 +459,7 @@ async fn connection(
                     Ok(Incoming::Line { bytes, writers }) => (bytes, writers),
                     Ok(Incoming::End) => {
                         reading = false;
+                        hangup_check.get_or_insert_with(|| tokio::time::interval(HANGUP_CHECK));
                         continue;
                     }
                     Ok(Incoming::Oversize) => {
@@ -510,6 +519,31 @@ async fn read_with_permit(
 ) -> (std::io::Result<Incoming>, tokio::sync::OwnedSemaphorePermit) {
     let permit = connection.clone().acquire_owned().await.expect("never closed");
     (reader.next(stream).await, permit)
+}
+
+/// How often a client that closed its sending side while subscribed is looked at to see whether
+/// it closed its end entirely.
+const HANGUP_CHECK: Duration = Duration::from_millis(200);
+
+/// The next tick of `interval`, or never without one.
+async fn tick(interval: &mut Option<tokio::time::Interval>) {
+    match interval {
+        Some(interval) => {
+            interval.tick().await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
+/// Whether the client closed its end of the connection entirely (its process exited, or it
+/// closed the socket): the kernel then reports `POLLHUP`. A client that only shut down its
+/// sending side (`printf ... | socat`, which goes on reading) does not, and keeps getting its
+/// events. Without this, a subscriber that went away would hold its connection (and, for the
+/// window, the questions put to it) until the next event failed to reach it.
+fn peer_closed(stream: &UnixStream) -> bool {
+    let mut fds = [rustix::event::PollFd::new(stream, rustix::event::PollFlags::empty())];
+    let now = rustix::event::Timespec { tv_sec: 0, tv_nsec: 0 };
+    rustix::event::poll(&mut fds, Some(&now)).is_ok() && fds[0].revents().contains(rustix::event::PollFlags::HUP)
 }
 
 /// The next event; `None` when there is no receiver yet or the bus is gone.

@@ -550,3 +550,22 @@ impl Service {
         Ok((account, token))
     }
 }
+
+/// A service over `dir` (`config/`, `data/accounts.json`, `run/`), in-memory secrets, the real
+/// HTTP client and clock, no browser and nobody to ask: for unit tests.
+#[cfg(test)]
+pub(crate) fn test_service(dir: &std::path::Path) -> Arc<Service> {
+    let keyport = Keyport::new(
+        &keyport_core::paths::Paths { config_dir: dir.join("config"), data_dir: dir.join("data"), runtime_dir: None },
+        Arc::new(keyport_core::secrets::MemoryStore::new()),
+        Arc::new(keyport_core::http::ReqwestClient::new().unwrap()),
+        Arc::new(keyport_core::clock::SystemClock),
+        Arc::new(keyport_core::browser::NoBrowser),
+    );
+    let config = ServiceConfig::new(
+        dir.join("run/keyport.sock"),
+        dir.join("config/access.toml"),
+        dir.join("data/accounts.json"),
+    );
+    Service::new(keyport, config, Arc::new(crate::access::NoPrompter))
+}

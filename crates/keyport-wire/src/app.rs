@@ -120,6 +120,9 @@ pub struct DeviceStart {
     pub user_code: String,
     /// The code's expiry (RFC 3339 UTC).
     pub expires_at: String,
+    /// How long the code lasts, in seconds from its start.
+    #[serde(default)]
+    pub expires_in_secs: u64,
     /// How often Keyport asks the provider, in seconds.
     pub interval_secs: u32,
     /// An SVG document of a QR code for the complete URI (else the plain one).

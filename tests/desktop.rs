@@ -121,6 +121,8 @@ struct Window<'a> {
     seq: Cell<u32>,
     /// The log of the service the window started.
     service_log: PathBuf,
+    /// The X display the window is on (screenshots are taken there).
+    display: String,
 }
 
 impl Window<'_> {
@@ -139,8 +141,16 @@ impl Window<'_> {
              requestAnimationFrame(() => requestAnimationFrame(() => done(true)));",
             &[],
         );
-        let png = self.session.screenshot().map_err(|err| err.to_string())?;
-        std::fs::write(&path, png).map_err(|err| format!("{}: {err}", path.display()))?;
+        // The X server's picture, not WebDriver's: WebKitWebDriver's screenshot waits forever
+        // when WebKit composites in software, as the window does (src-tauri/src/webkit.rs).
+        let output = std::process::Command::new("import")
+            .args(["-display", &self.display, "-window", "root"])
+            .arg(&path)
+            .output()
+            .map_err(|err| format!("import (ImageMagick): {err}"))?;
+        if !output.status.success() {
+            return Err(format!("import: {}", String::from_utf8_lossy(&output.stderr)));
+        }
         eprintln!("desktop: screenshot {}", path.display());
         Ok(path)
     }
@@ -411,7 +421,8 @@ fn desktop_app_adds_refreshes_shares_revokes_and_removes_accounts() {
         .unwrap_or_else(|err| panic!("starting the app over WebDriver: {err}\n{}", driver.log()));
     eprintln!("desktop: the app runs ({:.1} s after the start)", started.elapsed().as_secs_f64());
     let service_log = profile.root().join("run/keyport/daemon.log");
-    let w = Window { session: &session, driver: &driver, app: &app, shots, seq: Cell::new(0), service_log };
+    let display = xvfb.display.clone();
+    let w = Window { session: &session, driver: &driver, app: &app, shots, seq: Cell::new(0), service_log, display };
 
     // No service ran: the window started one, and the service (not the window) serves the socket.
     let service = w.wait("the service the window started", || profile.daemon_pid());

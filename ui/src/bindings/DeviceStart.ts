@@ -25,6 +25,10 @@ user_code: string,
  */
 expires_at: string, 
 /**
+ * How long the code lasts, in seconds from its start.
+ */
+expires_in_secs: number, 
+/**
  * How often Keyport asks the provider, in seconds.
  */
 interval_secs: number, 

@@ -21,18 +21,16 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
-use keyport_core::browser::{BrowserOpener, NoBrowser, SystemBrowser};
+use keyport_core::browser::{BrowserOpener, SystemBrowser};
 use keyport_core::clock::SystemClock;
 use keyport_core::http::ReqwestClient;
 use keyport_core::paths::Paths;
-use keyport_core::provider::{
-    EndpointKind, Endpoints, GivenEndpoints, MicrosoftTenant, Preset, RedirectHost, split_scopes,
-};
+use keyport_core::provider::{EndpointKind, MicrosoftTenant, Preset, RedirectHost, split_scopes};
 use keyport_core::refresher::RefreshPolicy;
 use keyport_core::secret::Secret;
 use keyport_core::secrets::{KeyringStore, OpenOnUse, SecretStore};
 use keyport_core::signin;
-use keyport_core::{Error, Keyport, NewProvider, ProviderEdit, ProviderSpec, ProviderView, endpoint};
+use keyport_core::{Error, Keyport, endpoint};
 use keyport_service::access::Program;
 use keyport_service::prompts::{AccessPrompts, DEFAULT_PROMPT_TIMEOUT};
 use keyport_service::{Service, ServiceConfig};
@@ -189,19 +187,29 @@ struct EndpointArgs {
 }
 
 impl EndpointArgs {
-    /// Each endpoint given, by kind.
-    fn given(self) -> Vec<(EndpointKind, url::Url)> {
-        [
-            (EndpointKind::Authorization, self.auth_url),
-            (EndpointKind::Token, self.token_url),
-            (EndpointKind::Revocation, self.revoke_url),
-            (EndpointKind::DeviceAuthorization, self.device_url),
-            (EndpointKind::Userinfo, self.userinfo_url),
-            (EndpointKind::Introspection, self.introspection_url),
-        ]
-        .into_iter()
-        .filter_map(|(kind, url)| url.map(|url| (kind, url)))
-        .collect()
+    /// The endpoint of `kind`, if given.
+    fn get(&self, kind: EndpointKind) -> Option<&url::Url> {
+        match kind {
+            EndpointKind::Authorization => self.auth_url.as_ref(),
+            EndpointKind::Token => self.token_url.as_ref(),
+            EndpointKind::Revocation => self.revoke_url.as_ref(),
+            EndpointKind::DeviceAuthorization => self.device_url.as_ref(),
+            EndpointKind::Userinfo => self.userinfo_url.as_ref(),
+            EndpointKind::Introspection => self.introspection_url.as_ref(),
+        }
+    }
+
+    /// The endpoints given, as the service's forms take them.
+    fn typed(&self) -> wire::app::EndpointUrls {
+        let typed = |kind| self.get(kind).map(url::Url::to_string);
+        wire::app::EndpointUrls {
+            authorization: typed(EndpointKind::Authorization),
+            token: typed(EndpointKind::Token),
+            revocation: typed(EndpointKind::Revocation),
+            device_authorization: typed(EndpointKind::DeviceAuthorization),
+            userinfo: typed(EndpointKind::Userinfo),
+            introspection: typed(EndpointKind::Introspection),
+        }
     }
 }
 
@@ -431,36 +439,38 @@ fn init_logging(verbose: u8, file: Option<&std::path::Path>) {
     }
 }
 
-fn keyport(no_browser: bool) -> Result<Keyport> {
-    let paths = Paths::from_env()?;
+/// The core as the service runs it: the keyring, HTTP, the clock, and the real browser
+/// (`$BROWSER`, else xdg-open) for socket clients that ask the service to open it
+/// (`open_browser: true`); `NoBrowser` would report every URL as opened.
+fn keyport(paths: &Paths) -> Result<Keyport> {
     let secrets: Arc<dyn SecretStore> =
         Arc::new(OpenOnUse::new(|| Ok(Box::new(KeyringStore::open()?) as Box<dyn SecretStore>)));
-    let browser: Arc<dyn BrowserOpener> =
-        if no_browser { Arc::new(NoBrowser) } else { Arc::new(SystemBrowser::from_env()) };
-    Ok(Keyport::new(&paths, secrets, Arc::new(ReqwestClient::new()?), Arc::new(SystemClock), browser))
-}
-
-fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the async runtime")
+    Ok(Keyport::new(
+        paths,
+        secrets,
+        Arc::new(ReqwestClient::new()?),
+        Arc::new(SystemClock),
+        Arc::new(SystemBrowser::from_env()),
+    ))
 }
 
 fn run(command: Command) -> Result<()> {
     match command {
         Command::Provider(ProviderCommand::Add(args)) => provider_add(args),
         Command::Provider(ProviderCommand::List { json }) => {
-            let providers = keyport(true)?.providers()?;
-            let views: Vec<ProviderView> = providers.iter().map(ProviderView::from).collect();
-            print::either(json, views.as_slice(), print::providers)
+            let result: wire::ProvidersListResult = Client::connect_or_start()?.call(Call::ProvidersList)?;
+            print::either(json, result.providers.as_slice(), print::providers)
         }
         Command::Provider(ProviderCommand::Remove { name }) => {
-            keyport(true)?.remove_provider(&name)?;
+            let _: wire::Empty = Client::connect_or_start()?
+                .call(Call::ProvidersRemove(wire::app::ProviderParams { provider: name.clone() }))?;
             eprintln!("Removed provider {name}.");
             Ok(())
         }
         Command::Provider(ProviderCommand::Edit(args)) => provider_edit(*args),
         Command::Provider(ProviderCommand::Refresh { name }) => {
-            let keyport = keyport(true)?;
-            let refreshed = runtime()?.block_on(keyport.refresh_provider(&name))?;
+            let refreshed: wire::app::ProviderRefreshed = Client::connect_or_start()?
+                .call(Call::ProvidersRefresh(wire::app::ProviderParams { provider: name.clone() }))?;
             if refreshed.changes.is_empty() {
                 println!("The metadata of {name} says the same as before.");
             } else {
@@ -469,7 +479,7 @@ fn run(command: Command) -> Result<()> {
                     println!("  {change}");
                 }
             }
-            print::provider(&ProviderView::from(&refreshed.provider));
+            print::provider(&refreshed.provider);
             Ok(())
         }
         Command::Add(args) => add(args),
@@ -565,24 +575,31 @@ fn set_rule(args: &RuleArgs, decision: Option<wire::AccessDecision>) -> Result<(
     Ok(())
 }
 
+/// `keyport provider add`, through the service: the one writer of providers and the keyring.
 fn provider_add(args: Box<ProviderAddArgs>) -> Result<()> {
     let args = *args;
-    let mut given = GivenEndpoints::default();
-    for (kind, url) in args.endpoints.given() {
-        given.set(kind, Some(url));
-    }
-    let spec = match (args.preset, args.issuer) {
-        (Some(preset), None) => ProviderSpec::Preset { preset, tenant: args.tenant, base_url: args.base_url },
-        (None, Some(issuer)) => ProviderSpec::Issuer(issuer),
+    let mut given = args.endpoints.typed();
+    let source = match (args.preset, args.issuer) {
+        (Some(preset), None) => wire::app::ProviderSource::Preset {
+            preset: preset.as_str().to_owned(),
+            tenant: args.tenant.map(|tenant| tenant.as_str().to_owned()),
+            base_url: args.base_url.map(String::from),
+        },
+        (None, Some(issuer)) => wire::app::ProviderSource::Issuer { issuer: issuer.into() },
         (None, None) => match (given.authorization.take(), given.token.take()) {
-            (Some(authorization), Some(token)) => ProviderSpec::Manual(Box::new(Endpoints {
-                authorization,
-                token,
-                revocation: None,
-                device_authorization: None,
-                userinfo: None,
-                introspection: None,
-            })),
+            (Some(authorization), Some(token)) => {
+                let given = std::mem::take(&mut given);
+                wire::app::ProviderSource::Endpoints {
+                    endpoints: wire::Endpoints {
+                        authorization,
+                        token,
+                        revocation: given.revocation,
+                        device_authorization: given.device_authorization,
+                        userinfo: given.userinfo,
+                        introspection: given.introspection,
+                    },
+                }
+            }
             _ => bail!(
                 "give --preset NAME, --issuer URL, or the endpoints of a provider without metadata: --auth-url \
                  and --token-url (with --revoke-url, --device-url... as it has them)"
@@ -591,64 +608,60 @@ fn provider_add(args: Box<ProviderAddArgs>) -> Result<()> {
         (Some(_), Some(_)) => bail!("give either --preset or --issuer, not both"),
     };
     let client_secret = if args.client_secret_stdin { Some(read_client_secret()?) } else { None };
-    let default_host = match spec {
-        ProviderSpec::Preset { preset, .. } => preset.default_redirect_host(),
-        _ => RedirectHost::Ipv4,
-    };
-    let new = NewProvider {
-        spec,
+    let form = wire::app::NewProviderForm {
+        name: args.name,
+        source,
         client_id: args.client_id,
-        client_secret,
+        client_secret: client_secret.map(|secret| secret.expose().to_owned()),
         scopes: split_scopes(&args.scopes),
-        redirect_host: args.redirect_host.unwrap_or(default_host),
+        endpoints: given,
+        redirect_host: args.redirect_host.map(|host| host.to_string()),
         redirect_path: args.redirect_path,
-        given_endpoints: given,
     };
-    let keyport = keyport(true)?;
-    let provider = runtime()?.block_on(keyport.add_provider(&args.name, new))?;
-    print::provider_added(&ProviderView::from(&provider));
+    let provider: wire::ProviderSummary = Client::connect_or_start()?.call(Call::ProvidersAdd(form))?;
+    print::provider_added(&provider);
     Ok(())
 }
 
+/// `keyport provider edit`, through the service.
 fn provider_edit(args: ProviderEditArgs) -> Result<()> {
     let name = args.name;
-    let mut endpoints: Vec<(EndpointKind, Option<url::Url>)> =
-        args.endpoints.given().into_iter().map(|(kind, url)| (kind, Some(url))).collect();
-    for kind in args.forget_url {
-        if endpoints.iter().any(|(given, _)| *given == kind) {
+    for kind in &args.forget_url {
+        if args.endpoints.get(*kind).is_some() {
             bail!("--forget-url {} and a new {} endpoint: give one or the other", kind.name(), kind.name());
         }
-        endpoints.push((kind, None));
     }
-    let edit = ProviderEdit {
-        endpoints,
+    let form = wire::app::ProviderEditForm {
+        name: name.clone(),
+        endpoints: args.endpoints.typed(),
+        forget_endpoints: args.forget_url.iter().map(|kind| kind.name().to_owned()).collect(),
         scopes: if args.default_scopes {
             Some(Vec::new())
         } else {
             Some(split_scopes(&args.scopes)).filter(|s| !s.is_empty())
         },
-        redirect_host: args.redirect_host,
+        redirect_host: args.redirect_host.map(|host| host.to_string()),
         redirect_path: args.redirect_path,
         client_secret: if args.client_secret_stdin {
-            Some(Some(read_client_secret()?))
+            wire::app::ClientSecretChange::Replace { secret: read_client_secret()?.expose().to_owned() }
         } else if args.no_client_secret {
-            Some(None)
+            wire::app::ClientSecretChange::Delete
         } else {
-            None
+            wire::app::ClientSecretChange::Keep
         },
     };
-    let nothing = edit.endpoints.is_empty()
-        && edit.scopes.is_none()
-        && edit.redirect_host.is_none()
-        && edit.redirect_path.is_none()
-        && edit.client_secret.is_none();
+    let nothing = form.endpoints == wire::app::EndpointUrls::default()
+        && form.forget_endpoints.is_empty()
+        && form.scopes.is_none()
+        && form.redirect_host.is_none()
+        && form.redirect_path.is_none()
+        && form.client_secret == wire::app::ClientSecretChange::Keep;
     if nothing {
         bail!("nothing to change: see `keyport provider edit --help`");
     }
-    let keyport = keyport(true)?;
-    let provider = runtime()?.block_on(keyport.edit_provider(&name, edit))?;
+    let provider: wire::ProviderSummary = Client::connect_or_start()?.call(Call::ProvidersEdit(form))?;
     println!("Changed provider {name}; its accounts are unchanged.");
-    print::provider(&ProviderView::from(&provider));
+    print::provider(&provider);
     Ok(())
 }
 
@@ -778,9 +791,7 @@ fn wait_for_sign_in(
 
 fn daemon(args: DaemonArgs) -> Result<()> {
     let paths = Paths::from_env()?;
-    // The real browser (`$BROWSER`, else xdg-open), for socket clients that ask the daemon to
-    // open it (`open_browser: true`); `NoBrowser` would report every URL as opened.
-    let keyport = keyport(false)?;
+    let keyport = keyport(&paths)?;
     let socket = keyport_wire::default_socket_path().ok_or(ClientError::NoRuntimeDir)?;
     let mut config = ServiceConfig::new(socket, paths.config_dir.join("access.toml"), paths.accounts_file())
         .with_activity_log()

@@ -3,9 +3,11 @@
 use std::io::Write;
 
 use anyhow::Result;
-use keyport_core::ProviderView;
 use keyport_core::browser::BrowserError;
-use keyport_wire::{AccountKind, AccountStatus as Status, AccountSummary as AccountView, RevokeOutcome, RevokeResult};
+use keyport_wire::{
+    AccountKind, AccountStatus as Status, AccountSummary as AccountView, ProviderSummary as ProviderView,
+    RevokeOutcome, RevokeResult,
+};
 
 /// Prints `value` as pretty JSON on stdout.
 pub fn json<T: serde::Serialize>(value: &T) -> Result<()> {

@@ -171,7 +171,7 @@ fn a_provider_without_a_revocation_endpoint_revokes_nothing_until_one_is_given()
     assert!(error["message"].as_str().unwrap().contains("nothing was revoked"), "{error}");
     assert_eq!(profile.json(&["list", "--json"])[0]["name"], "a", "still kept");
 
-    let out = profile.ok(&[
+    let out = profile.typed_ok(&[
         "provider",
         "edit",
         "plain",

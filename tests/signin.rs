@@ -219,9 +219,11 @@ fn confidential_client_secret_lives_only_in_the_keyring() {
     let introspection = server.introspect(token.trim());
     assert_eq!(introspection["client_id"], oidc::CONFIDENTIAL_CLIENT);
 
-    profile.fails(&["provider", "remove", "conf"]);
+    let refused = profile.typed(&["provider", "remove", "conf"]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("conf-alice"), "{refused:?}");
     profile.ok(&["remove", "conf-alice"]);
-    profile.ok(&["provider", "remove", "conf"]);
+    profile.typed_ok(&["provider", "remove", "conf"]);
     assert_eq!(profile.keyring_lookup("provider/conf/client_secret"), None);
 }
 
@@ -317,6 +319,8 @@ fn without_a_keyring_commands_say_what_to_start() {
     let server = OidcServer::start();
     let profile = Profile::new();
     profile.add_local_provider(&server);
+    // The service that added the provider holds the keyring: the one started next has none.
+    profile.stop_daemon();
     let output = profile
         .keyport()
         .args(["add", "local"])
@@ -439,25 +443,56 @@ fn endpoints_given_by_hand_sit_beside_discovered_ones_and_can_be_edited() {
     assert!(text.contains(&format!("device authorization: {device}  (given)")), "{text}");
     assert!(text.contains(&format!("token:                {issuer}/token  (discovered)")), "{text}");
 
-    let refreshed = profile.ok(&["provider", "refresh", "local"]);
+    let refreshed = profile.typed_ok(&["provider", "refresh", "local"]);
     assert!(refreshed.contains("says the same as before"), "{refreshed}");
     assert!(refreshed.contains(&format!("{device}  (given)")), "{refreshed}");
 
     profile.ok(&["add", "local", "--name", "a"]);
     // A provider from before paths were per provider: shared, marked, and moved by an edit.
-    profile.ok(&["provider", "edit", "local", "--redirect-path", "/callback"]);
+    profile.typed_ok(&["provider", "edit", "local", "--redirect-path", "/callback"]);
     let text = profile.ok(&["provider", "list"]);
     assert!(text.contains("note: shared redirect path"), "{text}");
     profile.ok(&["reauth", "a"]);
-    profile.ok(&["provider", "edit", "local", "--redirect-path", "/callback/local", "--forget-url", "device"]);
+    profile.typed_ok(&["provider", "edit", "local", "--redirect-path", "/callback/local", "--forget-url", "device"]);
     let local = &profile.json(&["provider", "list", "--json"])[0];
     assert_eq!(local["redirect_uri"], "http://127.0.0.1/callback/local");
     assert_eq!(local["endpoint_sources"]["device_authorization"], "discovered");
     assert_eq!(profile.json(&["list", "--json"])[0]["name"], "a", "the account stays");
     profile.ok(&["reauth", "a"]);
 
-    let stderr = profile.fails(&["provider", "refresh", "nope"]);
+    let stderr = String::from_utf8(profile.typed(&["provider", "refresh", "nope"]).stderr).unwrap();
     assert!(stderr.contains("nope"), "{stderr}");
     let stderr = profile.fails(&["provider", "edit", "local"]);
     assert!(stderr.contains("nothing to change"), "{stderr}");
+}
+
+#[test]
+fn only_you_change_a_provider_and_a_program_allowed_every_account_may_add_one() {
+    let server = OidcServer::start();
+    let profile = Profile::without_rules();
+    let add = ["provider", "add", "local", "--issuer", &server.issuer, "--client-id", oidc::NATIVE_CLIENT];
+    let stderr = profile.fails(&add);
+    assert!(stderr.contains("may not add a provider") && stderr.contains("--every-account"), "{stderr}");
+    assert!(!profile.providers_file().exists(), "nothing was written");
+
+    profile.allow_me(keyport_service::access::EVERY_ACCOUNT);
+    profile.ok(&add);
+    // Its endpoints and secret are where its accounts' refresh tokens go: a program, even one
+    // allowed every account, may not change them, read them again or remove the provider.
+    let before = profile.json(&["provider", "list", "--json"]);
+    for args in [
+        &["provider", "edit", "local", "--token-url", "http://127.0.0.1:9/steal"][..],
+        &["provider", "refresh", "local"][..],
+        &["provider", "remove", "local"][..],
+    ] {
+        let stderr = profile.fails(args);
+        assert!(stderr.contains("access denied: only you"), "{args:?}: {stderr}");
+    }
+    assert_eq!(profile.json(&["provider", "list", "--json"]), before, "the provider is unchanged");
+
+    // You, typing at a terminal, may.
+    let out = profile.typed_ok(&["provider", "edit", "local", "--redirect-host", "localhost"]);
+    assert!(out.contains("redirect URI:         http://localhost/callback/local"), "{out}");
+    profile.typed_ok(&["provider", "remove", "local"]);
+    assert_eq!(profile.json(&["provider", "list", "--json"]), serde_json::json!([]));
 }

@@ -342,6 +342,7 @@ fn a_daemon_that_cannot_open_a_browser_says_so() {
     let server = OidcServer::start();
     let profile = Profile::new();
     profile.add_local_provider(&server);
+    profile.stop_daemon();
     // The daemon inherits the `$BROWSER` of the command that starts it.
     let list = profile.keyport().env("BROWSER", "/nonexistent/browser").args(["list", "--json"]).output().unwrap();
     assert!(list.status.success(), "{}", String::from_utf8_lossy(&list.stderr));

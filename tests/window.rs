@@ -186,6 +186,40 @@ fn the_window_adds_providers_and_service_accounts_over_the_socket_and_a_program_
     let refreshed = window.ok("providers.refresh", json!({"provider": "svc"}));
     assert_eq!(refreshed["changes"], json!([]), "the metadata did not change: {refreshed}");
 
+    // Endpoints over the discovered ones and the redirect URI as registered, at once (as
+    // `keyport provider add` sends them).
+    let device = format!("{}/elsewhere/device", server.issuer);
+    let given = window.ok(
+        "providers.add",
+        json!({"name": "given", "source": {"kind": "issuer", "issuer": server.issuer}, "client_id": "keyport-native",
+               "client_secret": null, "scopes": [],
+               "endpoints": {"authorization": null, "token": null, "revocation": null,
+                             "device_authorization": device, "userinfo": "  ", "introspection": null},
+               "redirect_host": "localhost", "redirect_path": "/cb/given"}),
+    );
+    assert_eq!(given["endpoints"]["device_authorization"], device.as_str(), "{given}");
+    assert_eq!(given["endpoint_sources"]["device_authorization"], "given", "{given}");
+    assert_eq!(given["endpoint_sources"]["token"], "discovered", "{given}");
+    assert_eq!(given["redirect_uri"], "http://localhost/cb/given", "{given}");
+    window.ok("providers.remove", json!({"provider": "given"}));
+    // Typed-in endpoints are all in the source; a bad redirect host is named.
+    let both = window.err(
+        "providers.add",
+        json!({"name": "both", "source": {"kind": "endpoints", "endpoints": {"authorization": device, "token": device}},
+               "client_id": "x", "client_secret": null, "scopes": [],
+               "endpoints": {"authorization": null, "token": null, "revocation": device,
+                             "device_authorization": null, "userinfo": null, "introspection": null}}),
+    );
+    assert_eq!(both["code"], -32602, "{both}");
+    let host = window.err(
+        "providers.add",
+        json!({"name": "host", "source": {"kind": "issuer", "issuer": server.issuer}, "client_id": "x",
+               "client_secret": null, "scopes": [], "redirect_host": "0.0.0.0"}),
+    );
+    assert_eq!(host["code"], -32602, "{host}");
+    assert!(host["message"].as_str().unwrap().contains("0.0.0.0"), "{host}");
+    assert_eq!(window.ok("providers.list", Value::Null)["providers"].as_array().unwrap().len(), 1, "{both} {host}");
+
     // A wrong secret is the provider's refusal, and nothing is added.
     let wrong = window.err(
         "accounts.add_service",

@@ -27,6 +27,8 @@ pub struct Daemon {
 
 impl Daemon {
     pub fn start(profile: &Profile) -> Self {
+        // The service the profile's commands started (adding a provider does) gives way.
+        profile.stop_daemon();
         let log = profile.root().join("daemon-stderr.log");
         let file = std::fs::File::create(&log).unwrap();
         let child = Command::new("sh")

@@ -364,9 +364,10 @@ impl Profile {
         assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     }
 
-    /// Adds the test server as provider `local` with the public native client.
+    /// Adds the test server as provider `local` with the public native client, typed at a
+    /// terminal as the user does (so it works whatever the rules say about this test binary).
     pub fn add_local_provider(&self, server: &oidc::OidcServer) {
-        self.ok(&["provider", "add", "local", "--issuer", &server.issuer, "--client-id", oidc::NATIVE_CLIENT]);
+        self.typed_ok(&["provider", "add", "local", "--issuer", &server.issuer, "--client-id", oidc::NATIVE_CLIENT]);
     }
 
     /// Reads a secret straight from the keyring with `secret-tool`, bypassing Keyport.

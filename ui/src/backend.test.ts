@@ -8,6 +8,7 @@ vi.mock("@tauri-apps/api/event", () => ({ listen: (...a: unknown[]) => listen(..
 
 import * as backend from "./backend";
 import { BackendError } from "./errors";
+import { NO_ENDPOINTS } from "./providerEdit";
 
 beforeEach(() => {
   invoke.mockReset();
@@ -74,6 +75,9 @@ describe("commands", () => {
           client_id: "id",
           client_secret: null,
           scopes: [],
+          endpoints: NO_ENDPOINTS,
+          redirect_host: null,
+          redirect_path: null,
         }),
       "provider_add",
       {
@@ -83,6 +87,9 @@ describe("commands", () => {
           client_id: "id",
           client_secret: null,
           scopes: [],
+          endpoints: NO_ENDPOINTS,
+          redirect_host: null,
+          redirect_path: null,
         },
       },
     ],

@@ -1,5 +1,6 @@
 // The edit-provider dialog's logic without the DOM: its fields as they start from a provider,
 // and the form sent to `provider_edit` with only what the user changed.
+import type { EndpointUrls } from "./bindings/EndpointUrls";
 import type { Endpoints } from "./bindings/Endpoints";
 import type { ProviderEditForm } from "./bindings/ProviderEditForm";
 import type { ProviderSummary } from "./bindings/ProviderSummary";
@@ -15,6 +16,16 @@ export const ENDPOINT_KEYS: EndpointKey[] = [
   "userinfo",
   "introspection",
 ];
+
+/** No endpoint given: what a new provider's form sends beside its source. */
+export const NO_ENDPOINTS: EndpointUrls = {
+  authorization: null,
+  token: null,
+  revocation: null,
+  device_authorization: null,
+  userinfo: null,
+  introspection: null,
+};
 
 export const REDIRECT_HOSTS = ["127.0.0.1", "[::1]", "localhost"] as const;
 

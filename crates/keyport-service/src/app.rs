@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use keyport_core::device::DeviceRequest;
 use keyport_core::provider::{
-    EndpointKind, Endpoints as CoreEndpoints, MicrosoftTenant, Preset, RedirectHost, SecretNeed,
+    EndpointKind, Endpoints as CoreEndpoints, GivenEndpoints, MicrosoftTenant, Preset, RedirectHost, SecretNeed,
 };
 use keyport_core::secret::Secret;
 use keyport_core::{NewProvider, ProviderEdit, ProviderSpec, ProviderView, ServiceAccountRequest};
@@ -86,6 +86,11 @@ fn typed(endpoints: EndpointUrls) -> [(EndpointKind, Option<String>); 6] {
     ]
 }
 
+/// `device authorization endpoint`, as people read it.
+fn endpoint_name(kind: EndpointKind) -> String {
+    format!("{} endpoint", kind.name().replace('_', " "))
+}
+
 /// Splits what a user typed ("a b, c") into scopes.
 fn scopes(typed: &[String]) -> Vec<String> {
     keyport_core::provider::split_scopes(typed)
@@ -124,6 +129,11 @@ fn new_provider(form: NewProviderForm) -> Result<(String, NewProvider), Failure>
         },
         ProviderSource::Issuer { issuer } => ProviderSpec::Issuer(url("issuer", &issuer)?),
         ProviderSource::Endpoints { endpoints: e } => {
+            if typed(form.endpoints.clone()).iter().any(|(_, typed)| optional(typed.clone()).is_some()) {
+                return Err(Failure::bad_input(
+                    "the endpoints of a provider added by its endpoints are all in its source; give none beside them",
+                ));
+            }
             let optional_url = |what, typed: Option<String>| optional(typed).map(|u| url(what, &u)).transpose();
             ProviderSpec::Manual(Box::new(CoreEndpoints {
                 authorization: url("authorization endpoint", &e.authorization)?,
@@ -135,9 +145,18 @@ fn new_provider(form: NewProviderForm) -> Result<(String, NewProvider), Failure>
             }))
         }
     };
-    let redirect_host = match &spec {
-        ProviderSpec::Preset { preset, .. } => preset.default_redirect_host(),
-        _ => RedirectHost::Ipv4,
+    let mut given_endpoints = GivenEndpoints::default();
+    for (kind, typed) in typed(form.endpoints) {
+        if let Some(typed) = optional(typed) {
+            given_endpoints.set(kind, Some(url(&endpoint_name(kind), &typed)?));
+        }
+    }
+    let redirect_host = match optional(form.redirect_host) {
+        Some(host) => RedirectHost::parse(&host).map_err(|err| Failure::bad_input(err.to_string()))?,
+        None => match &spec {
+            ProviderSpec::Preset { preset, .. } => preset.default_redirect_host(),
+            _ => RedirectHost::Ipv4,
+        },
     };
     let client_id = form.client_id.trim().to_owned();
     if client_id.is_empty() {
@@ -149,8 +168,8 @@ fn new_provider(form: NewProviderForm) -> Result<(String, NewProvider), Failure>
         client_secret: secret(form.client_secret),
         scopes: scopes(&form.scopes),
         redirect_host,
-        redirect_path: None,
-        given_endpoints: Default::default(),
+        redirect_path: optional(form.redirect_path),
+        given_endpoints,
     };
     Ok((form.name.trim().to_owned(), new))
 }
@@ -161,7 +180,7 @@ fn provider_edit(form: ProviderEditForm) -> Result<(String, ProviderEdit), Failu
     let mut endpoints = Vec::new();
     for (kind, typed) in typed(form.endpoints) {
         if let Some(typed) = optional(typed) {
-            endpoints.push((kind, Some(url(&format!("{} endpoint", kind.name().replace('_', " ")), &typed)?)));
+            endpoints.push((kind, Some(url(&endpoint_name(kind), &typed)?)));
         }
     }
     for typed in &form.forget_endpoints {
@@ -434,6 +453,9 @@ mod tests {
             client_id: "id".into(),
             client_secret: Some("hunter2".into()),
             scopes: vec![],
+            endpoints: EndpointUrls::default(),
+            redirect_host: None,
+            redirect_path: None,
         };
         assert!(!format!("{form:?}").contains("hunter2"));
     }
@@ -446,6 +468,9 @@ mod tests {
             client_id: "id".into(),
             client_secret: None,
             scopes: vec!["a b".into()],
+            endpoints: EndpointUrls::default(),
+            redirect_host: None,
+            redirect_path: None,
         };
         let err = new_provider(form(ProviderSource::Issuer { issuer: "not a url".into() })).unwrap_err();
         assert_eq!(err.0.code, ErrorCode::InvalidParams.code());
@@ -463,6 +488,26 @@ mod tests {
         let mut empty_id = form(ProviderSource::Issuer { issuer: "https://example.com".into() });
         empty_id.client_id = "  ".into();
         assert!(new_provider(empty_id).unwrap_err().0.message.contains("client ID"));
+
+        // Endpoints beside an issuer's, and the redirect URI as registered.
+        let mut given = form(ProviderSource::Issuer { issuer: "https://example.com".into() });
+        given.endpoints.revocation = Some(" https://example.com/revoke ".into());
+        given.endpoints.userinfo = Some(String::new());
+        given.redirect_host = Some("[::1]".into());
+        given.redirect_path = Some("/cb".into());
+        let (_, new) = new_provider(given.clone()).unwrap();
+        assert_eq!(
+            new.given_endpoints.get(EndpointKind::Revocation).map(url::Url::as_str),
+            Some("https://example.com/revoke")
+        );
+        assert_eq!(new.given_endpoints.get(EndpointKind::Userinfo), None, "blank is not given");
+        assert_eq!(new.redirect_host, RedirectHost::Ipv6);
+        assert_eq!(new.redirect_path.as_deref(), Some("/cb"));
+        given.endpoints.revocation = Some("revoke here".into());
+        assert!(new_provider(given.clone()).unwrap_err().0.message.contains("revocation endpoint"));
+        given.endpoints.revocation = None;
+        given.redirect_host = Some("example.com".into());
+        assert_eq!(new_provider(given).unwrap_err().0.code, ErrorCode::InvalidParams.code());
     }
 
     fn edit_form(name: &str) -> ProviderEditForm {

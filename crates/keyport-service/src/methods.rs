@@ -160,7 +160,7 @@ async fn dispatch(service: &Arc<Service>, conn: &Connection, asker: &Asker, call
                     keyport_core::account::check_account_name(name).map_err(core)?;
                     authorize(service, asker, name, Action::Connect).await?;
                 }
-                None => authorize_unnamed(service, asker)?,
+                None => authorize_unnamed(service, asker, "signin.start", "connect accounts")?,
             }
             let request = SignInRequest {
                 scopes: keyport_core::provider::split_scopes(&params.scopes.unwrap_or_default()),
@@ -290,7 +290,7 @@ async fn dispatch(service: &Arc<Service>, conn: &Connection, asker: &Asker, call
                     keyport_core::account::check_account_name(name).map_err(core)?;
                     authorize(service, asker, name, Action::Connect).await?;
                 }
-                None => authorize_unnamed(service, asker)?,
+                None => authorize_unnamed(service, asker, "signin.start", "connect accounts")?,
             }
             // Its outcome event is routed to this connection, as a browser sign-in's.
             conn.listen(service);
@@ -301,7 +301,8 @@ async fn dispatch(service: &Arc<Service>, conn: &Connection, asker: &Asker, call
         }
         Call::ProvidersPresets => to_value(&wire::PresetsListResult { presets: crate::app::presets() }),
         Call::ProvidersAdd(form) => {
-            only_the_user(service, asker, "add a provider", "providers.add", None)?;
+            // A new provider changes no account: as connecting one with no name yet.
+            authorize_unnamed(service, asker, "providers.add", "add a provider")?;
             to_value(&service.app_add_provider(form).await?)
         }
         Call::ProvidersEdit(form) => {
@@ -502,28 +503,41 @@ async fn decide(
     })
 }
 
-/// A sign-in without a name: the user at a terminal, or a program allowed every account.
-fn authorize_unnamed(service: &Service, asker: &Asker) -> Result<(), ErrorObject> {
+/// A sign-in without a name, or a new provider: the user at a terminal or in the window, or
+/// a program the user allowed every account (`*`), which may connect any account already.
+fn authorize_unnamed(service: &Service, asker: &Asker, action: &'static str, what: &str) -> Result<(), ErrorObject> {
     let program = match asker {
         Asker::Person { .. } => {
-            service.record_allowed(asker, None, "signin.start", Why::Person);
+            service.record_allowed(asker, None, action, Why::Person);
             return Ok(());
         }
         Asker::Window { .. } => {
-            service.record_allowed(asker, None, "signin.start", Why::Window);
+            service.record_allowed(asker, None, action, Why::Window);
             return Ok(());
         }
         Asker::Program { program, .. } => program,
     };
     if service.rules().decision(program, EVERY_ACCOUNT).map_err(service_error)? == Some(Decision::Allow) {
-        service.record_allowed(asker, None, "signin.start", Why::Rule { every_account: true });
+        service.record_allowed(asker, None, action, Why::Rule { every_account: true });
         return Ok(());
     }
-    service.record_refusal(asker, None, "signin.start", Why::NoRule, || {
-        "no rule allows it to connect accounts".to_owned()
-    });
-    if crate::access::interpreter_family(program).is_some() {
+    service.record_refusal(asker, None, action, Why::NoRule, || format!("no rule allows it to {what}"));
+    let interpreter = crate::access::interpreter_family(program).is_some();
+    if action != "signin.start" {
         // Never advise allowing a shell or an interpreter.
+        let allowed = if interpreter {
+            "a script you allowed every account (keyport allow /path/to/script --every-account)".to_owned()
+        } else {
+            format!("a program you allowed every account (keyport allow {program} --every-account)")
+        };
+        return Err(ErrorObject::new(
+            ErrorCode::AccessDenied,
+            format!(
+                "access denied: {program} may not {what}; only you (at a terminal or in the Keyport window) or {allowed} may"
+            ),
+        ));
+    }
+    if interpreter {
         return Err(denied(asker, "NAME"));
     }
     Err(ErrorObject::new(

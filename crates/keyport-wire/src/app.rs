@@ -206,6 +206,18 @@ pub struct NewProviderForm {
     pub client_secret: Option<String>,
     /// Default scopes (the provider's when empty).
     pub scopes: Vec<String>,
+    /// With a preset or an issuer: endpoints given over (or beside) its own, each `null` or
+    /// blank when not given. With typed-in endpoints (`source.kind = "endpoints"`) they are all
+    /// in `source` and these stay empty. Absent means none.
+    #[serde(default)]
+    pub endpoints: EndpointUrls,
+    /// Redirect host, as registered: `127.0.0.1`, `[::1]` or `localhost`; `null` for the
+    /// preset's (Microsoft: `localhost`) or `127.0.0.1`.
+    #[serde(default)]
+    pub redirect_host: Option<String>,
+    /// Redirect path, as registered; `null` for the provider's own, `/callback/NAME`.
+    #[serde(default)]
+    pub redirect_path: Option<String>,
 }
 
 impl std::fmt::Debug for NewProviderForm {
@@ -216,6 +228,9 @@ impl std::fmt::Debug for NewProviderForm {
             .field("client_id", &self.client_id)
             .field("client_secret", &self.client_secret.as_ref().map(|_| "[redacted]"))
             .field("scopes", &self.scopes)
+            .field("endpoints", &self.endpoints)
+            .field("redirect_host", &self.redirect_host)
+            .field("redirect_path", &self.redirect_path)
             .finish()
     }
 }

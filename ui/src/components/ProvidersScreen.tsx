@@ -14,6 +14,7 @@ import { parseScopes, providerKindLabel } from "../format";
 import {
   type EditDraft,
   type EndpointKey,
+  NO_ENDPOINTS,
   REDIRECT_HOSTS,
   canForget,
   editForm,
@@ -538,6 +539,11 @@ function ProviderForm() {
       client_id: clientId.trim(),
       client_secret: clientSecret ? clientSecret : null,
       scopes: parseScopes(scopes),
+      // Endpoints over a preset's or an issuer's, and the redirect URI, are changed after
+      // adding (Edit), as `keyport provider add` takes them at once.
+      endpoints: NO_ENDPOINTS,
+      redirect_host: null,
+      redirect_path: null,
     };
   }
 

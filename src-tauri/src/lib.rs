@@ -3,16 +3,18 @@
 //! time; this process runs only while the window is open, talks to it over the socket
 //! (`service_client.rs`), and exits when the window closes, taking WebKit's memory with it.
 //!
-//! Layout: this file (startup, the window, the service's events to the web view),
-//! `commands.rs` (one Tauri command per UI action, each one socket call), `service_client.rs`,
-//! `screens.rs` (which screen to open at), `clipboard.rs` (copying a token without the web
-//! view), `browser.rs` (opening a provider's page), `webkit.rs` (WebKitGTK's settings).
+//! Layout: this file (the window, the service's events to the web view), `startup.rs`
+//! (logging, the service, timings), `commands.rs` (one Tauri command per UI action, each one
+//! socket call), `service_client.rs`, `screens.rs` (the first screen: its data, which one),
+//! `clipboard.rs` (copying a token without the web view), `browser.rs` (opening a provider's
+//! page), `webkit.rs` (WebKitGTK's settings).
 
 mod browser;
 mod clipboard;
 pub mod commands;
 mod screens;
 pub mod service_client;
+mod startup;
 mod webkit;
 
 use std::sync::Arc;
@@ -45,21 +47,23 @@ pub struct Window {
 
 /// Adds Keyport's commands and state to `builder` (the real one, or
 /// `tauri::test::mock_builder()` in tests): the window talks to the service through `client`
-/// and shows its `events`; it opens at `screen`, and the process ends when the service does.
+/// and shows its `events`; its page starts with `start_script` (`screens::start_script`: the
+/// first screen's data, the screen to open at), and the process ends when the service does.
 pub fn app<R: Runtime>(
     builder: tauri::Builder<R>,
     client: Arc<ServiceClient>,
     events: mpsc::Receiver<Event>,
-    screen: Option<Navigate>,
+    start_script: String,
 ) -> tauri::Builder<R> {
     builder
         .manage(Window { client, clipboard: clipboard::Clipboard::default() })
         .invoke_handler(commands::handler())
+        .on_page_load(|_, payload| startup::reached(&format!("page load {:?}", payload.event())))
         .setup(move |app| {
-            // The window of tauri.conf.json (none in tests), opening at `screen`.
+            // The window of tauri.conf.json (none in tests).
             if let Some(config) = app.config().app.windows.first().cloned() {
                 tauri::WebviewWindowBuilder::from_config(app.handle(), &config)?
-                    .initialization_script(screens::start_script(screen.as_ref()))
+                    .initialization_script(&start_script)
                     .build()?;
             }
             tauri::async_runtime::spawn(forward_events(app.handle().clone(), events));
@@ -121,18 +125,8 @@ pub fn navigate<R: Runtime>(app: &AppHandle<R>, screen: Navigate) {
 
 /// The `keyport-desktop` program.
 pub fn main() {
-    webkit::software_compositing();
-    let filter = tracing_subscriber::EnvFilter::try_from_env("KEYPORT_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,keyport=info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
-    let screen = screen_from_args(&std::env::args().skip(1).collect::<Vec<_>>());
-    let socket = keyport_wire::default_socket_path().unwrap_or_default();
-    let connected = tauri::async_runtime::block_on(ServiceClient::connect_or_start(&socket));
-    let (client, events) = connected.unwrap_or_else(|err| {
-        eprintln!("keyport-desktop: {err}");
-        std::process::exit(1);
-    });
-    tauri::async_runtime::block_on(client.answer_questions());
+    startup::begin();
+    let (client, events, start_script) = startup::connect();
     // First: a second launch only brings this window up at its screen, then exits.
     let builder =
         tauri::Builder::default().plugin(tauri_plugin_single_instance::init(|app, args, _cwd| match screen_from_args(
@@ -141,10 +135,15 @@ pub fn main() {
             Some(screen) => navigate(app, screen),
             None => show_window(app),
         }));
-    let built = app(builder, client, events, screen).build(tauri::generate_context!());
+    let built = app(builder, client, events, start_script).build(tauri::generate_context!());
     let app = built.unwrap_or_else(|err| {
         eprintln!("keyport-desktop: could not start the window: {err}");
         std::process::exit(1);
     });
-    app.run(|_, _| {});
+    startup::reached("window built");
+    app.run(|_, event| {
+        if let tauri::RunEvent::Ready = event {
+            startup::reached("event loop running");
+        }
+    });
 }

@@ -79,10 +79,15 @@ impl ServiceClient {
 
     /// From now on this connection answers programs' questions (`prompts.subscribe`): the
     /// service asks here instead of starting a window. Refused to a window that is not the
-    /// installed one; it then works without answering.
-    pub async fn answer_questions(&self) {
-        if let Err(err) = self.call::<keyport_wire::PromptsListResult>(Call::PromptsSubscribe).await {
-            tracing::warn!(%err, "this window cannot answer programs' questions");
+    /// installed one; it then works without answering. Returns the questions waiting now
+    /// (`None` when refused).
+    pub async fn answer_questions(&self) -> Option<Vec<keyport_wire::AccessPrompt>> {
+        match self.call::<keyport_wire::PromptsListResult>(Call::PromptsSubscribe).await {
+            Ok(waiting) => Some(waiting.prompts),
+            Err(err) => {
+                tracing::warn!(%err, "this window cannot answer programs' questions");
+                None
+            }
         }
     }
 

@@ -65,8 +65,9 @@ impl Shell {
             runtime.spawn(keyport_service::run(service, listening, std::future::pending()));
         }
         let (client, events) = tauri::async_runtime::block_on(ServiceClient::connect_or_start(&socket)).unwrap();
-        let app =
-            keyport_desktop::app(mock_builder(), client, events, None).build(mock_context(noop_assets())).unwrap();
+        let app = keyport_desktop::app(mock_builder(), client, events, String::new())
+            .build(mock_context(noop_assets()))
+            .unwrap();
         let window = WebviewWindowBuilder::new(&app, "main", WebviewUrl::default()).build().unwrap();
         Self { _app: app, window, _service: runtime, socket, _home: home }
     }
@@ -180,7 +181,7 @@ fn typescript_bindings_are_current() {
     let fresh = tempfile::tempdir().unwrap();
     let config = Config::new().with_out_dir(fresh.path()).with_large_int("number");
     type Export = fn(&Config) -> Result<(), ts_rs::ExportError>;
-    let exports: [Export; 19] = [
+    let exports: [Export; 20] = [
         app::AccountDetails::export_all,
         app::AppError::export_all,
         app::AppStatus::export_all,
@@ -188,6 +189,7 @@ fn typescript_bindings_are_current() {
         app::BrowserSignIn::export_all,
         app::CopyResult::export_all,
         app::DeviceStart::export_all,
+        app::FirstScreen::export_all,
         app::Navigate::export_all,
         app::NewProviderForm::export_all,
         app::PresetInfo::export_all,

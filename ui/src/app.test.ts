@@ -137,6 +137,46 @@ describe("controller", () => {
     expect(c.store.get().eventsError).toBeNull();
   });
 
+  it("paints the first screen the window's process handed over, then loads as usual, once per window", async () => {
+    const storage = new Map<string, string>();
+    const win = (first: unknown) =>
+      ({
+        location: { hash: "" },
+        addEventListener: vi.fn(),
+        sessionStorage: {
+          getItem: (k: string) => storage.get(k) ?? null,
+          setItem: (k: string, v: string) => void storage.set(k, v),
+        },
+        __KEYPORT_FIRST_SCREEN__: first,
+      }) as unknown as Window;
+    const first = {
+      accounts: [account("robot10"), account("robot2")],
+      providers: [provider("google")],
+      status: null,
+      autostart: { enabled: true, entry: "/home/u/.config/autostart/keyport.desktop" },
+      prompts: [prompt("p1")],
+    };
+    const f = fakeApi();
+    const w = win(first);
+    const c = createController(f.api, { window: w });
+    // Before anything is asked of the backend: the list, in people's order.
+    expect(f.raw.accountsList).not.toHaveBeenCalled();
+    expect(c.store.get().accounts?.map((a) => a.name)).toEqual(["robot2", "robot10"]);
+    expect(c.store.get().providers?.map((p) => p.name)).toEqual(["google"]);
+    expect(c.store.get().autostart?.enabled).toBe(true);
+    expect(c.store.get().prompts.items.map((p) => p.prompt_id)).toEqual(["p1"]);
+    expect(c.store.get().status).toBeNull();
+    expect("__KEYPORT_FIRST_SCREEN__" in w).toBe(false);
+    // Then loaded again as usual, which corrects what changed meanwhile.
+    await c.actions.start();
+    expect(f.raw.accountsList).toHaveBeenCalled();
+    expect(c.store.get().accounts?.map((a) => a.name)).toEqual(["work"]);
+    expect(c.store.get().status?.socket).toBe("/run/keyport.sock");
+    // A reload of the page carries the same, older data: it is not shown again.
+    const again = createController(fakeApi().api, { window: win(first) });
+    expect(again.store.get().accounts).toBeNull();
+  });
+
   it("says so when events cannot be subscribed to", async () => {
     const f = fakeApi({ onPrompt: vi.fn(async () => Promise.reject(new BackendError("internal", "no IPC"))) });
     const c = createController(f.api, { window: null });

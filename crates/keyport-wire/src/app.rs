@@ -521,3 +521,23 @@ pub struct AutostartParams {
     /// Start at login, or not.
     pub enabled: bool,
 }
+
+/// What the window's first screen shows, read from the service by the window's process while
+/// its web view starts, and handed to the page with its first script
+/// (`window.__KEYPORT_FIRST_SCREEN__`): the page paints it at once instead of asking after it
+/// has loaded, then subscribes to events and loads everything again as usual. Not a socket
+/// message. Each part is `null` when its call failed (the page then loads it itself).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct FirstScreen {
+    /// `accounts.list`.
+    pub accounts: Option<Vec<crate::AccountSummary>>,
+    /// `providers.list`.
+    pub providers: Option<Vec<crate::ProviderSummary>>,
+    /// `service.status`.
+    pub status: Option<AppStatus>,
+    /// `service.autostart`.
+    pub autostart: Option<AutostartStatus>,
+    /// The questions waiting (`prompts.subscribe`).
+    pub prompts: Option<Vec<AccessPrompt>>,
+}

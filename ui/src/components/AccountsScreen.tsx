@@ -120,7 +120,7 @@ export function AccountsScreen() {
         </h1>
         <div class="screen-tools">
           {loading && accounts !== null && (
-            <span class="muted small" aria-live="polite">
+            <span class="muted small shows-late" aria-live="polite">
               Updating…
             </span>
           )}

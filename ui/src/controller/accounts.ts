@@ -7,6 +7,7 @@ import type { AppError } from "../bindings/AppError";
 import type { RevokeResult } from "../bindings/RevokeResult";
 import type { ServiceAccountForm } from "../bindings/ServiceAccountForm";
 import { BackendError, errorText, normalizeError } from "../errors";
+import { byName } from "../firstScreen";
 import type { Screen } from "../route";
 import { coalesce, type Core } from "./core";
 import { isNotFound } from "./state";
@@ -20,10 +21,7 @@ export function createAccountData(core: Core) {
   const reloadAccounts = coalesce(async () => {
     set({ accountsLoading: true });
     try {
-      // "robot2" before "robot10", as people count.
-      const accounts = (await api.accountsList()).sort((a, b) =>
-        a.name.localeCompare(b.name, undefined, { numeric: true, sensitivity: "base" }),
-      );
+      const accounts = byName(await api.accountsList());
       set({ accounts, accountsError: null, accountsLoading: false });
     } catch (e) {
       set({ accountsError: errorText(e), accountsLoading: false, accounts: get().accounts ?? null });

@@ -1,6 +1,7 @@
 // What every part of the controller shares: the backend it calls, the store it changes and the
 // window it runs in; and `coalesce`, for reloads that must never run twice at once.
 import type * as backendModule from "../backend";
+import { takeFirstScreen, withFirstScreen } from "../firstScreen";
 import { parseHash } from "../route";
 import { createStore, type Store } from "../store";
 import { initialState, type AppState } from "./state";
@@ -18,7 +19,8 @@ export type Core = {
 };
 
 export function createCore(api: Api, win: Window | null): Core {
-  const store = createStore(initialState(win ? parseHash(win.location.hash) : undefined));
+  const state = initialState(win ? parseHash(win.location.hash) : undefined);
+  const store = createStore(withFirstScreen(state, takeFirstScreen(win)));
   return { api, store, get: store.get, set: store.set, win };
 }
 

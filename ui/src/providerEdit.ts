@@ -114,14 +114,7 @@ const LABELS: Record<EndpointKey, string> = {
  * `null` when nothing changed.
  */
 export function editForm(p: ProviderSummary, d: EditDraft): ProviderEditForm | string | null {
-  const endpoints: ProviderEditForm["endpoints"] = {
-    authorization: null,
-    token: null,
-    revocation: null,
-    device_authorization: null,
-    userinfo: null,
-    introspection: null,
-  };
+  const endpoints: ProviderEditForm["endpoints"] = { ...NO_ENDPOINTS };
   let changed = false;
   for (const key of ENDPOINT_KEYS) {
     const typed = d.endpoints[key].trim();

@@ -3,21 +3,39 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use super::{SecretKey, SecretStore, SecretStoreError};
+use super::{Measure, SecretKey, SecretStore, SecretStoreError};
 use crate::secret::Secret;
 
 /// Keeps secrets in a map. `fail_next_writes` makes the next writes fail, so tests can
 /// check what happens when the keyring refuses.
+/// `with_entry_limit` makes it hold at most so much per entry, as Windows' Credential Manager
+/// does.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     entries: Mutex<HashMap<String, String>>,
     failing_writes: Mutex<usize>,
+    /// Writes that succeed before every write fails (`None`: no such failure).
+    writes_before_failure: Mutex<Option<usize>>,
+    entry_limit: Option<(usize, Measure)>,
 }
 
 impl MemoryStore {
     /// An empty store.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty store whose entries hold at most `limit` as `measure` counts; a longer write
+    /// fails as the platform's store does.
+    pub fn with_entry_limit(limit: usize, measure: Measure) -> Self {
+        Self { entry_limit: Some((limit, measure)), ..Self::default() }
+    }
+
+    /// Lets `count` more calls to `set` succeed, then makes every one fail with
+    /// [`SecretStoreError::Locked`] (as a keyring locked, or a process killed, half way);
+    /// `usize::MAX` ends that.
+    pub fn fail_writes_after(&self, count: usize) {
+        *self.writes_before_failure.lock().expect("lock") = (count != usize::MAX).then_some(count);
     }
 
     /// Makes the next `count` calls to `set` fail with [`SecretStoreError::Locked`].
@@ -48,6 +66,19 @@ impl SecretStore for MemoryStore {
         if *failing > 0 {
             *failing -= 1;
             return Err(SecretStoreError::Locked);
+        }
+        if let Some(left) = self.writes_before_failure.lock().expect("lock").as_mut() {
+            if *left == 0 {
+                return Err(SecretStoreError::Locked);
+            }
+            *left -= 1;
+        }
+        if let Some((limit, measure)) = self.entry_limit
+            && measure.size(value.expose()) > limit
+        {
+            return Err(SecretStoreError::Platform {
+                detail: format!("the secret `{}` is longer than the store's limit of {limit}", key.as_str()),
+            });
         }
         self.entries.lock().expect("lock").insert(key.as_str().to_owned(), value.expose().to_owned());
         Ok(())

@@ -1,13 +1,15 @@
-//! Where secrets live: the [`SecretStore`] trait, the OS keyring behind it, and an
-//! in-memory store for unit tests.
+//! Where secrets live: the [`SecretStore`] trait, the OS keyring behind it, an in-memory store
+//! for unit tests, and [`ChunkedStore`] for keyrings that hold little per entry (Windows).
 //!
 //! Keys are plain strings chosen by the caller (see [`SecretKey`]); the store knows nothing of
 //! accounts or providers. There is deliberately no file-backed store: when no keyring is
 //! reachable, Keyport fails with a message instead of writing secrets to disk.
 
+mod chunked;
 mod keyring;
 mod memory;
 
+pub use self::chunked::{ChunkedStore, Measure, WINDOWS_CREDENTIAL_BLOB};
 pub use self::keyring::KeyringStore;
 pub use self::memory::MemoryStore;
 
@@ -56,6 +58,13 @@ impl SecretKey {
     /// A provider's client secret.
     pub fn client_secret(namespace: &str, provider: &str) -> Self {
         Self(format!("{namespace}/provider/{provider}/client_secret"))
+    }
+
+    /// Any key, as stored: for the fuzz targets, which write what another program could
+    /// have written under Keyport's keys. Not for Keyport's own secrets.
+    #[doc(hidden)]
+    pub fn raw(key: &str) -> Self {
+        Self(key.to_owned())
     }
 
     /// The key as stored.

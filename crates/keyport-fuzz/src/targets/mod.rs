@@ -6,6 +6,7 @@
 mod device;
 mod discovery;
 mod id_token;
+mod keyring;
 mod numbers;
 mod peer;
 mod redirect;
@@ -35,6 +36,7 @@ pub const ALL: &[Target] = &[
     Target { name: "thin_answer", run: thin::answer, dictionary: thin::DICTIONARY, max_len: 2048 },
     Target { name: "proc_files", run: peer::proc_files, dictionary: peer::PROC_DICTIONARY, max_len: 1024 },
     Target { name: "desktop_entry", run: peer::desktop_entry, dictionary: peer::ENTRY_DICTIONARY, max_len: 2048 },
+    Target { name: "keyring_entry", run: keyring::entry, dictionary: keyring::DICTIONARY, max_len: 4096 },
 ];
 
 /// The target named `name`.

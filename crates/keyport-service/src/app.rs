@@ -118,6 +118,12 @@ fn qr_svg(text: &str) -> String {
 
 /// The add-provider form, checked, as the core takes it.
 fn new_provider(form: NewProviderForm) -> Result<(String, NewProvider), Failure> {
+    let mut given_endpoints = GivenEndpoints::default();
+    for (kind, typed) in typed(form.endpoints) {
+        if let Some(typed) = optional(typed) {
+            given_endpoints.set(kind, Some(url(&endpoint_name(kind), &typed)?));
+        }
+    }
     let spec = match form.source {
         ProviderSource::Preset { preset, tenant, base_url } => ProviderSpec::Preset {
             preset: preset.parse::<Preset>()?,
@@ -129,7 +135,7 @@ fn new_provider(form: NewProviderForm) -> Result<(String, NewProvider), Failure>
         },
         ProviderSource::Issuer { issuer } => ProviderSpec::Issuer(url("issuer", &issuer)?),
         ProviderSource::Endpoints { endpoints: e } => {
-            if typed(form.endpoints.clone()).iter().any(|(_, typed)| optional(typed.clone()).is_some()) {
+            if !given_endpoints.is_empty() {
                 return Err(Failure::bad_input(
                     "the endpoints of a provider added by its endpoints are all in its source; give none beside them",
                 ));
@@ -145,12 +151,6 @@ fn new_provider(form: NewProviderForm) -> Result<(String, NewProvider), Failure>
             }))
         }
     };
-    let mut given_endpoints = GivenEndpoints::default();
-    for (kind, typed) in typed(form.endpoints) {
-        if let Some(typed) = optional(typed) {
-            given_endpoints.set(kind, Some(url(&endpoint_name(kind), &typed)?));
-        }
-    }
     let redirect_host = match optional(form.redirect_host) {
         Some(host) => RedirectHost::parse(&host).map_err(|err| Failure::bad_input(err.to_string()))?,
         None => match &spec {

@@ -31,6 +31,11 @@
 //!
 //! Needs what `tests/setup` installs (Xvfb, gnome-keyring, node with `tests/oidc`, ImageMagick).
 //! Takes about 2 minutes, plus release builds the first time (minutes).
+//!
+//! It measures Linux processes (`/proc`, Xvfb): on other systems it is not built, only
+//! type-checked as empty.
+#![cfg_attr(not(target_os = "linux"), no_main)]
+#![cfg(target_os = "linux")]
 
 #[path = "../tests/support/display.rs"]
 mod display;

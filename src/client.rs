@@ -2,13 +2,12 @@
 //! `keyport token` starts fast), and starting a headless service when none is running.
 
 use std::collections::VecDeque;
-use std::io::{BufReader, ErrorKind};
-use std::os::unix::net::UnixStream;
-use std::os::unix::process::CommandExt;
+use std::io::BufReader;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use keyport_wire::local::{Stream, nobody_listens};
 use keyport_wire::{Call, ErrorCode, ErrorObject, Event, Id, Response, ServerMessage, frame};
 use serde::de::DeserializeOwned;
 
@@ -27,17 +26,26 @@ pub enum ClientError {
     /// The socket failed.
     #[error("the Keyport service at {path}: {detail}")]
     Socket { path: String, detail: String },
-    /// `XDG_RUNTIME_DIR` is not set.
-    #[error("XDG_RUNTIME_DIR is not set: Keyport's socket lives in the per-user runtime directory")]
+    /// `XDG_RUNTIME_DIR` is not set (`USERNAME` on Windows).
+    #[error("{}", NO_ADDRESS)]
     NoRuntimeDir,
 }
+
+/// Why there is no address for the service (`keyport_wire::default_socket_path`).
+const NO_ADDRESS: &str = if cfg!(windows) {
+    "USERNAME is not set: Keyport's pipe is named after the user"
+} else if cfg!(target_os = "macos") {
+    "neither XDG_RUNTIME_DIR nor TMPDIR is set: Keyport's socket lives in the per-user runtime directory"
+} else {
+    "XDG_RUNTIME_DIR is not set: Keyport's socket lives in the per-user runtime directory"
+};
 
 /// A connection to the service.
 #[derive(Debug)]
 pub struct Client {
     path: PathBuf,
-    writer: UnixStream,
-    reader: BufReader<UnixStream>,
+    writer: Stream,
+    reader: BufReader<Stream>,
     next_id: i64,
     /// Notifications that arrived while waiting for a response.
     events: VecDeque<Event>,
@@ -49,7 +57,7 @@ impl Client {
         let path = keyport_wire::default_socket_path().ok_or(ClientError::NoRuntimeDir)?;
         match Self::connect(&path) {
             Ok(client) => return Ok(client),
-            Err(err) if matches!(err.kind(), ErrorKind::NotFound | ErrorKind::ConnectionRefused) => {}
+            Err(err) if nobody_listens(&err) => {}
             Err(err) => return Err(socket_error(&path, &err)),
         }
         start_service(&path)?;
@@ -58,7 +66,8 @@ impl Client {
             match Self::connect(&path) {
                 Ok(client) => return Ok(client),
                 Err(err) if Instant::now() >= deadline => {
-                    let log = path.with_file_name("daemon.log");
+                    let log =
+                        keyport_service::start::log_file(&path).unwrap_or_else(|_| path.with_file_name("daemon.log"));
                     return Err(ClientError::Socket {
                         path: path.display().to_string(),
                         detail: format!("the service did not start ({err}); see {}", log.display()),
@@ -74,7 +83,7 @@ impl Client {
         let path = keyport_wire::default_socket_path().ok_or(ClientError::NoRuntimeDir)?;
         match Self::connect(&path) {
             Ok(client) => Ok(Some(client)),
-            Err(err) if matches!(err.kind(), ErrorKind::NotFound | ErrorKind::ConnectionRefused) => Ok(None),
+            Err(err) if nobody_listens(&err) => Ok(None),
             Err(err) => Err(socket_error(&path, &err)),
         }
     }
@@ -85,7 +94,7 @@ impl Client {
     }
 
     fn connect(path: &Path) -> std::io::Result<Self> {
-        let writer = UnixStream::connect(path)?;
+        let writer = keyport_wire::local::connect(path)?;
         let reader = BufReader::new(writer.try_clone()?);
         Ok(Self { path: path.to_owned(), writer, reader, next_id: 1, events: VecDeque::new() })
     }
@@ -184,25 +193,17 @@ fn socket_error(path: &Path, err: &std::io::Error) -> ClientError {
 /// at 1 MiB by the service itself). Its standard error, which only a crash writes to, goes to
 /// the same file.
 fn start_service(socket: &Path) -> Result<(), ClientError> {
-    let dir = socket.parent().expect("the socket has a directory");
-    keyport_service::instance::private_dir(dir)
+    let log_file = keyport_service::start::log_file(socket)
         .map_err(|err| ClientError::Socket { path: socket.display().to_string(), detail: err.to_string() })?;
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
-        .open(dir.join("daemon.log"))
+        .open(&log_file)
         .map_err(|err| socket_error(socket, &err))?;
     let exe = std::env::current_exe().map_err(|err| socket_error(socket, &err))?;
     tracing::debug!(exe = %exe.display(), "starting the Keyport service");
-    Command::new(exe)
-        .arg("daemon")
-        .arg("--log-file")
-        .arg(dir.join("daemon.log"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(log)
-        .process_group(0)
-        .spawn()
-        .map_err(|err| socket_error(socket, &err))?;
+    let mut command = Command::new(exe);
+    command.arg("daemon").arg("--log-file").arg(&log_file).stdin(Stdio::null()).stdout(Stdio::null()).stderr(log);
+    keyport_service::start::detach(&mut command).spawn().map_err(|err| socket_error(socket, &err))?;
     Ok(())
 }

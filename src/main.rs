@@ -871,9 +871,12 @@ fn interrupt_signal() -> impl std::future::Future<Output = ()> {
             interrupt.recv().await;
         }
     }
-    #[cfg(not(unix))]
-    async {
-        let _ = tokio::signal::ctrl_c().await;
+    #[cfg(windows)]
+    {
+        let mut ctrl_c = tokio::signal::windows::ctrl_c().expect("installing the Ctrl-C handler");
+        async move {
+            ctrl_c.recv().await;
+        }
     }
 }
 
@@ -891,7 +894,7 @@ fn shutdown_signal() -> impl std::future::Future<Output = ()> {
             }
         }
     }
-    #[cfg(not(unix))]
+    #[cfg(windows)]
     interrupted
 }
 
@@ -905,7 +908,7 @@ fn quit() -> anyhow::Result<()> {
     let _: wire::Empty = client.call(Call::ServiceStop)?;
     drop(client);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    while socket.exists() {
+    while keyport_wire::local::served(&socket) {
         if std::time::Instant::now() >= deadline {
             anyhow::bail!("the service was asked to stop, but {} is still there after 5 s", socket.display());
         }

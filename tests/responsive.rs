@@ -136,7 +136,7 @@ fn the_service_answers_while_a_keyring_call_hangs() {
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let served = {
         let _guard = runtime.enter();
-        let listener = keyport_service::listen_with_credentials(&socket).unwrap();
+        let listener = keyport_service::Listener::bind(&socket).unwrap();
         runtime.spawn(keyport_service::serve(service, listener, async {
             let _ = stopped.await;
         }))

@@ -447,7 +447,7 @@ fn the_server_closes_connections_from_other_users_without_answering() {
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let served = {
         let _guard = runtime.enter();
-        let listener = keyport_service::listen_with_credentials(&socket).unwrap();
+        let listener = keyport_service::Listener::bind(&socket).unwrap();
         std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o666)).unwrap();
         let service = bare_service(profile.path(), &socket);
         runtime.spawn(keyport_service::serve(service, listener, async {

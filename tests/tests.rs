@@ -3,7 +3,9 @@
 //! They need `node` with `tests/oidc/node_modules`, `/usr/bin/python3` with Authlib and Flask
 //! (`tests/authlib`), `dbus-daemon`, `gnome-keyring-daemon`, `secret-tool`, `curl` and `git`, and
 //! for the desktop test `Xvfb`, `tauri-driver` and `WebKitWebDriver`; `tests/setup` installs them
-//! and `tests/run` runs everything.
+//! and `tests/run` runs everything. They are Linux's: elsewhere this binary is empty (README,
+//! "Platforms").
+#![cfg(target_os = "linux")]
 
 mod activity;
 mod authlib;

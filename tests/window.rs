@@ -65,7 +65,7 @@ impl Hosted {
         config.cli_paths.clear();
         config.desktop_paths =
             if as_window { vec![std::fs::canonicalize(std::env::current_exe().unwrap()).unwrap()] } else { vec![] };
-        config.autostart = Some(keyport_service::autostart::Autostart {
+        config.autostart = Some(keyport_service::autostart::Autostart::Xdg {
             user_dir: dir.path().join("home/.config/autostart"),
             system_dirs: vec![dir.path().join("etc/xdg/autostart")],
         });

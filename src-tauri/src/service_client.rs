@@ -13,10 +13,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use keyport_wire::frame::tokio::{MessageReader, write_message};
+use keyport_wire::local::{AsyncStream, connect_async, nobody_listens};
 use keyport_wire::{AppError, Call, Event, Id, Response, ServerMessage};
 use serde::de::DeserializeOwned;
-use tokio::net::UnixStream;
-use tokio::net::unix::OwnedWriteHalf;
+use tokio::io::{ReadHalf, WriteHalf};
 use tokio::sync::{mpsc, oneshot};
 
 /// Events read and not yet handled by the window; past this the window is told it missed some.
@@ -31,7 +31,7 @@ type Waiting = Arc<Mutex<Option<HashMap<i64, oneshot::Sender<Response>>>>>;
 #[derive(Debug)]
 pub struct ServiceClient {
     socket: PathBuf,
-    writer: tokio::sync::Mutex<OwnedWriteHalf>,
+    writer: tokio::sync::Mutex<WriteHalf<AsyncStream>>,
     /// Requests waiting for their answer; `None` once the connection is gone.
     waiting: Waiting,
     next_id: AtomicI64,
@@ -42,9 +42,9 @@ impl ServiceClient {
     /// the window) when none runs. The receiver gets the connection's events, and closes when
     /// the service goes away.
     pub async fn connect_or_start(socket: &Path) -> Result<(Arc<Self>, mpsc::Receiver<Event>), AppError> {
-        let stream = match UnixStream::connect(socket).await {
+        let stream = match connect_async(socket).await {
             Ok(stream) => stream,
-            Err(err) if matches!(err.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused) => {
+            Err(err) if nobody_listens(&err) => {
                 start_service(socket)?;
                 wait_for(socket).await?
             }
@@ -55,7 +55,7 @@ impl ServiceClient {
                 )));
             }
         };
-        let (read, write) = stream.into_split();
+        let (read, write) = tokio::io::split(stream);
         let waiting: Waiting = Arc::new(Mutex::new(Some(HashMap::new())));
         let (events, received) = mpsc::channel(EVENT_QUEUE);
         tokio::spawn(read_answers(
@@ -124,7 +124,7 @@ fn gone() -> AppError {
 /// Hands each answer to its request and each event to the window, until the connection ends;
 /// then the waiting requests fail and the event channel closes.
 async fn read_answers(
-    mut reader: MessageReader<tokio::io::BufReader<tokio::net::unix::OwnedReadHalf>>,
+    mut reader: MessageReader<tokio::io::BufReader<ReadHalf<AsyncStream>>>,
     waiting: Waiting,
     events: mpsc::Sender<Event>,
 ) {
@@ -162,44 +162,44 @@ async fn read_answers(
 }
 
 /// Starts the service installed beside the window, in the background, its output in
-/// `daemon.log` beside the socket.
+/// the service's log file (`keyport_service::start::log_file`).
 fn start_service(socket: &Path) -> Result<(), AppError> {
     let failed = |err: std::io::Error| AppError::internal(format!("could not start Keyport's service: {err}"));
     let me = std::env::current_exe().and_then(std::fs::canonicalize).map_err(failed)?;
     let service = keyport_service::cli_executables_near(&me)
         .into_iter()
-        .find(|path| path.file_name().is_some_and(|name| name == "keyport-full"))
+        .find(|path| path.file_stem().is_some_and(|name| name == "keyport-full"))
         .ok_or_else(|| {
             AppError::internal(format!("Keyport's service (keyport-full) is not installed beside {}", me.display()))
         })?;
-    let dir = socket.parent().ok_or_else(|| AppError::internal("the socket has no directory"))?;
-    keyport_service::instance::private_dir(dir).map_err(|err| AppError::internal(err.to_string()))?;
-    let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("daemon.log")).map_err(failed)?;
+    let log_file = keyport_service::start::log_file(socket).map_err(|err| AppError::internal(err.to_string()))?;
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(&log_file).map_err(failed)?;
     tracing::info!(service = %service.display(), "starting Keyport's service");
     let mut command = std::process::Command::new(service);
     command
         .arg("daemon")
         .arg("--log-file")
-        .arg(dir.join("daemon.log"))
+        .arg(&log_file)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(log);
-    std::os::unix::process::CommandExt::process_group(&mut command, 0);
-    let mut child = command.spawn().map_err(failed)?;
+    let mut child = keyport_service::start::detach(&mut command).spawn().map_err(failed)?;
     // Reaped when it exits, so it never lingers as a zombie of the window.
     std::thread::spawn(move || child.wait());
     Ok(())
 }
 
-async fn wait_for(socket: &Path) -> Result<UnixStream, AppError> {
+async fn wait_for(socket: &Path) -> Result<AsyncStream, AppError> {
     let deadline = tokio::time::Instant::now() + START_TIMEOUT;
     loop {
-        match UnixStream::connect(socket).await {
+        match connect_async(socket).await {
             Ok(stream) => return Ok(stream),
             Err(err) if tokio::time::Instant::now() >= deadline => {
                 return Err(AppError::internal(format!(
                     "Keyport's service did not start ({err}); see {}",
-                    socket.with_file_name("daemon.log").display()
+                    keyport_service::start::log_file(socket)
+                        .unwrap_or_else(|_| socket.with_file_name("daemon.log"))
+                        .display()
                 )));
             }
             Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,

@@ -1,8 +1,9 @@
 //! Opening the authorization URL in the user's browser, behind [`BrowserOpener`].
 //!
-//! [`SystemBrowser`] honours `$BROWSER` (a `:`-separated list of commands, each given the URL
-//! as its argument, or in place of `%s`), which is how SSH users and the tests substitute
-//! their own; otherwise it uses the platform's opener (`xdg-open` on Linux).
+//! [`SystemBrowser`] honours `$BROWSER` (a list of commands separated as `PATH` is, `:`, or
+//! `;` on Windows where `:` is in `C:\…`; each given the URL as its argument, or in place of
+//! `%s`), which is how SSH users and the tests substitute their own; otherwise it uses the
+//! platform's opener (`xdg-open` on Linux, `open` on macOS, `explorer` on Windows).
 
 use std::ffi::OsString;
 use std::fmt::Debug;
@@ -37,10 +38,14 @@ impl SystemBrowser {
     }
 
     fn commands(&self, url: &str) -> Vec<Vec<String>> {
+        self.commands_separated(url, if cfg!(windows) { ';' } else { ':' })
+    }
+
+    fn commands_separated(&self, url: &str, separator: char) -> Vec<Vec<String>> {
         match &self.browser_var {
             Some(var) => var
                 .to_string_lossy()
-                .split(':')
+                .split(separator)
                 .filter(|entry| !entry.trim().is_empty())
                 .map(|entry| command_line(entry, url))
                 .collect(),
@@ -120,6 +125,19 @@ mod tests {
             vec![
                 vec!["firefox".to_owned(), "--new-tab".into(), "https://x/y".into()],
                 vec!["w3m".to_owned(), "https://x/y".into(), "-dump".into()],
+            ]
+        );
+    }
+
+    #[test]
+    fn on_windows_browser_entries_are_separated_by_semicolons() {
+        let browser =
+            SystemBrowser { browser_var: Some(r"C:\Mozilla\firefox.exe -new-tab;C:\Tools\open.exe %s".into()) };
+        assert_eq!(
+            browser.commands_separated("https://x/y", ';'),
+            vec![
+                vec![r"C:\Mozilla\firefox.exe".to_owned(), "-new-tab".into(), "https://x/y".into()],
+                vec![r"C:\Tools\open.exe".to_owned(), "https://x/y".into()],
             ]
         );
     }

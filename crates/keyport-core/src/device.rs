@@ -442,12 +442,7 @@ mod tests {
     async fn fixture(script: ScriptedHttp, device_endpoint: bool, secret: Option<&str>) -> Fixture {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().to_owned();
-        let paths = Paths::from_vars(|name| match name {
-            "XDG_CONFIG_HOME" => Some(root.join("config").into()),
-            "XDG_DATA_HOME" => Some(root.join("data").into()),
-            _ => None,
-        })
-        .unwrap();
+        let paths = Paths { config_dir: root.join("config"), data_dir: root.join("data"), runtime_dir: None };
         let http = Arc::new(TimedHttp { script, at: Mutex::default() });
         let secrets = Arc::new(MemoryStore::new());
         let clock = Arc::new(FixedClock::new(time::macros::datetime!(2030-01-01 12:00 UTC)));

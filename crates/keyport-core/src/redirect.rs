@@ -1017,6 +1017,7 @@ mod tests {
     }
 
     /// Entries in a `/proc/self` directory (descriptors, threads).
+    #[cfg(target_os = "linux")]
     fn count(dir: &str) -> usize {
         std::fs::read_dir(dir).unwrap().count()
     }
@@ -1025,6 +1026,7 @@ mod tests {
     /// passed there; true when called in that child. For tests that count this process's
     /// descriptors and threads, or run it out of descriptors: other tests running beside
     /// them would disturb both.
+    #[cfg(target_os = "linux")]
     fn alone_in_a_child(name: &str) -> bool {
         const CHILD: &str = "KEYPORT_REDIRECT_TEST_ALONE";
         if std::env::var_os(CHILD).is_some() {
@@ -1489,6 +1491,7 @@ mod tests {
         assert_eq!(v6.local_addrs(), [SocketAddr::from((Ipv6Addr::LOCALHOST, v6.redirect_uri().port().unwrap()))]);
     }
 
+    #[cfg(target_os = "linux")]
     #[test]
     fn localhost_holds_the_same_port_on_both_loopback_addresses() {
         if !ipv6_loopback_available() {
@@ -1524,6 +1527,8 @@ mod tests {
         assert!(StdStream::connect(v4).is_err() && StdStream::connect(v6).is_err(), "both sockets are closed");
     }
 
+    // Unix sockets options, errno values and /proc: tests of this machine's (Linux's) kernel.
+    #[cfg(target_os = "linux")]
     #[test]
     fn localhost_lets_go_of_a_port_whose_ipv6_loopback_is_taken() {
         if !ipv6_loopback_available() {
@@ -1550,6 +1555,8 @@ mod tests {
         drop(other);
     }
 
+    // Unix sockets options, errno values and /proc: tests of this machine's (Linux's) kernel.
+    #[cfg(target_os = "linux")]
     #[test]
     fn a_machine_without_an_ipv6_loopback_is_recognised() {
         assert!(no_ipv6_loopback(&io::ErrorKind::AddrNotAvailable.into()));
@@ -1612,6 +1619,8 @@ mod tests {
         assert!(!text.contains("forged-state-value") && !text.contains("code="), "a query in the log: {text}");
     }
 
+    // Unix sockets options, errno values and /proc: tests of this machine's (Linux's) kernel.
+    #[cfg(target_os = "linux")]
     #[test]
     fn nothing_is_left_behind_after_the_wait() {
         if !alone_in_a_child("nothing_is_left_behind_after_the_wait") {
@@ -1666,6 +1675,7 @@ mod tests {
         assert_eq!(count("/proc/self/fd"), fds, "descriptors");
     }
 
+    #[cfg(target_os = "linux")]
     /// Opens /dev/null until the descriptor limit is reached.
     fn exhaust_descriptors() -> Vec<std::fs::File> {
         let mut files = Vec::new();
@@ -1680,6 +1690,8 @@ mod tests {
         }
     }
 
+    // Unix sockets options, errno values and /proc: tests of this machine's (Linux's) kernel.
+    #[cfg(target_os = "linux")]
     #[test]
     fn running_out_of_descriptors_does_not_stop_the_listener() {
         use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};

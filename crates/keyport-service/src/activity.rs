@@ -4,7 +4,8 @@
 //! that could not be identified), which account, what, and why it was allowed or refused. Never
 //! a token's text.
 //!
-//! Records go to `$XDG_STATE_HOME/keyport/activity.jsonl` (JSON lines, mode 0600), moved to
+//! Records go to `activity.jsonl` in the state directory (`$XDG_STATE_HOME/keyport/` on Linux;
+//! `keyport_core::paths::state_dir`) (JSON lines, mode 0600), moved to
 //! `activity.jsonl.1` when it reaches [`Limits::file_bytes`] (1 MiB), so the log takes at most
 //! twice that on disk. One writer thread writes them, fed by a bounded channel: recording never
 //! waits on the disk (a cached `token.get` is answered as fast with the log as without), and a
@@ -26,7 +27,6 @@
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, Read, Write};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak, mpsc};
@@ -40,7 +40,7 @@ use crate::access::Action;
 use crate::convert::rfc3339;
 use crate::peer::{Asker, Delivery};
 
-/// The log's file name in `$XDG_STATE_HOME/keyport/`.
+/// The log's file name in the state directory (`$XDG_STATE_HOME/keyport/` on Linux).
 pub const FILE_NAME: &str = "activity.jsonl";
 
 /// The longest `detail` kept (characters); longer ones are cut.
@@ -780,10 +780,17 @@ impl Writer {
         if self.file.is_none() {
             if let Some(dir) = self.path.parent() {
                 let mut builder = std::fs::DirBuilder::new();
-                std::os::unix::fs::DirBuilderExt::mode(builder.recursive(true), 0o700);
+                builder.recursive(true);
+                // Elsewhere the user's profile directories are private to the user already.
+                #[cfg(unix)]
+                std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
                 builder.create(dir)?;
             }
-            let file = OpenOptions::new().create(true).append(true).mode(0o600).open(&self.path)?;
+            let mut options = OpenOptions::new();
+            options.create(true).append(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            let file = options.open(&self.path)?;
             self.written = file.metadata()?.len();
             self.file = Some(file);
         }
@@ -1069,8 +1076,11 @@ mod tests {
         assert!(work.count.unwrap() >= 9_000, "{work:?}");
         let folded = all.iter().find(|r| r.why == ActivityWhy::Flood).expect("the other kinds, folded");
         assert!(folded.count.unwrap() >= 9_000, "{folded:?}");
-        use std::os::unix::fs::PermissionsExt;
-        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        }
         // "Last read" is rebuilt from the files by a new recorder.
         let again = Activity::with_limits(Some(path), clock, small());
         again.sync();

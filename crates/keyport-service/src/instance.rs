@@ -11,6 +11,7 @@ use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsE
 use std::path::{Path, PathBuf};
 
 use crate::error::ServiceError;
+use crate::transport::current_uid;
 
 /// The held instance lock. Dropping it lets another service start.
 #[derive(Debug)]
@@ -42,12 +43,6 @@ pub fn private_dir(dir: &Path) -> Result<(), ServiceError> {
         )));
     }
     Ok(())
-}
-
-/// This process's uid (the owner of a file it just created, without `unsafe`).
-pub fn current_uid() -> u32 {
-    static UID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
-    *UID.get_or_init(|| std::fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(u32::MAX))
 }
 
 /// Takes the instance lock for the socket at `socket` (whose directory must be private).

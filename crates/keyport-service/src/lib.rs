@@ -18,6 +18,7 @@ pub mod desktop;
 mod error;
 #[doc(hidden)]
 pub mod fuzzing;
+#[cfg(unix)]
 pub mod instance;
 mod lines;
 mod log_budget;
@@ -28,8 +29,9 @@ pub mod prompts;
 pub mod resident;
 mod server;
 mod service;
+pub mod start;
+pub mod transport;
 
-use std::os::unix::fs::PermissionsExt;
 use std::sync::Arc;
 
 pub use crate::convert::account as account_summary;
@@ -39,12 +41,16 @@ pub use crate::server::{
     WRITE_DEADLINE, serve,
 };
 pub use crate::service::{Service, ServiceConfig, cli_executables_near};
+pub use crate::transport::Listener;
 
-/// The socket, bound and owned by this instance.
+/// The socket (or pipe), bound and owned by this instance.
 #[derive(Debug)]
 pub struct Listening {
+    /// One service per user: the lock in the private runtime directory. A Windows pipe is
+    /// created as its first instance or not at all, which is that lock.
+    #[cfg(unix)]
     _instance: instance::InstanceLock,
-    listener: tokio::net::UnixListener,
+    listener: Listener,
     socket: std::path::PathBuf,
 }
 
@@ -56,33 +62,31 @@ impl Listening {
 }
 
 /// Takes the instance lock (refusing when another service runs) and binds the socket, mode
-/// 0600 in a 0700 directory. Call inside a tokio runtime.
+/// 0600 in a 0700 directory (on Windows: creates the pipe, for this user alone). Call inside a
+/// tokio runtime.
 pub fn bind(service: &Service) -> Result<Listening, ServiceError> {
     let socket = service.config.socket.clone();
-    let instance = instance::acquire(&socket)?;
-    let listener =
-        listen_with_credentials(&socket).map_err(|source| ServiceError::Socket { path: socket.clone(), source })?;
-    std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o600))
-        .map_err(|source| ServiceError::Socket { path: socket.clone(), source })?;
-    Ok(Listening { _instance: instance, listener, socket })
-}
-
-/// A listening socket at `path` whose connections carry every writer's credentials
-/// (`SO_PASSCRED`, set before `listen`: a connection made before it was set would not, and its
-/// requests would be refused as written by nobody known). [`bind`] uses it; so should anyone
-/// who hands [`serve`] a listener of their own.
-pub fn listen_with_credentials(path: &std::path::Path) -> std::io::Result<tokio::net::UnixListener> {
-    use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
-    let fd = rustix::net::socket_with(
-        AddressFamily::UNIX,
-        SocketType::STREAM,
-        SocketFlags::CLOEXEC | SocketFlags::NONBLOCK,
-        None,
-    )?;
-    rustix::net::sockopt::set_socket_passcred(&fd, true)?;
-    rustix::net::bind(&fd, &SocketAddrUnix::new(path)?)?;
-    rustix::net::listen(&fd, 1024)?;
-    tokio::net::UnixListener::from_std(std::os::unix::net::UnixListener::from(fd))
+    let failed = |source| ServiceError::Socket { path: socket.clone(), source };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let instance = instance::acquire(&socket)?;
+        let listener = Listener::bind(&socket).map_err(failed)?;
+        std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o600)).map_err(failed)?;
+        Ok(Listening { _instance: instance, listener, socket })
+    }
+    #[cfg(windows)]
+    {
+        let listener = Listener::bind(&socket).map_err(|source| match source.kind() {
+            // The first instance exists already: another service of this user, or someone
+            // else's pipe of that name (which clients would refuse to talk to).
+            std::io::ErrorKind::PermissionDenied => {
+                ServiceError::AlreadyRunning { pid: "unknown".into(), socket: socket.clone() }
+            }
+            _ => failed(source),
+        })?;
+        Ok(Listening { listener, socket })
+    }
 }
 
 /// Runs the refresher, the event forwarding and the server on `listening` until `shutdown`
@@ -129,11 +133,13 @@ async fn run_with(
             .await;
     });
     match listening {
-        Some(Listening { _instance, listener, socket }) => {
+        Some(listening) => {
+            let socket = listening.socket.clone();
             tracing::info!(socket = %socket.display(), "serving");
             let releaser = tokio::spawn(release_when_idle(service.clone()));
-            serve(service, listener, shutdown).await;
+            serve(service, listening.listener, shutdown).await;
             releaser.abort();
+            #[cfg(unix)]
             let _ = std::fs::remove_file(&socket);
         }
         None => shutdown.await,
@@ -185,7 +191,7 @@ pub(crate) fn random_id() -> String {
     format!("{:016x}", hasher.finish())
 }
 
-#[cfg(test)]
+#[cfg(all(test, target_os = "linux"))]
 mod tests {
     use std::io::Write;
 
@@ -197,7 +203,7 @@ mod tests {
     async fn a_request_written_before_the_server_accepts_carries_its_writer() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("keyport.sock");
-        let listener = super::listen_with_credentials(&path).unwrap();
+        let mut listener = super::Listener::bind(&path).unwrap();
         let mut early = std::os::unix::net::UnixStream::connect(&path).unwrap();
         early.write_all(b"{\"early\":1}\n").unwrap();
         let (server, _) = listener.accept().await.unwrap();

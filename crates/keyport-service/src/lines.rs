@@ -1,23 +1,24 @@
 //! Reading request lines from a connection, with the process that wrote each one.
 //!
-//! The socket has `SO_PASSCRED` set, so the kernel attaches the writing process's credentials
+//! On Linux the socket has `SO_PASSCRED` set, so the kernel attaches the writing process's credentials
 //! to every write, and one `recvmsg` never returns bytes of two different writers. The reader
 //! keeps, for each buffered byte run, the pid that wrote it; a complete line comes out with the
 //! pids of every process that wrote part of it (normally one). That pid, not the one that
 //! connected, is who asks: a process that connects and then hands the connection to another,
-//! or runs another program, cannot borrow the first one's identity.
+//! or runs another program, cannot borrow the first one's identity. Other systems attach no
+//! credentials to writes: there every line is the connector's ([`LineReader::written_by`]),
+//! and `peer/` judges only the connector.
 //!
 //! Framing is docs/socket.md's: one message per `\n`-terminated line, at most
 //! [`keyport_wire::frame::MAX_REQUEST_BYTES`], blank lines skipped. This module does not parse
 //! JSON and does not judge anyone.
 
 use std::io;
-use std::mem::MaybeUninit;
 use std::time::Instant;
 
-use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
 use tokio::io::Interest;
-use tokio::net::UnixStream;
+
+use crate::transport::Stream;
 
 /// Bytes asked of the kernel per read.
 const READ_CHUNK: usize = 8 * 1024;
@@ -46,12 +47,31 @@ pub(crate) struct LineReader {
     /// When the first byte of the line in progress arrived.
     partial_since: Option<Instant>,
     ended: bool,
+    /// Who wrote what arrives without credentials (every line, where writes carry none).
+    writer: Option<u32>,
 }
 
 impl LineReader {
     /// A reader of lines of at most `limit` bytes.
     pub fn new(limit: usize) -> Self {
-        Self { limit, buffer: Vec::new(), runs: Vec::new(), scanned: 0, partial_since: None, ended: false }
+        Self {
+            limit,
+            buffer: Vec::new(),
+            runs: Vec::new(),
+            scanned: 0,
+            partial_since: None,
+            ended: false,
+            writer: None,
+        }
+    }
+
+    /// Lines that arrive without the kernel naming their writer are taken as written by `pid`
+    /// (the process that connected): on systems whose writes carry no credentials. On Linux
+    /// every write carries them, and a write without is written by nobody known.
+    #[cfg_attr(target_os = "linux", allow(dead_code))]
+    pub fn written_by(mut self, pid: Option<u32>) -> Self {
+        self.writer = pid;
+        self
     }
 
     /// When the unfinished line in the buffer started arriving, if there is one.
@@ -60,7 +80,7 @@ impl LineReader {
     }
 
     /// The next line. Cancel safe: everything read is kept in the reader.
-    pub async fn next(&mut self, stream: &UnixStream) -> io::Result<Incoming> {
+    pub async fn next(&mut self, stream: &Stream) -> io::Result<Incoming> {
         loop {
             if let Some(incoming) = self.take() {
                 return Ok(incoming);
@@ -132,39 +152,57 @@ impl LineReader {
     }
 
     /// One `recvmsg` into the buffer, recording who wrote it.
-    fn receive(&mut self, stream: &UnixStream) -> io::Result<()> {
+    #[cfg(target_os = "linux")]
+    fn receive(&mut self, stream: &Stream) -> io::Result<()> {
+        use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
         let mut chunk = [0u8; READ_CHUNK];
-        let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmCredentials(1))];
+        let mut space = [std::mem::MaybeUninit::uninit(); rustix::cmsg_space!(ScmCredentials(1))];
         let mut control = RecvAncillaryBuffer::new(&mut space);
         let mut slices = [io::IoSliceMut::new(&mut chunk)];
         let received = rustix::net::recvmsg(stream, &mut slices, &mut control, RecvFlags::CMSG_CLOEXEC)?;
-        let mut writer = None;
+        let mut writer = self.writer;
         for message in control.drain() {
             if let RecvAncillaryMessage::ScmCredentials(credentials) = message {
                 writer = u32::try_from(credentials.pid.as_raw_nonzero().get()).ok();
             }
         }
-        let read = received.bytes;
-        if read == 0 {
+        self.keep(&chunk[..received.bytes], writer);
+        Ok(())
+    }
+
+    /// One read into the buffer, written by the connector.
+    #[cfg(not(target_os = "linux"))]
+    fn receive(&mut self, stream: &Stream) -> io::Result<()> {
+        let mut chunk = [0u8; READ_CHUNK];
+        let read = stream.try_read(&mut chunk)?;
+        self.keep(&chunk[..read], self.writer);
+        Ok(())
+    }
+
+    /// Adds what one read returned (nothing: the end) to the buffer, written by `writer`.
+    fn keep(&mut self, bytes: &[u8], writer: Option<u32>) {
+        if bytes.is_empty() {
             self.ended = true;
-            return Ok(());
+            return;
         }
         if self.buffer.is_empty() {
             self.partial_since = Some(Instant::now());
         }
-        self.buffer.extend_from_slice(&chunk[..read]);
+        self.buffer.extend_from_slice(bytes);
         let end = self.buffer.len();
         match self.runs.last_mut() {
             Some((last_end, last_writer)) if *last_writer == writer => *last_end = end,
             _ => self.runs.push((end, writer)),
         }
-        Ok(())
     }
 }
 
-#[cfg(test)]
+// Linux's writer credentials; other systems' reads are the connector's.
+#[cfg(all(test, target_os = "linux"))]
 mod tests {
     use std::io::Write;
+
+    use tokio::net::UnixStream;
 
     use super::*;
 

@@ -32,6 +32,7 @@ struct Releasable {
 
 /// Releases the executable's read-only, never-written mappings; returns how many bytes of
 /// address space were released (not all of it was resident).
+#[cfg(target_os = "linux")]
 pub fn release_code_pages() -> std::io::Result<usize> {
     let exe = std::fs::read_link("/proc/self/exe")?;
     let smaps = std::fs::read_to_string("/proc/self/smaps")?;
@@ -55,7 +56,15 @@ pub fn release_code_pages() -> std::io::Result<usize> {
     Ok(released)
 }
 
+/// [`release_code_pages`] for systems without `/proc/self/smaps` and `MADV_DONTNEED`'s
+/// meaning for file pages: nothing is released.
+#[cfg(not(target_os = "linux"))]
+pub fn release_code_pages() -> std::io::Result<usize> {
+    Err(std::io::Error::new(std::io::ErrorKind::Unsupported, "code pages are released on Linux only"))
+}
+
 /// The mappings of `exe` in `smaps` that [`release_code_pages`] may release.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 fn releasable(smaps: &str, exe: &str) -> Vec<Releasable> {
     let mut found = Vec::new();
     let mut current: Option<Releasable> = None;

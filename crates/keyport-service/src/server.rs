@@ -1,7 +1,7 @@
 //! The socket server: admits connections, reads their requests, answers them, and bounds
 //! everything a client can make the service spend.
 //!
-//! Per connection: the peer's uid must be ours (`SO_PEERCRED`), else it is closed at once. The
+//! Per connection: the peer's user must be ours (`transport.rs`), else it is closed at once. The
 //! service reads who connected right away, and judges each request by the process that wrote it
 //! (`peer/`, `lines.rs`). One task per connection reads lines and forwards events; each request
 //! is answered on a task of its own (answers may come out of order; clients match ids), except a
@@ -22,15 +22,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use keyport_wire::{ErrorCode, ErrorObject, Event, Request, Response};
-use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::{Semaphore, broadcast, mpsc, watch};
 
-use crate::instance::current_uid;
 use crate::lines::{Incoming, LineReader};
 use crate::log_budget::LogBudget;
 use crate::methods;
 use crate::peer::{Asker, Hold, Link};
 use crate::service::{Service, ServiceConfig};
+use crate::transport::{Listener, Stream};
 
 /// Connections one program (or the person at one terminal) may have open at once: a program
 /// that opens more gets `busy`, and cannot take the slots of every other program.
@@ -56,13 +55,13 @@ pub const WRITE_DEADLINE: Duration = Duration::from_secs(10);
 /// connection.
 #[derive(Debug, Clone)]
 pub(crate) struct Outbox {
-    stream: Arc<UnixStream>,
+    stream: Arc<Stream>,
     lock: Arc<tokio::sync::Mutex<()>>,
     closed: watch::Sender<bool>,
 }
 
 impl Outbox {
-    fn new(stream: Arc<UnixStream>) -> Self {
+    fn new(stream: Arc<Stream>) -> Self {
         Self { stream, lock: Arc::new(tokio::sync::Mutex::new(())), closed: watch::channel(false).0 }
     }
 
@@ -87,7 +86,7 @@ impl Outbox {
     /// Closes the connection both ways; every later send fails at once.
     pub fn close(&self) {
         self.closed.send_replace(true);
-        let _ = rustix::net::shutdown(&*self.stream, rustix::net::Shutdown::Both);
+        crate::transport::close(&self.stream);
     }
 
     async fn closed(&self) {
@@ -96,7 +95,7 @@ impl Outbox {
     }
 }
 
-async fn write_all(stream: &UnixStream, mut bytes: &[u8]) -> std::io::Result<()> {
+async fn write_all(stream: &Stream, mut bytes: &[u8]) -> std::io::Result<()> {
     while !bytes.is_empty() {
         stream.writable().await?;
         match stream.try_write(bytes) {
@@ -259,7 +258,7 @@ async fn place_for(admissions: &Mutex<Admissions>, config: &ServiceConfig, key: 
 }
 
 /// Answers a connection that found no place with `busy`, and closes it.
-fn turn_away(stream: &UnixStream, refusal: Refusal, key: &str, log: &LogBudget) {
+fn turn_away(stream: &Stream, refusal: Refusal, key: &str, log: &LogBudget) {
     let message = match refusal {
         Refusal::Total => "too many connections; try again",
         Refusal::Program => "this program has too many connections open; close some, or try again",
@@ -299,23 +298,17 @@ impl RecentPrograms {
 }
 
 /// Serves `listener` until `shutdown` completes; then every connection is closed at once.
-pub async fn serve(service: Arc<Service>, listener: UnixListener, shutdown: impl std::future::Future<Output = ()>) {
+pub async fn serve(service: Arc<Service>, mut listener: Listener, shutdown: impl std::future::Future<Output = ()>) {
     tokio::pin!(shutdown);
-    // Accepted sockets inherit it: every write on them carries its writer's credentials.
-    // `listen_with_credentials` sets it before `listen`; this is for listeners bound otherwise
-    // (connections made before this line carry none, and are refused).
-    if let Err(err) = rustix::net::sockopt::set_socket_passcred(&listener, true) {
-        tracing::error!(%err, "cannot ask for writers' credentials; requests will be refused");
-    }
     let admissions = Arc::new(Mutex::new(Admissions::default()));
     let (stopping, stop) = watch::channel(false);
     let log = Arc::new(LogBudget::new("socket", 20, Duration::from_secs(60)));
     let mut recent = RecentPrograms::default();
     loop {
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             _ = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(err) => {
                     // Out of descriptors (EMFILE) and the like: the limits keep us far from
                     // that, but a full table elsewhere must not end the service.
@@ -325,13 +318,12 @@ pub async fn serve(service: Arc<Service>, listener: UnixListener, shutdown: impl
                 }
             },
         };
-        let Ok(cred) = stream.peer_cred() else { continue };
-        if cred.uid() != current_uid() {
-            log.warn(format_args!("refused a connection from uid {}", cred.uid()));
+        if !peer.same_user {
+            log.warn(format_args!("refused a connection from {}", peer.user));
             drop(stream);
             continue;
         }
-        let pid = cred.pid().and_then(|pid| u32::try_from(pid).ok());
+        let pid = peer.pid;
         // A process turned away a moment ago is turned away again without reading `/proc`: a
         // program that reconnects in a loop costs an accept and a close, not an identification.
         // (Admission only counts connections; every request is still judged on its own.)
@@ -341,7 +333,7 @@ pub async fn serve(service: Arc<Service>, listener: UnixListener, shutdown: impl
             turn_away(&stream, refusal, &key, &log);
             continue;
         }
-        let mut link = service.identifier.link(pid);
+        let link = service.identifier.link(pid);
         let key = service.identifier.admission_key(&link);
         if let Some(pid) = pid {
             recent.insert(pid, key.clone());
@@ -359,8 +351,13 @@ pub async fn serve(service: Arc<Service>, listener: UnixListener, shutdown: impl
         }
         match admitted {
             Ok(ticket) => {
-                link.find_client_socket(&stream);
-                tokio::spawn(connection(service.clone(), stream, link, ticket, stop.clone()));
+                #[cfg(target_os = "linux")]
+                let link = {
+                    let mut link = link;
+                    link.find_client_socket(&stream);
+                    link
+                };
+                tokio::spawn(connection(service.clone(), stream, link, pid, ticket, stop.clone()));
             }
             Err(refusal) => turn_away(&stream, refusal, &key, &log),
         }
@@ -370,8 +367,9 @@ pub async fn serve(service: Arc<Service>, listener: UnixListener, shutdown: impl
 
 async fn connection(
     service: Arc<Service>,
-    stream: UnixStream,
+    stream: Stream,
     link: Link,
+    pid: Option<u32>,
     ticket: Ticket,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -389,7 +387,14 @@ async fn connection(
         last_asker: Mutex::new(None),
         program_in_flight: ticket.in_flight.clone(),
     });
-    let mut reader = LineReader::new(keyport_wire::frame::MAX_REQUEST_BYTES);
+    // Where writes carry their writer's credentials (Linux), each line is judged by its writer;
+    // elsewhere every line is the connector's.
+    let reader = LineReader::new(keyport_wire::frame::MAX_REQUEST_BYTES);
+    #[cfg(not(target_os = "linux"))]
+    let reader = reader.written_by(pid);
+    #[cfg(target_os = "linux")]
+    let _ = pid;
+    let mut reader = reader;
     let mut requests = tokio::task::JoinSet::new();
     let connection_in_flight = Arc::new(Semaphore::new(MAX_IN_FLIGHT_PER_CONNECTION));
     let mut events: Option<broadcast::Receiver<Event>> = None;
@@ -427,7 +432,7 @@ async fn connection(
             },
             Some(_) = requests.join_next(), if !requests.is_empty() => last_activity = tokio::time::Instant::now(),
             () = tick(&mut hangup_check), if !reading && waiting_for_events => {
-                if peer_closed(&stream) {
+                if crate::transport::peer_closed(&stream) {
                     break; // nobody is there to read the events (a window that was closed)
                 }
             }
@@ -514,7 +519,7 @@ async fn connection(
 /// progress), then reads the next line. Cancel safe.
 async fn read_with_permit(
     reader: &mut LineReader,
-    stream: &UnixStream,
+    stream: &Stream,
     connection: &Arc<Semaphore>,
 ) -> (std::io::Result<Incoming>, tokio::sync::OwnedSemaphorePermit) {
     let permit = connection.clone().acquire_owned().await.expect("never closed");
@@ -533,17 +538,6 @@ async fn tick(interval: &mut Option<tokio::time::Interval>) {
         }
         None => std::future::pending().await,
     }
-}
-
-/// Whether the client closed its end of the connection entirely (its process exited, or it
-/// closed the socket): the kernel then reports `POLLHUP`. A client that only shut down its
-/// sending side (`printf ... | socat`, which goes on reading) does not, and keeps getting its
-/// events. Without this, a subscriber that went away would hold its connection (and, for the
-/// window, the questions put to it) until the next event failed to reach it.
-fn peer_closed(stream: &UnixStream) -> bool {
-    let mut fds = [rustix::event::PollFd::new(stream, rustix::event::PollFlags::empty())];
-    let now = rustix::event::Timespec { tv_sec: 0, tv_nsec: 0 };
-    rustix::event::poll(&mut fds, Some(&now)).is_ok() && fds[0].revents().contains(rustix::event::PollFlags::HUP)
 }
 
 /// The next event; `None` when there is no receiver yet or the bus is gone.

@@ -109,9 +109,14 @@ impl ServiceConfig {
 /// belongs to, as canonical paths of existing files.
 pub fn cli_executables_near(executable: &std::path::Path) -> Vec<PathBuf> {
     let Some(dir) = executable.parent() else { return Vec::new() };
-    let mut candidates = vec![dir.join("keyport"), dir.join("keyport-full"), dir.join("../lib/keyport/keyport-full")];
+    let exe = |name: &str| format!("{name}{}", std::env::consts::EXE_SUFFIX);
+    let mut candidates = vec![
+        dir.join(exe("keyport")),
+        dir.join(exe("keyport-full")),
+        dir.join("../lib/keyport").join(exe("keyport-full")),
+    ];
     if dir.ends_with("lib/keyport") {
-        candidates.push(dir.join("../../bin/keyport"));
+        candidates.push(dir.join("../../bin").join(exe("keyport")));
     }
     candidates.into_iter().filter_map(|path| std::fs::canonicalize(path).ok()).filter(|path| path.is_file()).collect()
 }
@@ -121,9 +126,10 @@ pub fn cli_executables_near(executable: &std::path::Path) -> Vec<PathBuf> {
 /// `PREFIX/lib/keyport`; as a canonical path of an existing file.
 pub fn desktop_executables_near(executable: &std::path::Path) -> Vec<PathBuf> {
     let Some(dir) = executable.parent() else { return Vec::new() };
-    let mut candidates = vec![dir.join("keyport-desktop")];
+    let desktop = format!("keyport-desktop{}", std::env::consts::EXE_SUFFIX);
+    let mut candidates = vec![dir.join(&desktop)];
     if dir.ends_with("lib/keyport") {
-        candidates.push(dir.join("../../bin/keyport-desktop"));
+        candidates.push(dir.join("../../bin").join(&desktop));
     }
     candidates.into_iter().filter_map(|path| std::fs::canonicalize(path).ok()).filter(|path| path.is_file()).collect()
 }

@@ -120,6 +120,7 @@ mod tests {
         assert_eq!(Quick::parse(&[OsString::from("token"), OsString::from("")]), Quick::Full);
     }
 
+    #[cfg(unix)]
     #[test]
     fn arguments_that_are_not_utf8_go_to_the_full_cli() {
         use std::os::unix::ffi::OsStringExt;

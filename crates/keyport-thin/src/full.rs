@@ -8,7 +8,6 @@
 
 use std::ffi::OsString;
 use std::io::Write as _;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
@@ -18,7 +17,8 @@ pub const FULL_CLI: &str = "keyport-full";
 /// Where the full CLI may be for a thin client at `thin`, in the order looked at.
 pub fn candidates(thin: &Path) -> Vec<PathBuf> {
     let Some(dir) = thin.parent() else { return Vec::new() };
-    vec![dir.join(FULL_CLI), dir.join("../lib/keyport").join(FULL_CLI)]
+    let full = format!("{FULL_CLI}{}", std::env::consts::EXE_SUFFIX);
+    vec![dir.join(&full), dir.join("../lib/keyport").join(&full)]
 }
 
 /// The full CLI of this installation.
@@ -32,15 +32,31 @@ pub fn locate() -> Result<PathBuf, String> {
 }
 
 /// Replaces this process with the full CLI, given the same arguments (`args[0]` too, which
-/// clap uses in its messages). Returns only when that fails.
+/// clap uses in its messages). Returns only when that fails. (Windows cannot replace a
+/// process: there the full CLI runs as a child, and its exit code is this one's.)
 pub fn exec(args: &[OsString]) -> ExitCode {
     let failure = match locate() {
         Ok(full) => {
             let mut command = Command::new(&full);
-            if let Some(name) = args.first() {
-                command.arg0(name);
-            }
-            let err = command.args(args.get(1..).unwrap_or_default()).exec();
+            command.args(args.get(1..).unwrap_or_default());
+            #[cfg(unix)]
+            let err = {
+                use std::os::unix::process::CommandExt;
+                if let Some(name) = args.first() {
+                    command.arg0(name);
+                }
+                command.exec()
+            };
+            #[cfg(not(unix))]
+            let err = match command.status() {
+                Ok(status) => {
+                    return status
+                        .code()
+                        .and_then(|code| u8::try_from(code).ok())
+                        .map_or(ExitCode::FAILURE, ExitCode::from);
+                }
+                Err(err) => err,
+            };
             format!("cannot run {}: {err}", full.display())
         }
         Err(message) => message,

@@ -4,7 +4,6 @@
 //! [`Outcome::AskTheFullCli`].
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -26,10 +25,30 @@ pub enum Outcome {
     AskTheFullCli,
 }
 
-/// `$XDG_RUNTIME_DIR/keyport/keyport.sock` (`keyport_wire::default_socket_path`).
+/// `$XDG_RUNTIME_DIR/keyport/keyport.sock`, on macOS `$TMPDIR/keyport/keyport.sock` without
+/// `XDG_RUNTIME_DIR` (`keyport_wire::default_socket_path`). `None` on Windows: a pipe must be
+/// checked to be served by this user, which takes system calls this crate does not make; the
+/// full CLI does it.
 pub fn socket_path() -> Option<PathBuf> {
-    let dir = PathBuf::from(std::env::var_os("XDG_RUNTIME_DIR")?);
-    dir.is_absolute().then(|| dir.join("keyport").join("keyport.sock"))
+    if cfg!(windows) {
+        return None;
+    }
+    let absolute = |name: &str| Some(PathBuf::from(std::env::var_os(name)?)).filter(|dir| dir.is_absolute());
+    let dir =
+        absolute("XDG_RUNTIME_DIR").or_else(|| if cfg!(target_os = "macos") { absolute("TMPDIR") } else { None })?;
+    Some(dir.join("keyport").join("keyport.sock"))
+}
+
+/// A connection to the socket at `path`.
+#[cfg(unix)]
+fn connect(path: &std::path::Path) -> Option<std::os::unix::net::UnixStream> {
+    std::os::unix::net::UnixStream::connect(path).ok()
+}
+
+/// Never reached: [`socket_path`] is `None` where there is no Unix socket.
+#[cfg(not(unix))]
+fn connect(_: &std::path::Path) -> Option<std::fs::File> {
+    None
 }
 
 /// The `token.get` request line, `\n` included.
@@ -90,7 +109,7 @@ pub fn token(account: &str, min_valid: u64) -> Outcome {
         return Outcome::AskTheFullCli;
     }
     let Some(path) = socket_path() else { return Outcome::AskTheFullCli };
-    let Ok(mut stream) = UnixStream::connect(&path) else { return Outcome::AskTheFullCli };
+    let Some(mut stream) = connect(&path) else { return Outcome::AskTheFullCli };
     if stream.write_all(request.as_bytes()).is_err() {
         return Outcome::AskTheFullCli;
     }

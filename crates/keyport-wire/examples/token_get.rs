@@ -1,5 +1,8 @@
 //! Prints an access token from Keyport's socket, with only the standard library and
-//! `serde_json`: `token_get ACCOUNT`.
+//! `serde_json`: `token_get ACCOUNT`. For Unix sockets (Linux, macOS); on Windows the service
+//! is a named pipe (see "Where the socket is").
+#![cfg_attr(not(unix), no_main)]
+#![cfg(unix)]
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;

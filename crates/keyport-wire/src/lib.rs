@@ -6,9 +6,10 @@
 //! The protocol itself is documented for people, and for programs in any language, in
 //! `docs/socket.md`; the examples in that document are checked by this crate's tests.
 //!
-//! This crate holds data and framing only. It leaves out on purpose: the socket itself
-//! (binding, permissions, peer checks), the per-program access policy, and any behaviour;
-//! those belong to the daemon. It never depends on `keyport-core`: the daemon converts core
+//! It also says where the service listens on each platform ([`path`]) and connects to it
+//! ([`local`]: a Unix socket, or a named pipe on Windows). It leaves out on purpose: binding
+//! the socket and checking its peers, the per-program access policy, and any behaviour; those
+//! belong to the service. It never depends on `keyport-core`: the daemon converts core
 //! values into these types.
 //!
 //! A client in Rust builds a [`Call`], sends it with [`frame::write_message`], and reads
@@ -30,6 +31,7 @@ pub mod code;
 pub mod event;
 pub mod frame;
 pub mod jsonrpc;
+pub mod local;
 pub mod method;
 pub mod path;
 pub mod token;
@@ -41,6 +43,6 @@ pub use event::{EVENT_METHOD, Event};
 pub use frame::{FrameError, MAX_ANSWER_BYTES, MAX_MESSAGE_BYTES, MAX_REQUEST_BYTES};
 pub use jsonrpc::{CallError, ErrorObject, Id, Notification, Request, Response, ServerMessage, Version};
 pub use method::{Call, Method};
-pub use path::{SOCKET_DIR, SOCKET_FILE, default_socket_path, socket_path_in};
+pub use path::{Platform, SOCKET_DIR, SOCKET_FILE, default_socket_path, socket_path_for, socket_path_in};
 pub use token::AccessToken;
 pub use types::*;

@@ -30,7 +30,11 @@ pub fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, Error> {
 
 /// Replaces `path` with `bytes` so that a crash leaves either the old or the new file, never
 /// a mix: write a temporary file (mode 0600) beside it, fsync it, rename it over the target,
-/// fsync the directory.
+/// fsync the directory (on Unix).
+///
+/// File modes are set on Unix only. On Windows files get the ACL of the directory they are
+/// created in, and Keyport's directories are under the user's profile, private to the user by
+/// its default ACL (see [`ensure_private_dir`]).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     let dir = path.parent().expect("store files have a parent directory");
     let io = |source| Error::Io { path: path.to_owned(), source };
@@ -46,8 +50,12 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
         file.write_all(bytes)?;
         file.sync_all()?;
         std::fs::rename(&temp, path)?;
-        // The rename is durable only once the directory entry is.
-        File::open(dir)?.sync_all()
+        // The rename is durable only once the directory entry is. (Windows cannot open a
+        // directory as a file, nor flush one: there NTFS's journal keeps the rename atomic,
+        // and a crash right after it may leave the old file.)
+        #[cfg(unix)]
+        File::open(dir)?.sync_all()?;
+        Ok(())
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(&temp);

@@ -66,26 +66,40 @@ pub const ENTRY_DICTIONARY: &[&[u8]] = &[
     b"=",
 ];
 
-/// Runs one `/proc` or sandbox file.
+/// Runs one `/proc` or sandbox file (Linux's: elsewhere only command lines are read).
 pub fn proc_files(data: &[u8]) -> String {
+    #[cfg(not(target_os = "linux"))]
+    if data.first().is_some_and(|kind| kind % 6 != 1) {
+        return "not read on this system".into();
+    }
     let Some((&kind, rest)) = data.split_first() else { return "empty".into() };
     let text = String::from_utf8_lossy(rest);
+    #[cfg(not(target_os = "linux"))]
+    let _ = text;
     match kind % 6 {
+        1 => command_line(rest),
+        #[cfg(target_os = "linux")]
         0 => match fuzzing::Stat::parse(&text) {
             Some(_) => "stat".into(),
             None => "stat unreadable".into(),
         },
-        1 => command_line(rest),
+        #[cfg(target_os = "linux")]
         2 => sandbox_id("flatpak", fuzzing::flatpak_app(&text)),
+        #[cfg(target_os = "linux")]
         3 => sandbox_id("container", fuzzing::container_name(&text)),
+        #[cfg(target_os = "linux")]
         4 => sandbox_id("snap", fuzzing::snap_name(&text).map(str::to_owned)),
+        #[cfg(target_os = "linux")]
         _ => match fuzzing::FdFlags::parse(&text) {
             Some(flags) => format!("flags cloexec={}", flags.close_on_exec()),
             None => "flags unreadable".into(),
         },
+        #[cfg(not(target_os = "linux"))]
+        _ => unreachable!("returned above"),
     }
 }
 
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 fn sandbox_id(what: &str, id: Option<String>) -> String {
     let Some(id) = id else { return format!("{what}: none") };
     assert!(!id.is_empty() && id.len() <= 255, "{what} id {id:?}");

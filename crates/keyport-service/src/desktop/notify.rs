@@ -106,6 +106,8 @@ pub struct Notifier {
 
 #[derive(Debug)]
 struct Shared {
+    /// Where clicks go (notifications with actions: org.freedesktop.Notifications only).
+    #[cfg_attr(not(all(unix, not(target_os = "macos"))), allow(dead_code))]
     actions: mpsc::Sender<DesktopAction>,
     places: Arc<Semaphore>,
     waiting: Mutex<HashSet<Notice>>,
@@ -168,6 +170,8 @@ impl Drop for Waiting<'_> {
     }
 }
 
+/// Shows `notice` and waits for a click on it (org.freedesktop.Notifications, with actions).
+#[cfg(all(unix, not(target_os = "macos")))]
 async fn show_and_wait(shared: &Shared, notice: &Notice) {
     let notification = notify_rust::Notification::new()
         .appname("Keyport")
@@ -201,6 +205,19 @@ async fn show_and_wait(shared: &Shared, notice: &Notice) {
     .await;
     if waited.is_err() {
         tracing::debug!("stopped waiting for a notification's action");
+    }
+}
+
+/// Shows `notice` through the system's notifications (Windows toasts, macOS Notification
+/// Center), which notify-rust offers without click actions: the notice opens nothing there.
+#[cfg(not(all(unix, not(target_os = "macos"))))]
+async fn show_and_wait(shared: &Shared, notice: &Notice) {
+    let notification =
+        notify_rust::Notification::new().appname("Keyport").summary(&notice.summary).body(&notice.body).finalize();
+    let shown =
+        tokio::time::timeout(shared.wait, tokio::task::spawn_blocking(move || notification.show().map(drop))).await;
+    if !matches!(shown, Ok(Ok(Ok(())))) {
+        tracing::debug!("no desktop notification");
     }
 }
 

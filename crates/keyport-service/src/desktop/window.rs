@@ -32,7 +32,6 @@ pub const MAX_STARTS_PER_SECOND: usize = 4;
 /// checkout's `target/`), or, for packages, `PREFIX/bin/keyport-desktop` when it is
 /// `PREFIX/lib/keyport/keyport-full` (as [`crate::cli_executables_near`] finds the CLI).
 pub fn window_program_near(executable: &Path) -> Option<PathBuf> {
-    use std::os::unix::fs::PermissionsExt;
     let dir = executable.parent()?;
     let mut candidates = vec![dir.join(WINDOW_PROGRAM)];
     if dir.ends_with("lib/keyport") {
@@ -41,13 +40,30 @@ pub fn window_program_near(executable: &Path) -> Option<PathBuf> {
     candidates
         .into_iter()
         .filter_map(|path| std::fs::canonicalize(path).ok())
-        .find(|path| std::fs::metadata(path).is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0))
+        .find(|path| std::fs::metadata(path).is_ok_and(|meta| meta.is_file() && executable_mode(&meta)))
+}
+
+/// Whether a file's mode lets someone run it (any file may be run on Windows).
+fn executable_mode(meta: &std::fs::Metadata) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        meta.permissions().mode() & 0o111 != 0
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = meta;
+        true
+    }
 }
 
 /// Whether a window can be shown: a Wayland or X11 display is named in the environment
-/// (`WAYLAND_DISPLAY` or `DISPLAY`, not empty). `var` reads one variable.
+/// (`WAYLAND_DISPLAY` or `DISPLAY`, not empty), or the system is Windows or macOS. `var`
+/// reads one variable.
 pub fn display_available(var: impl Fn(&str) -> Option<OsString>) -> bool {
-    ["WAYLAND_DISPLAY", "DISPLAY"].iter().any(|name| var(name).is_some_and(|value| !value.is_empty()))
+    // Windows and macOS sessions always have their one display.
+    cfg!(any(windows, target_os = "macos"))
+        || ["WAYLAND_DISPLAY", "DISPLAY"].iter().any(|name| var(name).is_some_and(|value| !value.is_empty()))
 }
 
 /// The window's arguments for `screen`.
@@ -132,10 +148,14 @@ impl WindowLauncher {
         // async-signal-safe calls are allowed. It makes one system call (setsid(2), through
         // rustix's raw syscall, no libc state) and, on failure, builds an `io::Error` from the
         // error number, which does not allocate. It touches no lock and no memory of the parent.
+        #[cfg(unix)]
         #[allow(unsafe_code)]
         unsafe {
             command.pre_exec(|| rustix::process::setsid().map(drop).map_err(std::io::Error::from));
         }
+        // Its own process group, detached from the service's console.
+        #[cfg(windows)]
+        command.creation_flags(0x0000_0200 | 0x0000_0008); // CREATE_NEW_PROCESS_GROUP | DETACHED_PROCESS
         let mut child =
             command.spawn().map_err(|source| CannotShowWindow::Start { program: self.program.clone(), source })?;
         let pid = child.id().unwrap_or_default();
@@ -199,6 +219,7 @@ mod tests {
         assert!(recent.admit(&prompt(1000), start + SAME_SCREEN_INTERVAL).is_ok());
     }
 
+    #[cfg(unix)]
     #[test]
     fn the_window_program_is_found_beside_the_service_or_in_the_package_layout() {
         use std::os::unix::fs::PermissionsExt;

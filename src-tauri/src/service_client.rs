@@ -165,7 +165,7 @@ async fn read_answers(
 /// the service's log file (`keyport_service::start::log_file`).
 fn start_service(socket: &Path) -> Result<(), AppError> {
     let failed = |err: std::io::Error| AppError::internal(format!("could not start Keyport's service: {err}"));
-    let me = std::env::current_exe().and_then(std::fs::canonicalize).map_err(failed)?;
+    let me = std::env::current_exe().and_then(|me| keyport_service::peer::canonical(&me)).map_err(failed)?;
     let service = keyport_service::cli_executables_near(&me)
         .into_iter()
         .find(|path| path.file_stem().is_some_and(|name| name == "keyport-full"))

@@ -121,7 +121,7 @@ mod tests {
     fn browser_variable_is_a_colon_separated_list_with_optional_placeholder() {
         let browser = SystemBrowser { browser_var: Some("firefox --new-tab:w3m %s -dump".into()) };
         assert_eq!(
-            browser.commands("https://x/y"),
+            browser.commands_separated("https://x/y", ':'),
             vec![
                 vec!["firefox".to_owned(), "--new-tab".into(), "https://x/y".into()],
                 vec!["w3m".to_owned(), "https://x/y".into(), "-dump".into()],

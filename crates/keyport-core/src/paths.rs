@@ -184,7 +184,8 @@ impl<F: Fn(&str) -> Option<OsString>> Vars<F> {
         let value = (self.var)(name)?;
         let absolute = match self.platform {
             Platform::Windows => windows_absolute(&value),
-            Platform::Xdg | Platform::MacOs => Path::new(&value).is_absolute(),
+            // `/…`, whatever system judges it (the rules are tested on every system).
+            Platform::Xdg | Platform::MacOs => value.as_encoded_bytes().starts_with(b"/"),
         };
         absolute.then(|| PathBuf::from(value))
     }

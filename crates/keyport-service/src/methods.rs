@@ -349,7 +349,7 @@ async fn dispatch(service: &Arc<Service>, conn: &Connection, asker: &Asker, call
         Call::ServiceSetAutostart(params) => {
             only_the_user(service, asker, "choose whether Keyport starts at login", "service.set_autostart", None)?;
             let autostart = service.config.autostart.clone().ok_or_else(no_autostart)?;
-            let me = std::env::current_exe().and_then(std::fs::canonicalize).map_err(|err| {
+            let me = std::env::current_exe().and_then(|me| crate::peer::canonical(&me)).map_err(|err| {
                 ErrorObject::new(ErrorCode::InternalError, format!("this service's executable: {err}"))
             })?;
             let status = service.blocking_io(move || autostart.set(params.enabled, &me)).await?;

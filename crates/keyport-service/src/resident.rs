@@ -147,6 +147,7 @@ Anonymous:             0 kB
         assert!(releasable("garbage\nAnonymous: 0 kB\n", "/usr/bin/keyport").is_empty());
     }
 
+    #[cfg(target_os = "linux")]
     #[test]
     fn releasing_our_own_code_keeps_it_running() {
         let resident = || {

@@ -52,7 +52,7 @@ impl ServiceConfig {
     pub fn new(socket: PathBuf, access_rules: PathBuf, accounts_file: PathBuf) -> Self {
         let mut cli_paths = Vec::new();
         let mut desktop_paths = Vec::new();
-        if let Ok(me) = std::env::current_exe().and_then(std::fs::canonicalize) {
+        if let Ok(me) = std::env::current_exe().and_then(|me| crate::peer::canonical(&me)) {
             // The daemon is the full CLI itself; the window is installed beside it.
             cli_paths.extend(cli_executables_near(&me));
             desktop_paths.extend(desktop_executables_near(&me));
@@ -118,7 +118,7 @@ pub fn cli_executables_near(executable: &std::path::Path) -> Vec<PathBuf> {
     if dir.ends_with("lib/keyport") {
         candidates.push(dir.join("../../bin").join(exe("keyport")));
     }
-    candidates.into_iter().filter_map(|path| std::fs::canonicalize(path).ok()).filter(|path| path.is_file()).collect()
+    candidates.into_iter().filter_map(|path| crate::peer::canonical(&path).ok()).filter(|path| path.is_file()).collect()
 }
 
 /// The desktop window's executable of the installation that `executable` (a CLI binary)
@@ -131,7 +131,7 @@ pub fn desktop_executables_near(executable: &std::path::Path) -> Vec<PathBuf> {
     if dir.ends_with("lib/keyport") {
         candidates.push(dir.join("../../bin").join(&desktop));
     }
-    candidates.into_iter().filter_map(|path| std::fs::canonicalize(path).ok()).filter(|path| path.is_file()).collect()
+    candidates.into_iter().filter_map(|path| crate::peer::canonical(&path).ok()).filter(|path| path.is_file()).collect()
 }
 
 /// How long the accounts snapshot is trusted without a `stat()` of `accounts.json`. The stats

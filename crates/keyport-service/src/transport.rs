@@ -147,3 +147,23 @@ pub fn peer_closed(stream: &Stream) -> bool {
         false
     }
 }
+
+// Run on Windows, or under Wine on Linux (`contrib/cross-check`); Linux's socket is tested
+// through the server everywhere else.
+#[cfg(all(test, windows))]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_pipe_client_is_accepted_as_this_user_with_its_pid() {
+        let name = std::path::PathBuf::from(format!(r"\\.\pipe\keyport-transport-test-{}", std::process::id()));
+        let mut listener = Listener::bind(&name).unwrap();
+        let address = name.clone();
+        let client = tokio::spawn(async move { keyport_wire::local::connect_async(&address).await.map(drop) });
+        let (stream, peer) = listener.accept().await.unwrap();
+        assert_eq!(peer, Peer { same_user: true, user: "you".into(), pid: Some(std::process::id()) });
+        client.await.unwrap().unwrap();
+        assert!(!peer_closed(&stream), "a pipe reports no hang-up; the next write finds it");
+        close(&stream);
+    }
+}

@@ -73,7 +73,9 @@ pub fn pipe_name(user: &str) -> PathBuf {
 /// tests); `None` when the variables it needs are unset, empty or (for directories) not
 /// absolute: the XDG Base Directory specification says to ignore a relative one.
 pub fn socket_path_for(platform: Platform, var: impl Fn(&str) -> Option<OsString>) -> Option<PathBuf> {
-    let absolute = |name: &str| var(name).map(PathBuf::from).filter(|dir| dir.is_absolute());
+    // A Unix path is absolute when it starts with `/`, whatever system judges it (the rules are
+    // tested on every system, and Windows would call `/run/user/1000` relative).
+    let absolute = |name: &str| var(name).filter(|dir| dir.as_encoded_bytes().starts_with(b"/")).map(PathBuf::from);
     match platform {
         Platform::Unix => absolute("XDG_RUNTIME_DIR").map(|dir| socket_path_in(&dir)),
         Platform::MacOs => absolute("XDG_RUNTIME_DIR").or_else(|| absolute("TMPDIR")).map(|dir| socket_path_in(&dir)),

@@ -39,7 +39,7 @@ pub fn window_program_near(executable: &Path) -> Option<PathBuf> {
     }
     candidates
         .into_iter()
-        .filter_map(|path| std::fs::canonicalize(path).ok())
+        .filter_map(|path| crate::peer::canonical(&path).ok())
         .find(|path| std::fs::metadata(path).is_ok_and(|meta| meta.is_file() && executable_mode(&meta)))
 }
 
@@ -109,7 +109,7 @@ impl WindowLauncher {
     /// ([`window_program_near`]); `None` when there is none (a CLI installed without the
     /// desktop app).
     pub fn find() -> Option<Self> {
-        let me = std::env::current_exe().and_then(std::fs::canonicalize).ok()?;
+        let me = std::env::current_exe().and_then(|me| crate::peer::canonical(&me)).ok()?;
         window_program_near(&me).map(Self::new)
     }
 
@@ -189,9 +189,11 @@ mod tests {
         assert!(display_available(env(&[("WAYLAND_DISPLAY", "wayland-0")])));
         assert!(display_available(env(&[("DISPLAY", ":0")])));
         assert!(display_available(env(&[("DISPLAY", ""), ("WAYLAND_DISPLAY", "wayland-1")])));
-        assert!(!display_available(env(&[])));
-        assert!(!display_available(env(&[("DISPLAY", ""), ("WAYLAND_DISPLAY", "")])));
-        assert!(!display_available(env(&[("XDG_SESSION_TYPE", "x11")])));
+        // Windows and macOS always have their display; elsewhere one must be named.
+        let elsewhere = cfg!(any(windows, target_os = "macos"));
+        assert_eq!(display_available(env(&[])), elsewhere);
+        assert_eq!(display_available(env(&[("DISPLAY", ""), ("WAYLAND_DISPLAY", "")])), elsewhere);
+        assert_eq!(display_available(env(&[("XDG_SESSION_TYPE", "x11")])), elsewhere);
     }
 
     #[test]

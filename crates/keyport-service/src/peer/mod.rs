@@ -45,6 +45,8 @@ pub mod terminal;
 pub use self::linux::{Identifier, Link};
 #[cfg(not(target_os = "linux"))]
 pub use self::portable::{Identifier, Link};
+use std::path::{Path, PathBuf};
+
 use crate::access::Program;
 
 /// Who sent a request, as judged.
@@ -107,5 +109,36 @@ pub enum Hold {
     Connector,
 }
 
+/// `path` with symlinks resolved, as the system names a running program's executable: so
+/// that what the user types, and the CLI and window paths, compare equal to it. On Windows
+/// without the `\\?\` prefix that `canonicalize` adds (process images carry none).
+pub fn canonical(path: &Path) -> std::io::Result<PathBuf> {
+    std::fs::canonicalize(path).map(|real| without_verbatim_prefix(&real))
+}
+
+/// `\\?\C:\…` as `C:\…` (a drive path in Windows' verbatim form); any other path as it is.
+pub fn without_verbatim_prefix(path: &Path) -> PathBuf {
+    let text = path.to_string_lossy();
+    match text.strip_prefix(r"\\?\") {
+        Some(rest) if rest.as_bytes().get(1) == Some(&b':') && rest.as_bytes()[0].is_ascii_alphabetic() => {
+            PathBuf::from(rest)
+        }
+        _ => path.to_owned(),
+    }
+}
+
 /// How many `sh -c` wrappers are looked through between the CLI and the program that ran it.
 pub const MAX_WRAPPERS: usize = 4;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verbatim_drive_paths_lose_their_prefix_and_others_stay() {
+        assert_eq!(without_verbatim_prefix(Path::new(r"\\?\C:\Tools\mbsync.exe")), Path::new(r"C:\Tools\mbsync.exe"));
+        for kept in [r"\\?\UNC\server\share\x.exe", r"C:\x.exe", "/usr/bin/git", r"\\?\"] {
+            assert_eq!(without_verbatim_prefix(Path::new(kept)), Path::new(kept));
+        }
+    }
+}

@@ -376,3 +376,119 @@ fn create_instance(
     unsafe { LocalFree(descriptor) };
     created
 }
+
+// Run on Windows, or under Wine on Linux (`contrib/cross-check`).
+#[cfg(all(test, feature = "tokio"))]
+mod tests {
+    use std::io::{Read, Write};
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+    use super::*;
+
+    /// A pipe name of its own for each test.
+    fn unique_name() -> PathBuf {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        PathBuf::from(format!(r"\\.\pipe\keyport-test-{}-{n}", std::process::id()))
+    }
+
+    #[test]
+    fn the_pipes_dacl_names_the_current_user_alone() {
+        let sid = current_user_sid().unwrap();
+        assert!(sid.starts_with("S-1-"), "{sid}");
+        assert_eq!(pipe_sddl(&sid), format!("D:P(A;;GA;;;{sid})"));
+    }
+
+    #[test]
+    fn this_process_reads_as_itself() {
+        let me = ProcessImage::of(std::process::id()).unwrap();
+        let exe = std::env::current_exe().unwrap();
+        assert_eq!(me.path.file_name(), exe.file_name(), "{} vs {}", me.path.display(), exe.display());
+        assert!(me.same_user);
+        assert!(
+            me.started > 0 && me.started <= ProcessImage::now(),
+            "started {} now {}",
+            me.started,
+            ProcessImage::now()
+        );
+        let parent = parent_pid(std::process::id()).unwrap();
+        assert_ne!(parent, std::process::id());
+        assert!(runs_as_current_user(std::process::id()).unwrap());
+        assert!(ProcessImage::of(u32::MAX - 3).is_err(), "no such process");
+    }
+
+    #[tokio::test]
+    async fn a_client_and_the_service_meet_and_know_each_other() {
+        let name = unique_name();
+        let mut servers = PipeServers::create(&name).unwrap();
+        assert!(exists(&name));
+        let address = name.clone();
+        let client = tokio::spawn(async move {
+            let mut client = super::super::connect_async(&address).await.unwrap();
+            client.write_all(b"hello\n").await.unwrap();
+            let mut line = String::new();
+            BufReader::new(client).read_line(&mut line).await.unwrap();
+            line
+        });
+        let server = servers.accept().await.unwrap();
+        assert_eq!(client_pid(&server).unwrap(), std::process::id(), "the client is this process");
+        let mut server = BufReader::new(server);
+        let mut line = String::new();
+        server.read_line(&mut line).await.unwrap();
+        assert_eq!(line, "hello\n");
+        server.get_mut().write_all(b"world\n").await.unwrap();
+        assert_eq!(client.await.unwrap(), "world\n");
+        // The next instance waits already: a second client gets in too.
+        let address = name.clone();
+        let second = tokio::spawn(async move { super::super::connect_async(&address).await.map(drop) });
+        servers.accept().await.unwrap();
+        second.await.unwrap().unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_pipe_that_exists_is_not_shared() {
+        if std::env::var_os("KEYPORT_UNDER_WINE").is_some() {
+            // Wine (8.0) creates the instance anyway: it ignores FILE_FLAG_FIRST_PIPE_INSTANCE.
+            println!("SKIPPED under Wine: no FILE_FLAG_FIRST_PIPE_INSTANCE there");
+            return;
+        }
+        let name = unique_name();
+        let _first = PipeServers::create(&name).unwrap();
+        let err = PipeServers::create(&name).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::PermissionDenied, "{err}");
+    }
+
+    #[test]
+    fn nobody_serves_a_pipe_that_does_not_exist() {
+        let name = unique_name();
+        assert!(!exists(&name));
+        let err = super::super::connect(&name).unwrap_err();
+        assert!(super::super::nobody_listens(&err), "{err:?}");
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_blocking_read_times_out_and_then_reads() {
+        let name = unique_name();
+        let mut servers = PipeServers::create(&name).unwrap();
+        let address = name.clone();
+        let client = std::thread::spawn(move || {
+            let mut stream = super::super::connect(&address).unwrap();
+            stream.set_read_timeout(Some(std::time::Duration::from_millis(50))).unwrap();
+            let mut byte = [0u8; 1];
+            let err = stream.read(&mut byte).unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+            stream.write_all(b"go\n").unwrap();
+            stream.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+            stream.read_exact(&mut byte).unwrap();
+            byte[0]
+        });
+        let server = servers.accept().await.unwrap();
+        let mut server = BufReader::new(server);
+        let mut line = String::new();
+        server.read_line(&mut line).await.unwrap();
+        server.get_mut().write_all(b"!").await.unwrap();
+        assert_eq!(tokio::task::spawn_blocking(move || client.join().unwrap()).await.unwrap(), b'!');
+    }
+}

@@ -27,18 +27,9 @@ pub enum ClientError {
     #[error("the Keyport service at {path}: {detail}")]
     Socket { path: String, detail: String },
     /// `XDG_RUNTIME_DIR` is not set (`USERNAME` on Windows).
-    #[error("{}", NO_ADDRESS)]
+    #[error("{}", keyport_wire::path::NO_ADDRESS)]
     NoRuntimeDir,
 }
-
-/// Why there is no address for the service (`keyport_wire::default_socket_path`).
-const NO_ADDRESS: &str = if cfg!(windows) {
-    "USERNAME is not set: Keyport's pipe is named after the user"
-} else if cfg!(target_os = "macos") {
-    "neither XDG_RUNTIME_DIR nor TMPDIR is set: Keyport's socket lives in the per-user runtime directory"
-} else {
-    "XDG_RUNTIME_DIR is not set: Keyport's socket lives in the per-user runtime directory"
-};
 
 /// A connection to the service.
 #[derive(Debug)]

@@ -14,8 +14,8 @@ pub enum ServiceError {
     /// The runtime directory is missing, owned by someone else, or too open.
     #[error("{}: {detail}", dir.display())]
     RuntimeDir { dir: PathBuf, detail: String },
-    /// No `XDG_RUNTIME_DIR`.
-    #[error("XDG_RUNTIME_DIR is not set: Keyport needs a private per-user runtime directory for its socket")]
+    /// No address for the socket (no `XDG_RUNTIME_DIR` on Linux; see `keyport_wire::path`).
+    #[error("{}", keyport_wire::path::NO_ADDRESS)]
     NoRuntimeDir,
     /// Binding or serving the socket failed.
     #[error("socket {}: {source}", path.display())]

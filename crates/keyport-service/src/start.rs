@@ -18,7 +18,10 @@ pub fn log_file(address: &Path) -> Result<PathBuf, ServiceError> {
     #[cfg(not(unix))]
     let dir = {
         let _ = address;
-        let dir = keyport_core::paths::state_dir().map_err(|_| ServiceError::NoRuntimeDir)?;
+        let dir = keyport_core::paths::state_dir().map_err(|err| ServiceError::RuntimeDir {
+            dir: PathBuf::from("Keyport's state directory"),
+            detail: err.to_string(),
+        })?;
         std::fs::create_dir_all(&dir)
             .map_err(|err| ServiceError::RuntimeDir { dir: dir.clone(), detail: err.to_string() })?;
         dir

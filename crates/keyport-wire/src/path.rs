@@ -87,6 +87,15 @@ pub fn socket_path_for(platform: Platform, var: impl Fn(&str) -> Option<OsString
     }
 }
 
+/// Why [`default_socket_path`] found no address on this system: what to set.
+pub const NO_ADDRESS: &str = if cfg!(windows) {
+    "USERNAME is not set: Keyport's pipe is named after the user"
+} else if cfg!(target_os = "macos") {
+    "neither XDG_RUNTIME_DIR nor TMPDIR is set: Keyport's socket lives in the per-user runtime directory"
+} else {
+    "XDG_RUNTIME_DIR is not set: Keyport's socket lives in the per-user runtime directory"
+};
+
 /// The service's address on this machine, from the process environment (see the module
 /// documentation); `None` when the variables it needs are missing.
 pub fn default_socket_path() -> Option<PathBuf> {

@@ -4,7 +4,6 @@
 use std::collections::VecDeque;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use keyport_wire::local::{Stream, nobody_listens};
@@ -51,14 +50,12 @@ impl Client {
             Err(err) if nobody_listens(&err) => {}
             Err(err) => return Err(socket_error(&path, &err)),
         }
-        start_service(&path)?;
+        let log = start_service(&path)?;
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
             match Self::connect(&path) {
                 Ok(client) => return Ok(client),
                 Err(err) if Instant::now() >= deadline => {
-                    let log =
-                        keyport_service::start::log_file(&path).unwrap_or_else(|_| path.with_file_name("daemon.log"));
                     return Err(ClientError::Socket {
                         path: path.display().to_string(),
                         detail: format!("the service did not start ({err}); see {}", log.display()),
@@ -179,22 +176,13 @@ fn socket_error(path: &Path, err: &std::io::Error) -> ClientError {
     ClientError::Socket { path: path.display().to_string(), detail: err.to_string() }
 }
 
-/// Starts `keyport daemon` in the background, detached from this terminal (its own process
-/// group, so Ctrl-C here does not stop it), logging to `daemon.log` beside the socket (rotated
-/// at 1 MiB by the service itself). Its standard error, which only a crash writes to, goes to
-/// the same file.
-fn start_service(socket: &Path) -> Result<(), ClientError> {
-    let log_file = keyport_service::start::log_file(socket)
-        .map_err(|err| ClientError::Socket { path: socket.display().to_string(), detail: err.to_string() })?;
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&log_file)
-        .map_err(|err| socket_error(socket, &err))?;
+/// Starts `keyport daemon` in the background, detached from this terminal, so Ctrl-C here does
+/// not stop it (`keyport_service::start::service`); returns its log file (`daemon.log` beside
+/// the socket, rotated at 1 MiB by the service itself).
+fn start_service(socket: &Path) -> Result<PathBuf, ClientError> {
     let exe = std::env::current_exe().map_err(|err| socket_error(socket, &err))?;
     tracing::debug!(exe = %exe.display(), "starting the Keyport service");
-    let mut command = Command::new(exe);
-    command.arg("daemon").arg("--log-file").arg(&log_file).stdin(Stdio::null()).stdout(Stdio::null()).stderr(log);
-    keyport_service::start::detach(&mut command).spawn().map_err(|err| socket_error(socket, &err))?;
-    Ok(())
+    let (_child, log) = keyport_service::start::service(&exe, socket)
+        .map_err(|err| ClientError::Socket { path: socket.display().to_string(), detail: err.to_string() })?;
+    Ok(log)
 }

@@ -45,8 +45,8 @@ impl ServiceClient {
         let stream = match connect_async(socket).await {
             Ok(stream) => stream,
             Err(err) if nobody_listens(&err) => {
-                start_service(socket)?;
-                wait_for(socket).await?
+                let log = start_service(socket)?;
+                wait_for(socket, &log).await?
             }
             Err(err) => {
                 return Err(AppError::internal(format!(
@@ -161,9 +161,9 @@ async fn read_answers(
     waiting.lock().expect("waiting").take();
 }
 
-/// Starts the service installed beside the window, in the background, its output in
-/// the service's log file (`keyport_service::start::log_file`).
-fn start_service(socket: &Path) -> Result<(), AppError> {
+/// Starts the service installed beside the window, in the background
+/// (`keyport_service::start::service`); returns its log file.
+fn start_service(socket: &Path) -> Result<PathBuf, AppError> {
     let failed = |err: std::io::Error| AppError::internal(format!("could not start Keyport's service: {err}"));
     let me = std::env::current_exe().and_then(|me| keyport_service::peer::canonical(&me)).map_err(failed)?;
     let service = keyport_service::cli_executables_near(&me)
@@ -172,24 +172,15 @@ fn start_service(socket: &Path) -> Result<(), AppError> {
         .ok_or_else(|| {
             AppError::internal(format!("Keyport's service (keyport-full) is not installed beside {}", me.display()))
         })?;
-    let log_file = keyport_service::start::log_file(socket).map_err(|err| AppError::internal(err.to_string()))?;
-    let log = std::fs::OpenOptions::new().create(true).append(true).open(&log_file).map_err(failed)?;
     tracing::info!(service = %service.display(), "starting Keyport's service");
-    let mut command = std::process::Command::new(service);
-    command
-        .arg("daemon")
-        .arg("--log-file")
-        .arg(&log_file)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(log);
-    let mut child = keyport_service::start::detach(&mut command).spawn().map_err(failed)?;
+    let (mut child, log) =
+        keyport_service::start::service(&service, socket).map_err(|err| AppError::internal(err.to_string()))?;
     // Reaped when it exits, so it never lingers as a zombie of the window.
     std::thread::spawn(move || child.wait());
-    Ok(())
+    Ok(log)
 }
 
-async fn wait_for(socket: &Path) -> Result<AsyncStream, AppError> {
+async fn wait_for(socket: &Path, log: &Path) -> Result<AsyncStream, AppError> {
     let deadline = tokio::time::Instant::now() + START_TIMEOUT;
     loop {
         match connect_async(socket).await {
@@ -197,9 +188,7 @@ async fn wait_for(socket: &Path) -> Result<AsyncStream, AppError> {
             Err(err) if tokio::time::Instant::now() >= deadline => {
                 return Err(AppError::internal(format!(
                     "Keyport's service did not start ({err}); see {}",
-                    keyport_service::start::log_file(socket)
-                        .unwrap_or_else(|_| socket.with_file_name("daemon.log"))
-                        .display()
+                    log.display()
                 )));
             }
             Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,

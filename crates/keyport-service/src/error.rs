@@ -20,6 +20,9 @@ pub enum ServiceError {
     /// Binding or serving the socket failed.
     #[error("socket {}: {source}", path.display())]
     Socket { path: PathBuf, source: std::io::Error },
+    /// A client could not start the service program.
+    #[error("cannot start {}: {source}", program.display())]
+    Start { program: PathBuf, source: std::io::Error },
     /// The access rules file is damaged.
     #[error("{}: {detail}", path.display())]
     Rules { path: PathBuf, detail: String },

@@ -207,7 +207,7 @@ mod tests {
         let mut early = std::os::unix::net::UnixStream::connect(&path).unwrap();
         early.write_all(b"{\"early\":1}\n").unwrap();
         let (server, _) = listener.accept().await.unwrap();
-        let line = LineReader::new(64).next(&server).await.unwrap();
+        let line = LineReader::new(64, None).next(&server).await.unwrap();
         assert_eq!(line, Incoming::Line { bytes: b"{\"early\":1}".to_vec(), writers: vec![std::process::id()] });
     }
 }

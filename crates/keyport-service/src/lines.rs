@@ -6,7 +6,7 @@
 //! pids of every process that wrote part of it (normally one). That pid, not the one that
 //! connected, is who asks: a process that connects and then hands the connection to another,
 //! or runs another program, cannot borrow the first one's identity. Other systems attach no
-//! credentials to writes: there every line is the connector's ([`LineReader::written_by`]),
+//! credentials to writes: there every line is the connector's ([`LineReader::new`]),
 //! and `peer/` judges only the connector.
 //!
 //! Framing is docs/socket.md's: one message per `\n`-terminated line, at most
@@ -47,31 +47,16 @@ pub(crate) struct LineReader {
     /// When the first byte of the line in progress arrived.
     partial_since: Option<Instant>,
     ended: bool,
-    /// Who wrote what arrives without credentials (every line, where writes carry none).
-    writer: Option<u32>,
+    /// The process that connected: the writer of every line where writes carry no
+    /// credentials. Unused on Linux, where a write without them is written by nobody known.
+    #[cfg_attr(target_os = "linux", allow(dead_code))]
+    connector: Option<u32>,
 }
 
 impl LineReader {
-    /// A reader of lines of at most `limit` bytes.
-    pub fn new(limit: usize) -> Self {
-        Self {
-            limit,
-            buffer: Vec::new(),
-            runs: Vec::new(),
-            scanned: 0,
-            partial_since: None,
-            ended: false,
-            writer: None,
-        }
-    }
-
-    /// Lines that arrive without the kernel naming their writer are taken as written by `pid`
-    /// (the process that connected): on systems whose writes carry no credentials. On Linux
-    /// every write carries them, and a write without is written by nobody known.
-    #[cfg_attr(target_os = "linux", allow(dead_code))]
-    pub fn written_by(mut self, pid: Option<u32>) -> Self {
-        self.writer = pid;
-        self
+    /// A reader of lines of at most `limit` bytes on a connection made by `connector`.
+    pub fn new(limit: usize, connector: Option<u32>) -> Self {
+        Self { limit, buffer: Vec::new(), runs: Vec::new(), scanned: 0, partial_since: None, ended: false, connector }
     }
 
     /// When the unfinished line in the buffer started arriving, if there is one.
@@ -160,7 +145,7 @@ impl LineReader {
         let mut control = RecvAncillaryBuffer::new(&mut space);
         let mut slices = [io::IoSliceMut::new(&mut chunk)];
         let received = rustix::net::recvmsg(stream, &mut slices, &mut control, RecvFlags::CMSG_CLOEXEC)?;
-        let mut writer = self.writer;
+        let mut writer = None;
         for message in control.drain() {
             if let RecvAncillaryMessage::ScmCredentials(credentials) = message {
                 writer = u32::try_from(credentials.pid.as_raw_nonzero().get()).ok();
@@ -175,7 +160,7 @@ impl LineReader {
     fn receive(&mut self, stream: &Stream) -> io::Result<()> {
         let mut chunk = [0u8; READ_CHUNK];
         let read = stream.try_read(&mut chunk)?;
-        self.keep(&chunk[..read], self.writer);
+        self.keep(&chunk[..read], self.connector);
         Ok(())
     }
 
@@ -217,7 +202,7 @@ mod tests {
     #[tokio::test]
     async fn lines_come_with_their_writer_and_blank_lines_are_skipped() {
         let (server, mut client) = pair();
-        let mut reader = LineReader::new(64);
+        let mut reader = LineReader::new(64, None);
         client.write_all(b"\n  \n{\"a\":1}\n{\"b\"").unwrap();
         let me = std::process::id();
         assert_eq!(
@@ -239,7 +224,7 @@ mod tests {
     #[tokio::test]
     async fn a_line_written_by_another_process_names_that_process() {
         let (server, client) = pair();
-        let mut reader = LineReader::new(64);
+        let mut reader = LineReader::new(64, None);
         // A child process writes on the connection (its standard output), with its own pid.
         let mut child = std::process::Command::new("sh")
             .arg("-c")
@@ -257,11 +242,11 @@ mod tests {
     #[tokio::test]
     async fn an_oversize_line_is_refused_at_the_limit() {
         let (server, mut client) = pair();
-        let mut reader = LineReader::new(16);
+        let mut reader = LineReader::new(16, None);
         client.write_all(&[b'x'; 17]).unwrap();
         assert_eq!(reader.next(&server).await.unwrap(), Incoming::Oversize);
         let (server, mut client) = pair();
-        let mut reader = LineReader::new(16);
+        let mut reader = LineReader::new(16, None);
         client.write_all(b"0123456789abcdef\n").unwrap();
         assert!(matches!(reader.next(&server).await.unwrap(), Incoming::Line { .. }), "exactly the limit");
     }
@@ -269,7 +254,7 @@ mod tests {
     #[tokio::test]
     async fn a_cancelled_read_loses_nothing() {
         let (server, mut client) = pair();
-        let mut reader = LineReader::new(64);
+        let mut reader = LineReader::new(64, None);
         client.write_all(b"{\"a\":").unwrap();
         let cancelled = tokio::time::timeout(std::time::Duration::from_millis(20), reader.next(&server)).await;
         assert!(cancelled.is_err());

@@ -389,12 +389,7 @@ async fn connection(
     });
     // Where writes carry their writer's credentials (Linux), each line is judged by its writer;
     // elsewhere every line is the connector's.
-    let reader = LineReader::new(keyport_wire::frame::MAX_REQUEST_BYTES);
-    #[cfg(not(target_os = "linux"))]
-    let reader = reader.written_by(pid);
-    #[cfg(target_os = "linux")]
-    let _ = pid;
-    let mut reader = reader;
+    let mut reader = LineReader::new(keyport_wire::frame::MAX_REQUEST_BYTES, pid);
     let mut requests = tokio::task::JoinSet::new();
     let connection_in_flight = Arc::new(Semaphore::new(MAX_IN_FLIGHT_PER_CONNECTION));
     let mut events: Option<broadcast::Receiver<Event>> = None;

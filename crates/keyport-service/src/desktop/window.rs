@@ -155,7 +155,7 @@ impl WindowLauncher {
         }
         // Its own process group, detached from the service's console.
         #[cfg(windows)]
-        command.creation_flags(0x0000_0200 | 0x0000_0008); // CREATE_NEW_PROCESS_GROUP | DETACHED_PROCESS
+        command.creation_flags(crate::start::DETACHED);
         let mut child =
             command.spawn().map_err(|source| CannotShowWindow::Start { program: self.program.clone(), source })?;
         let pid = child.id().unwrap_or_default();

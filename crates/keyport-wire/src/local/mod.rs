@@ -9,7 +9,7 @@
 //!   impersonation level only (the service may learn who the client is, never act as it).
 //!   Since any user could create a pipe of that name first, the client checks that the process
 //!   serving the pipe runs as the same user before it writes a byte, and refuses it otherwise
-//!   ([`ServerCheck`]). A pipe whose instances are all busy is waited for, briefly.
+//!   (`windows::check_server`). A pipe whose instances are all busy is waited for, briefly.
 //!
 //! Linux and macOS share the Unix code, tested here on Linux; the Windows code is type-checked
 //! (`contrib/cross-check`) and not yet run (README, "Platforms").
@@ -79,33 +79,6 @@ impl io::Write for Stream {
 
     fn flush(&mut self) -> io::Result<()> {
         self.inner.flush()
-    }
-}
-
-/// How long a client waits for a free instance of a busy pipe (Windows), or how long a
-/// freshly started service may take to appear, before giving up.
-pub const BUSY_WAIT: Duration = Duration::from_secs(2);
-
-/// What a client found about the process serving the address, before sending anything.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ServerCheck {
-    /// Served by a process of this user (Windows checks; on Unix the private directory
-    /// already guarantees it).
-    SameUser,
-    /// Served by a process of another user, or of one that could not be asked: refused.
-    Refused,
-}
-
-impl ServerCheck {
-    /// The error a refused server becomes.
-    pub fn into_result(self, address: &Path) -> io::Result<()> {
-        match self {
-            Self::SameUser => Ok(()),
-            Self::Refused => Err(io::Error::new(
-                io::ErrorKind::PermissionDenied,
-                format!("{} is served by a process of another user; not talking to it", address.display()),
-            )),
-        }
     }
 }
 

@@ -2,7 +2,7 @@
 //! end. The only `unsafe` code of the transport lives here, each call with what makes it sound.
 //!
 //! - Clients open the pipe with `SECURITY_IDENTIFICATION` and check, before writing, that the
-//!   serving process runs as their own user ([`server_check`]).
+//!   serving process runs as their own user ([`check_server`]).
 //! - The service creates each instance with a protected DACL that grants the current user
 //!   alone (`D:P(A;;GA;;;SID)`), refuses remote clients, and creates the first instance with
 //!   `FILE_FLAG_FIRST_PIPE_INSTANCE`, so a pipe someone made first stops it instead of being
@@ -19,7 +19,7 @@ use std::io;
 use std::os::windows::ffi::OsStringExt;
 use std::os::windows::io::{AsRawHandle, RawHandle};
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use windows_sys::Win32::Foundation::{CloseHandle, ERROR_PIPE_BUSY, FILETIME, HANDLE, LocalFree};
 use windows_sys::Win32::Security::Authorization::ConvertSidToStringSidW;
@@ -30,8 +30,6 @@ use windows_sys::Win32::System::Threading::{
     GetCurrentProcess, GetProcessTimes, OpenProcess, OpenProcessToken, PROCESS_NAME_WIN32,
     PROCESS_QUERY_LIMITED_INFORMATION, QueryFullProcessImageNameW,
 };
-
-use super::{BUSY_WAIT, ServerCheck};
 
 /// A handle closed when dropped.
 struct Owned(HANDLE);
@@ -146,11 +144,18 @@ fn server_pid(pipe: RawHandle) -> io::Result<u32> {
     Ok(pid)
 }
 
-/// Checks the process serving the pipe that `pipe` (a client's end) reached.
-pub fn server_check(pipe: &impl AsRawHandle) -> ServerCheck {
+/// How long a client waits for a free instance of a busy pipe before giving up.
+pub const BUSY_WAIT: Duration = Duration::from_secs(2);
+
+/// Checks that the process serving the pipe that `pipe` (a client's end) reached runs as this
+/// user; one of another user, or one that could not be asked, is refused before a byte is sent.
+pub fn check_server(pipe: &impl AsRawHandle, address: &Path) -> io::Result<()> {
     match server_pid(pipe.as_raw_handle()).and_then(runs_as_current_user) {
-        Ok(true) => ServerCheck::SameUser,
-        Ok(false) | Err(_) => ServerCheck::Refused,
+        Ok(true) => Ok(()),
+        Ok(false) | Err(_) => Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!("{} is served by a process of another user; not talking to it", address.display()),
+        )),
     }
 }
 
@@ -285,7 +290,7 @@ pub(super) fn connect(address: &Path) -> io::Result<std::fs::File> {
             Err(err) => return Err(err),
         }
     };
-    server_check(&file).into_result(address)?;
+    check_server(&file, address)?;
     Ok(file)
 }
 
@@ -305,7 +310,7 @@ pub(super) async fn connect_async(address: &Path) -> io::Result<tokio::net::wind
             Err(err) => return Err(err),
         }
     };
-    server_check(&client).into_result(address)?;
+    check_server(&client, address)?;
     Ok(client)
 }
 

@@ -382,8 +382,9 @@ fn git_get(request: &Credential, account: Option<&str>) -> Result<()> {
             Ok(())
         }
         Plan::Use { account, username } => {
-            let params = wire::TokenGetParams { account: account.clone(), min_valid_secs: Some(GIT_MIN_VALID_SECS) };
-            let result: wire::TokenGetResult = Client::connect_or_start()?.call(Call::TokenGet(params))?;
+            let mut client = Client::connect_or_start()?;
+            let params = client.token_params(account.clone(), Some(GIT_MIN_VALID_SECS));
+            let result: wire::TokenGetResult = client.call(Call::TokenGet(params))?;
             let expiry = result.expires_at.as_deref().and_then(unix_time);
             let answer = format_answer(&username, result.access_token.secret(), expiry)?;
             let mut out = std::io::stdout().lock();
@@ -410,7 +411,7 @@ fn git_erase(request: &Credential, account: Option<&str>) {
     let renew = || -> Result<bool, ClientError> {
         let mut client = Client::connect_or_start()?;
         if let Some(refused) = &request.password {
-            let params = wire::TokenGetParams { account: account.clone(), min_valid_secs: Some(0) };
+            let params = client.token_params(account.clone(), Some(0));
             let current: wire::TokenGetResult = client.call(Call::TokenGet(params))?;
             if current.access_token.secret() != refused.expose() {
                 return Ok(false);
@@ -463,7 +464,7 @@ pub fn xoauth2(args: Xoauth2Args) -> Result<()> {
     if user.is_empty() || user.contains(['\x01', '\n', '\r', '\0']) {
         bail!("--user must be an email address, without control characters");
     }
-    let params = wire::TokenGetParams { account: args.account.clone(), min_valid_secs: Some(args.min_valid) };
+    let params = client.token_params(args.account.clone(), Some(args.min_valid));
     let result: wire::TokenGetResult = client.call(Call::TokenGet(params))?;
     let token = result.access_token.secret();
     let text = if args.raw { xoauth2_raw(&user, token) } else { xoauth2_encoded(&user, token) };

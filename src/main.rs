@@ -11,6 +11,7 @@ mod client;
 mod helpers;
 mod log_file;
 mod print;
+mod ssh;
 #[cfg(test)]
 mod thin_client_tests;
 
@@ -136,6 +137,13 @@ enum Command {
     Man,
     /// Print the SASL XOAUTH2 string (base64) that IMAP and SMTP clients send.
     Xoauth2(helpers::Xoauth2Args),
+    /// ssh to a machine, lending it this desktop's tokens for the session.
+    ///
+    /// Runs the system `ssh` with a forward of a socket of the service: in the session,
+    /// `keyport token ACCOUNT` (Keyport installed there) reaches this service, and you decide here
+    /// which program there may read which account (`keyport allow --remote HOST`). Only token
+    /// reads cross the forward; it ends with the session (docs/clients.md).
+    Ssh(ssh::SshArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -307,13 +315,41 @@ struct BrowserArgs {
 #[derive(Debug, Args)]
 struct RuleArgs {
     /// The program: a name found in PATH, a path, or flatpak:APP-ID, snap:NAME, container:NAME:/path.
-    program: String,
+    /// With --remote: the name the remote program gives (`mbsync`), or nothing for every program there.
+    #[arg(required_unless_present = "remote")]
+    program: Option<String>,
     /// The account.
-    #[arg(required_unless_present = "every_account", conflicts_with = "every_account")]
+    #[arg(required_unless_present_any = ["every_account", "remote"], conflicts_with = "every_account")]
     account: Option<String>,
     /// Every account, present and future (and connecting new ones).
     #[arg(long)]
     every_account: bool,
+    /// A program on HOST, asking through `keyport ssh` (its name is the remote side's claim).
+    #[arg(long, value_name = "HOST")]
+    remote: Option<String>,
+}
+
+impl RuleArgs {
+    /// The program the rule is about, and its account (`None`: every account).
+    fn program_and_account(&self) -> Result<(Program, Option<String>)> {
+        let Some(host) = &self.remote else {
+            let typed = self.program.as_deref().context("which program?")?;
+            return Ok((Program::resolve(typed)?, self.account.clone()));
+        };
+        // `--remote HOST [PROGRAM] ACCOUNT`, or `--remote HOST [PROGRAM] --every-account`.
+        let (program, account) = match (&self.program, &self.account) {
+            (Some(program), Some(account)) => (Some(program.clone()), Some(account.clone())),
+            (Some(one), None) if self.every_account => (Some(one.clone()), None),
+            (Some(account), None) => (None, Some(account.clone())),
+            (None, _) if self.every_account => (None, None),
+            (None, _) => bail!("which account? keyport allow --remote HOST [PROGRAM] ACCOUNT"),
+        };
+        let text = match program {
+            Some(program) => format!("remote:{host}:{program}"),
+            None => format!("remote:{host}"),
+        };
+        Ok((text.parse()?, account))
+    }
 }
 
 #[derive(Debug, Args)]
@@ -493,8 +529,9 @@ fn run(command: Command) -> Result<()> {
             print::either(json, &view, print::status)
         }
         Command::Token { account, min_valid } => {
-            let params = wire::TokenGetParams { account: account.clone(), min_valid_secs: Some(min_valid) };
-            let result: wire::TokenGetResult = Client::connect_or_start()?.call(Call::TokenGet(params))?;
+            let mut client = Client::connect_or_start()?;
+            let params = client.token_params(account.clone(), Some(min_valid));
+            let result: wire::TokenGetResult = client.call(Call::TokenGet(params))?;
             print::token(result.access_token.secret())
         }
         Command::Refresh { account, json } => {
@@ -518,6 +555,10 @@ fn run(command: Command) -> Result<()> {
         }
         Command::GitCredential(args) => helpers::git_credential(args),
         Command::Xoauth2(args) => helpers::xoauth2(args),
+        Command::Ssh(args) => {
+            let code = ssh::ssh(args)?;
+            std::process::exit(code);
+        }
         Command::Completions { shell } => {
             std::io::stdout().write_all(&cli_docs::completions(shell)).context("writing the completions")
         }
@@ -537,11 +578,8 @@ fn run(command: Command) -> Result<()> {
 /// `keyport allow`, `deny` (`Some(decision)`) and `forget` (`None`), through the service, which
 /// accepts them only from the user at a terminal.
 fn set_rule(args: &RuleArgs, decision: Option<wire::AccessDecision>) -> Result<()> {
-    let program = Program::resolve(&args.program)?;
-    let account = match &args.account {
-        Some(account) => account.clone(),
-        None => keyport_service::access::EVERY_ACCOUNT.to_owned(),
-    };
+    let (program, account) = args.program_and_account()?;
+    let account = account.unwrap_or_else(|| keyport_service::access::EVERY_ACCOUNT.to_owned());
     let shown = if args.every_account { "every account".to_owned() } else { format!("`{account}`") };
     if decision == Some(wire::AccessDecision::Allow)
         && let Some(warning) = helpers::allow_warning(&program)

@@ -467,6 +467,7 @@ pub fn activity(records: &[keyport_wire::ActivityRecord]) {
                 ActivityWhy::Rule => format!("rule{}", rule(r)),
                 ActivityWhy::Answer => match r.answer {
                     Some(ActivityAnswer::Always) => "you: always allow".into(),
+                    Some(ActivityAnswer::Session) => "you: allow for this ssh session".into(),
                     _ => "you: allow once".into(),
                 },
                 ActivityWhy::Person => "you, at the terminal".into(),

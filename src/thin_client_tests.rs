@@ -83,6 +83,17 @@ fn the_thin_clients_socket_is_the_wires() {
 }
 
 #[test]
+fn the_thin_client_knows_where_sockets_are_forwarded_as_the_wire_says() {
+    use keyport_thin::token as thin;
+    use keyport_wire::path as wire;
+    assert_eq!(thin::SOCKET_ENV, wire::SOCKET_ENV);
+    assert_eq!(
+        (thin::FORWARD_DIR, thin::FORWARD_PREFIX, thin::FORWARD_SUFFIX, thin::FORWARD_SCAN_LIMIT),
+        (wire::FORWARD_DIR, wire::FORWARD_PREFIX, wire::FORWARD_SUFFIX, wire::FORWARD_SCAN_LIMIT)
+    );
+}
+
+#[test]
 fn the_thin_client_says_the_same_version_and_reads_token_lines_as_clap() {
     assert_eq!(keyport_thin::VERSION_LINE, Cli::command().render_version());
     for line in ["token work", "token work --min-valid 300", "token --min-valid=0 work", "token a@b --min-valid 7"] {

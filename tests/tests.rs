@@ -23,6 +23,7 @@ mod responsive;
 mod revoke;
 mod signin;
 mod socket;
+mod ssh;
 mod support;
 mod thin_client;
 mod window;

@@ -50,7 +50,7 @@ pub async fn account_remove(window: State<'_, Window>, account: String) -> Answe
 /// Puts the access token on the system clipboard; it never enters the web view.
 #[tauri::command(rename_all = "snake_case")]
 pub async fn account_copy_token(window: State<'_, Window>, account: String) -> Answer<CopyResult> {
-    let call = Call::TokenGet(TokenGetParams { account, min_valid_secs: None });
+    let call = Call::TokenGet(TokenGetParams { account, min_valid_secs: None, program: None });
     window.clipboard.copy(window.client.call::<TokenGetResult>(call).await?.access_token).await
 }
 

@@ -8,4 +8,5 @@ pub mod oidc;
 pub mod profile;
 pub mod rpc;
 pub mod server;
+pub mod sshd;
 pub mod webdriver;

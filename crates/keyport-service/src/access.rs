@@ -40,6 +40,11 @@ pub enum Program {
     Snap(String),
     /// A program in a container, by the container's name and the path inside it.
     Container { name: String, path: PathBuf },
+    /// A program on another machine, asking through a `keyport ssh` forward: the host as the
+    /// user named it, and the program name the remote side claims, unchecked (`None`: every
+    /// program there, in a rule; none claimed, in a request). A rule for the host applies to
+    /// every claim that has no rule of its own ([`AccessRules::decision`]).
+    Remote { host: String, program: Option<String> },
 }
 
 impl fmt::Display for Program {
@@ -49,6 +54,8 @@ impl fmt::Display for Program {
             Self::Flatpak(app) => write!(f, "flatpak:{app}"),
             Self::Snap(name) => write!(f, "snap:{name}"),
             Self::Container { name, path } => write!(f, "container:{name}:{}", path.display()),
+            Self::Remote { host, program: None } => write!(f, "remote:{host}"),
+            Self::Remote { host, program: Some(program) } => write!(f, "remote:{host}:{program}"),
         }
     }
 }
@@ -76,8 +83,21 @@ impl std::str::FromStr for Program {
             }
             return Ok(Self::Container { name: id(name)?, path: PathBuf::from(path) });
         }
+        if let Some(rest) = text.strip_prefix("remote:") {
+            let (host, program) = match rest.split_once(':') {
+                Some((host, program)) => (host, Some(program)),
+                None => (rest, None),
+            };
+            if !keyport_wire::is_host_name(host) {
+                return Err(bad("remote:HOST or remote:HOST:PROGRAM expected, HOST a host name"));
+            }
+            if program.is_some_and(|program| !keyport_wire::is_claimable_program(program)) {
+                return Err(bad("the remote program is a name: letters, digits, `.`, `_`, `-` or `+`"));
+            }
+            return Ok(Self::Remote { host: host.to_owned(), program: program.map(str::to_owned) });
+        }
         if !std::path::Path::new(text).is_absolute() {
-            return Err(bad("an absolute path, or flatpak:, snap: or container: expected"));
+            return Err(bad("an absolute path, or flatpak:, snap:, container: or remote: expected"));
         }
         Ok(Self::Path(PathBuf::from(text)))
     }
@@ -101,7 +121,7 @@ impl Program {
     /// program: bare names through `PATH`, paths to the real file (symlinks followed), as the
     /// kernel names a running program's executable.
     pub fn resolve(typed: &str) -> Result<Self, ServiceError> {
-        if ["flatpak:", "snap:", "container:"].iter().any(|prefix| typed.starts_with(prefix)) {
+        if ["flatpak:", "snap:", "container:", "remote:"].iter().any(|prefix| typed.starts_with(prefix)) {
             return typed.parse();
         }
         let candidate = if typed.contains(std::path::is_separator) {
@@ -130,6 +150,25 @@ impl Program {
             }
             Self::Flatpak(app) => app.rsplit('.').next().unwrap_or(app).to_owned(),
             Self::Snap(name) => name.clone(),
+            Self::Remote { host, program: Some(program) } => format!("{program} on {host}"),
+            Self::Remote { host, program: None } => format!("every program on {host}"),
+        }
+    }
+
+    /// The machine a remote program asks from.
+    pub fn remote_host(&self) -> Option<&str> {
+        match self {
+            Self::Remote { host, .. } => Some(host),
+            _ => None,
+        }
+    }
+
+    /// The rule key that stands for every program of a remote program's host; `None` for a
+    /// local program, or one that names the host already.
+    fn whole_host(&self) -> Option<Self> {
+        match self {
+            Self::Remote { host, program: Some(_) } => Some(Self::Remote { host: host.clone(), program: None }),
+            _ => None,
         }
     }
 }
@@ -159,6 +198,9 @@ pub enum Decision {
 pub enum PromptAnswer {
     /// Allow this one request.
     AllowOnce,
+    /// Allow this request, and the same program's for the same account through the same
+    /// `keyport ssh` forward while it lasts (remote questions only).
+    AllowSession,
     /// Allow; remembered.
     AllowAlways,
     /// Deny; remembered.
@@ -278,24 +320,23 @@ impl AccessRules {
     }
 
     /// The decision for `program` using `account`, if one was made: the rule for that account,
-    /// else the program's rule for every account ([`EVERY_ACCOUNT`]).
+    /// else the program's rule for every account ([`EVERY_ACCOUNT`]); for a remote program
+    /// with neither, the same for its whole host (`remote:HOST`).
     pub fn decision(&self, program: &Program, account: &str) -> Result<Option<Decision>, ServiceError> {
-        self.with_rules(|rules| {
-            let of_program = rules.get(program)?;
-            of_program.get(account).or_else(|| of_program.get(EVERY_ACCOUNT)).map(|rule| rule.decision)
-        })
+        Ok(self.deciding_rule(program, account)?.map(|(decision, _)| decision))
     }
 
-    /// [`Self::decision`], with whether the deciding rule is the program's rule for every
-    /// account ([`EVERY_ACCOUNT`]).
+    /// [`Self::decision`], with whether the deciding rule is one for every account
+    /// ([`EVERY_ACCOUNT`]).
     pub fn deciding_rule(&self, program: &Program, account: &str) -> Result<Option<(Decision, bool)>, ServiceError> {
-        self.with_rules(|rules| {
+        let of = |rules: &RuleMap, program: &Program| {
             let of_program = rules.get(program)?;
             match of_program.get(account) {
                 Some(rule) => Some((rule.decision, false)),
                 None => of_program.get(EVERY_ACCOUNT).map(|rule| (rule.decision, true)),
             }
-        })
+        };
+        self.with_rules(|rules| of(rules, program).or_else(|| program.whole_host().and_then(|host| of(rules, &host))))
     }
 
     /// Every rule, sorted by program then account.
@@ -454,6 +495,36 @@ mod tests {
         if cfg!(windows) {
             assert!("/usr/bin/git".parse::<Program>().is_err(), "a Unix path names nothing on Windows");
         }
+    }
+
+    #[test]
+    fn remote_programs_read_as_text_and_a_host_rule_covers_its_claims() {
+        let mbsync: Program = "remote:build-01:mbsync".parse().unwrap();
+        assert_eq!(mbsync, Program::Remote { host: "build-01".into(), program: Some("mbsync".into()) });
+        assert_eq!(mbsync.to_string(), "remote:build-01:mbsync");
+        assert_eq!(mbsync.short_name(), "mbsync on build-01");
+        assert_eq!(mbsync.remote_host(), Some("build-01"));
+        let host: Program = "remote:build-01".parse().unwrap();
+        assert_eq!(host, Program::Remote { host: "build-01".into(), program: None });
+        assert_eq!(Program::resolve("remote:10.0.0.7:git").unwrap().to_string(), "remote:10.0.0.7:git");
+        for bad in ["remote:", "remote:-x", "remote:a b", "remote:h:", "remote:h:a/b", "remote:h:p:q", "remote:[::1]"] {
+            assert!(bad.parse::<Program>().is_err(), "{bad}");
+        }
+
+        let dir = tempfile::tempdir().unwrap();
+        let rules = AccessRules::new(dir.path().join("access.toml"));
+        assert_eq!(rules.decision(&mbsync, "work").unwrap(), None);
+        rules.set(host.clone(), "work", Decision::Allow).unwrap();
+        assert_eq!(rules.decision(&mbsync, "work").unwrap(), Some(Decision::Allow), "the host's rule");
+        assert_eq!(rules.decision(&mbsync, "home").unwrap(), None);
+        rules.set(mbsync.clone(), "work", Decision::Deny).unwrap();
+        assert_eq!(rules.decision(&mbsync, "work").unwrap(), Some(Decision::Deny), "the claim's own rule first");
+        let git: Program = "remote:build-01:git".parse().unwrap();
+        assert_eq!(rules.decision(&git, "work").unwrap(), Some(Decision::Allow));
+        let elsewhere: Program = "remote:build-02:git".parse().unwrap();
+        assert_eq!(rules.decision(&elsewhere, "work").unwrap(), None, "another host");
+        // A local program is never judged by a remote rule.
+        assert_eq!(rules.decision(&Program::Path(bin("mbsync")), "work").unwrap(), None);
     }
 
     #[test]

@@ -129,6 +129,8 @@ pub enum Why {
     Rule { every_account: bool },
     /// Your answer in the window; `always` for "Always allow".
     Answer { always: bool },
+    /// Your answer "Allow for this session" to a `keyport ssh` session's question, then.
+    Session,
     /// You at the terminal.
     Person,
     /// You in the window.
@@ -419,6 +421,7 @@ fn record(kind: &Kind, at: OffsetDateTime, detail: String) -> ActivityRecord {
         Why::Answer { always } => {
             (ActivityWhy::Answer, None, Some(if always { ActivityAnswer::Always } else { ActivityAnswer::Once }))
         }
+        Why::Session => (ActivityWhy::Answer, None, Some(ActivityAnswer::Session)),
         Why::Person => (ActivityWhy::Person, None, None),
         Why::Window => (ActivityWhy::Window, None, None),
         Why::NoRule => (ActivityWhy::NoRule, None, None),
@@ -596,12 +599,23 @@ impl Activity {
             let _ = changed.wait_timeout_while(guard, WRITER_WAIT, |rebuilt| !*rebuilt);
         }
         let last_read = self.0.last_read.lock().expect("last read");
-        let of_program = last_read.get(program)?;
-        if account == crate::access::EVERY_ACCOUNT {
-            of_program.values().copied().max()
-        } else {
-            of_program.get(account).copied()
+        let read = |of_program: &HashMap<String, OffsetDateTime>| {
+            if account == crate::access::EVERY_ACCOUNT {
+                of_program.values().copied().max()
+            } else {
+                of_program.get(account).copied()
+            }
+        };
+        // A remote host's rule (`remote:HOST`) covers every program claimed there.
+        if let Some(host) = program.strip_prefix("remote:").filter(|host| !host.contains(':')) {
+            let claims = format!("remote:{host}:");
+            return last_read
+                .iter()
+                .filter(|(read_by, _)| *read_by == program || read_by.starts_with(&claims))
+                .filter_map(|(_, of_program)| read(of_program))
+                .max();
         }
+        read(last_read.get(program)?)
     }
 
     fn send(&self, record: ActivityRecord) {
@@ -893,6 +907,7 @@ fn allowed_detail(asker: &Asker, account: &str, why: Why) -> String {
         (Why::Rule { every_account: false }, _) => format!("allowed by your rule for `{account}`"),
         (Why::Answer { always: true }, _) => "you chose Always allow in the window".to_owned(),
         (Why::Answer { always: false }, _) => "you chose Allow once in the window".to_owned(),
+        (Why::Session, _) => "you chose Allow for this session in the window".to_owned(),
         _ => "allowed".to_owned(),
     }
 }

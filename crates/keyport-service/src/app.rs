@@ -294,13 +294,25 @@ impl Service {
         choice: PromptChoice,
     ) -> Result<(), Failure> {
         let prompt = prompts.get(prompt_id)?;
+        let program = prompt.program.parse::<Program>()?;
         let remember = match choice {
             PromptChoice::AllowOnce => None,
-            PromptChoice::AllowAlways => Some(Decision::Allow),
-            PromptChoice::Deny => Some(Decision::Deny),
+            // Remembered by the forward that asked (`Service::forwards`), not in the rules.
+            PromptChoice::AllowSession if prompt.host.is_some() => None,
+            PromptChoice::AllowSession => {
+                return Err(Failure::from(crate::ServiceError::BadRequest(
+                    "\"for this session\" answers a question from a `keyport ssh` session only".into(),
+                )));
+            }
+            // A remote program's name is only claimed: "always" is for its whole host.
+            PromptChoice::AllowAlways => match program.remote_host() {
+                Some(host) => Some((Program::Remote { host: host.to_owned(), program: None }, Decision::Allow)),
+                None => Some((program, Decision::Allow)),
+            },
+            PromptChoice::Deny => Some((program, Decision::Deny)),
         };
-        if let Some(decision) = remember {
-            self.rules.set(prompt.program.parse::<Program>()?, &prompt.account, decision)?;
+        if let Some((program, decision)) = remember {
+            self.rules.set(program, &prompt.account, decision)?;
         }
         Ok(prompts.answer(prompt_id, choice)?)
     }

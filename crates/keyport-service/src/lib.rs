@@ -16,6 +16,7 @@ mod convert;
 #[cfg(feature = "desktop")]
 pub mod desktop;
 mod error;
+pub mod forward;
 #[doc(hidden)]
 pub mod fuzzing;
 #[cfg(unix)]
@@ -137,7 +138,8 @@ async fn run_with(
             let socket = listening.socket.clone();
             tracing::info!(socket = %socket.display(), "serving");
             let releaser = tokio::spawn(release_when_idle(service.clone()));
-            serve(service, listening.listener, shutdown).await;
+            serve(service.clone(), listening.listener, shutdown).await;
+            service.forwards.close_all();
             releaser.abort();
             #[cfg(unix)]
             let _ = std::fs::remove_file(&socket);

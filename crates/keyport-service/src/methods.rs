@@ -25,6 +25,7 @@ use serde_json::Value;
 use crate::access::{Action, Decision, EVERY_ACCOUNT, Program, PromptAnswer};
 use crate::activity::Why;
 use crate::convert;
+use crate::forward::{Forward, Origin};
 use crate::peer::interpreter::Family;
 use crate::peer::{Asker, Delivery};
 use crate::server::Connection;
@@ -39,8 +40,15 @@ pub(crate) async fn answer(service: &Arc<Service>, conn: &Connection, request: R
         Ok(call) => call,
         Err(error) => return Response::error(Some(id), error),
     };
-    let outcome = match conn.asker(service, writers) {
-        Ok(asker) => dispatch(service, conn, &asker, call).await,
+    let asker = match &conn.origin {
+        Origin::Local => conn.asker(service, writers),
+        Origin::Forward(forward) => match forwarded_asker(service, forward, &call) {
+            Ok(asker) => Ok(asker),
+            Err(error) => return Response::error(Some(id), error),
+        },
+    };
+    let outcome = match asker {
+        Ok(asker) => dispatch(service, conn, &asker, call, writers.first().copied()).await,
         Err(reason) => {
             service.record_unidentified(&call, &reason);
             Err(ErrorObject::new(ErrorCode::AccessDenied, format!("access denied: {reason}")))
@@ -49,6 +57,44 @@ pub(crate) async fn answer(service: &Arc<Service>, conn: &Connection, request: R
     match outcome {
         Ok(value) => Response { id: Some(id), outcome: Ok(value) },
         Err(error) => Response::error(Some(id), error),
+    }
+}
+
+/// Who asks through a `keyport ssh` forward: its host and the program the remote side claims.
+/// Only the methods [`crate::forward::serves`] names get that far.
+fn forwarded_asker(service: &Service, forward: &Forward, call: &Call) -> Result<Asker, ErrorObject> {
+    let claimed = match call {
+        Call::TokenGet(params) => params.program.as_deref(),
+        _ => None,
+    };
+    let asker =
+        Asker::Program { program: forward.program(claimed)?, delivery: Delivery::Forwarded(forward.id.clone()) };
+    let method = call.method();
+    if !crate::forward::serves(method) {
+        service.record_refusal(&asker, call_account(call), method.name(), Why::OnlyYou, || {
+            "not served through a `keyport ssh` forward".to_owned()
+        });
+        return Err(ErrorObject::new(
+            ErrorCode::AccessDenied,
+            format!(
+                "access denied: `{method}` is not served through a `keyport ssh` forward; only `token.get` and \
+                 `accounts.list` cross it"
+            ),
+        ));
+    }
+    Ok(asker)
+}
+
+/// The account a call names, if any.
+fn call_account(call: &Call) -> Option<&str> {
+    match call {
+        Call::TokenGet(p) => Some(&p.account),
+        Call::AccountsStatus(p) | Call::TokenRefresh(p) | Call::AccountsRemove(p) | Call::AccountsDetails(p) => {
+            Some(&p.account)
+        }
+        Call::AccountsRevoke(p) => Some(&p.account),
+        Call::AccountsReauth(p) => Some(&p.account),
+        _ => None,
     }
 }
 
@@ -67,7 +113,7 @@ struct Success<'a, T> {
 /// request, and one client from 34,000 to 60,000 requests a second (`cargo bench --bench
 /// socket`, 2 cores).
 pub(crate) fn answer_now(service: &Service, conn: &Connection, request: &Request, writers: &[u32]) -> Option<Vec<u8>> {
-    if request.method != wire::Method::TokenGet.name() {
+    if request.method != wire::Method::TokenGet.name() || !matches!(conn.origin, Origin::Local) {
         return None;
     }
     let Ok(Call::TokenGet(params)) = Call::from_request(request) else { return None };
@@ -116,8 +162,14 @@ fn core(err: keyport_core::Error) -> ErrorObject {
     convert::error(&err)
 }
 
-async fn dispatch(service: &Arc<Service>, conn: &Connection, asker: &Asker, call: Call) -> Answer {
+async fn dispatch(service: &Arc<Service>, conn: &Connection, asker: &Asker, call: Call, writer: Option<u32>) -> Answer {
     match call {
+        Call::SshForward(params) => {
+            only_the_user(service, asker, "open a `keyport ssh` forward", "ssh.forward", None)?;
+            let (guard, socket) = crate::forward::open(service, params.host, writer)?;
+            conn.forwards.lock().expect("forwards").push(guard);
+            to_value(&wire::SshForwardResult { socket: socket.display().to_string() })
+        }
         Call::AccountsList => {
             let mut accounts = service.list_accounts().await?;
             accounts.retain(|account| service.may_see(asker, &account.name));
@@ -374,6 +426,22 @@ pub(crate) fn service_error(err: crate::ServiceError) -> ErrorObject {
 /// The refusal for `asker` about `account`.
 fn denied(asker: &Asker, account: &str) -> ErrorObject {
     match asker {
+        Asker::Program { program: Program::Remote { host, program: claimed }, .. } => {
+            let (who, named) = match claimed {
+                Some(name) => (
+                    format!("{name} on {host} (remote:{host}:{name}, a name that machine claims)"),
+                    format!(" [{name}]"),
+                ),
+                None => (format!("a program on {host} (remote:{host})"), String::new()),
+            };
+            ErrorObject::new(
+                ErrorCode::AccessDenied,
+                format!(
+                    "access denied: {who} may not use account `{account}`; to allow it, run on the machine that \
+                     runs Keyport: keyport allow --remote {host}{named} {account}"
+                ),
+            )
+        }
         Asker::Program { program, .. } => match crate::access::interpreter_family(program) {
             // Never advise allowing a shell or an interpreter: say what is judged instead.
             Some(Family::Shell) => ErrorObject::new(
@@ -489,14 +557,30 @@ async fn decide(
         Asker::Window { .. } => return Ok(Ok(Why::Window)),
         Asker::Program { program, .. } => program,
     };
+    let forward = match asker {
+        Asker::Program { delivery: Delivery::Forwarded(id), .. } => Some(id.as_str()),
+        _ => None,
+    };
     match service.rules().deciding_rule(program, account).map_err(service_error)? {
         Some((Decision::Allow, every_account)) => return Ok(Ok(Why::Rule { every_account })),
         Some((Decision::Deny, every_account)) => return Ok(Err(Why::DeniedByRule { every_account })),
         None => {}
     }
+    // A rule decides first (a `keyport deny` applies at once), then this session's answer.
+    if let Some(id) = forward
+        && service.forwards.allowed_for_session(id, program, account)
+    {
+        return Ok(Ok(Why::Session));
+    }
     // A remembered answer is already in the rules: the host saved it before answering.
     Ok(match service.prompter.ask(program, account, action).await {
         PromptAnswer::AllowOnce => Ok(Why::Answer { always: false }),
+        PromptAnswer::AllowSession => {
+            if let Some(id) = forward {
+                service.forwards.allow_for_session(id, program, account);
+            }
+            Ok(Why::Session)
+        }
         PromptAnswer::AllowAlways => Ok(Why::Answer { always: true }),
         PromptAnswer::Deny => Err(Why::DeniedInWindow),
         PromptAnswer::NoOneToAsk => Err(Why::NoOneToAsk),

@@ -84,7 +84,8 @@ impl ProgramNames {
             Program::Path(path) => names.by_path.get(path),
             Program::Flatpak(app) => names.by_flatpak.get(app),
             Program::Snap(name) => names.by_snap.get(name),
-            Program::Container { .. } => None,
+            // A remote program's name is its claim, never looked up here.
+            Program::Container { .. } | Program::Remote { .. } => None,
         };
         found.cloned().unwrap_or_else(|| program.short_name())
     }

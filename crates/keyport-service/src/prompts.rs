@@ -145,6 +145,7 @@ impl AccessPrompts {
         let open = self.open.lock().expect("prompts").remove(prompt_id).ok_or(PromptGone)?;
         let answer = match choice {
             PromptChoice::AllowOnce => PromptAnswer::AllowOnce,
+            PromptChoice::AllowSession => PromptAnswer::AllowSession,
             PromptChoice::AllowAlways => PromptAnswer::AllowAlways,
             PromptChoice::Deny => PromptAnswer::Deny,
         };
@@ -162,7 +163,11 @@ impl AccessPrompts {
         action: Action,
     ) -> Option<watch::Receiver<Option<PromptAnswer>>> {
         // Desktop entries may be read: before the lock.
-        let program_name = crate::names::ProgramNames::shared().name(program);
+        let program_name = match program {
+            // The question names the host beside it.
+            Program::Remote { program: claimed, .. } => claimed.clone().unwrap_or_else(|| "a program".to_owned()),
+            _ => crate::names::ProgramNames::shared().name(program),
+        };
         let mut open = self.open.lock().expect("prompts");
         let key = (program.clone(), account.to_owned(), action);
         if let Some(existing) = open.values().find(|o| o.key == key) {
@@ -176,6 +181,7 @@ impl AccessPrompts {
             prompt_id: crate::random_id(),
             program: program.to_string(),
             program_name,
+            host: program.remote_host().map(str::to_owned),
             account: account.to_owned(),
             action: crate::convert::action(action),
             asked_at: rfc3339(now),

@@ -24,6 +24,7 @@ use std::time::Duration;
 use keyport_wire::{ErrorCode, ErrorObject, Event, Request, Response};
 use tokio::sync::{Semaphore, broadcast, mpsc, watch};
 
+use crate::forward::Origin;
 use crate::lines::{Incoming, LineReader};
 use crate::log_budget::LogBudget;
 use crate::methods;
@@ -132,6 +133,10 @@ pub(crate) struct Connection {
     last_asker: Mutex<Option<(u32, Asker, Hold)>>,
     /// The requests of the program behind this connection in progress, over all its connections.
     pub program_in_flight: Arc<Semaphore>,
+    /// Where its requests come from: this machine, or a `keyport ssh` forward.
+    pub origin: Origin,
+    /// The forwards this connection asked for (`ssh.forward`): open while it is.
+    pub forwards: Mutex<Vec<crate::forward::ForwardGuard>>,
 }
 
 impl Connection {
@@ -298,7 +303,17 @@ impl RecentPrograms {
 }
 
 /// Serves `listener` until `shutdown` completes; then every connection is closed at once.
-pub async fn serve(service: Arc<Service>, mut listener: Listener, shutdown: impl std::future::Future<Output = ()>) {
+pub async fn serve(service: Arc<Service>, listener: Listener, shutdown: impl std::future::Future<Output = ()>) {
+    serve_from(service, listener, Origin::Local, shutdown).await;
+}
+
+/// [`serve`], for requests from `origin`.
+pub(crate) async fn serve_from(
+    service: Arc<Service>,
+    mut listener: Listener,
+    origin: Origin,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
     tokio::pin!(shutdown);
     let admissions = Arc::new(Mutex::new(Admissions::default()));
     let (stopping, stop) = watch::channel(false);
@@ -324,6 +339,15 @@ pub async fn serve(service: Arc<Service>, mut listener: Listener, shutdown: impl
             continue;
         }
         let pid = peer.pid;
+        if let Origin::Forward(forward) = &origin
+            && !forward.admits(pid)
+        {
+            log.warn(format_args!(
+                "refused a connection to the ssh forward for {}: not the ssh that `keyport ssh` started",
+                forward.host
+            ));
+            continue;
+        }
         // A process turned away a moment ago is turned away again without reading `/proc`: a
         // program that reconnects in a loop costs an accept and a close, not an identification.
         // (Admission only counts connections; every request is still judged on its own.)
@@ -334,7 +358,10 @@ pub async fn serve(service: Arc<Service>, mut listener: Listener, shutdown: impl
             continue;
         }
         let link = service.identifier.link(pid);
-        let key = service.identifier.admission_key(&link);
+        let key = match &origin {
+            Origin::Local => service.identifier.admission_key(&link),
+            Origin::Forward(forward) => format!("remote:{}", forward.host),
+        };
         if let Some(pid) = pid {
             recent.insert(pid, key.clone());
         }
@@ -357,7 +384,8 @@ pub async fn serve(service: Arc<Service>, mut listener: Listener, shutdown: impl
                     link.find_client_socket(&stream);
                     link
                 };
-                tokio::spawn(connection(service.clone(), stream, link, pid, ticket, stop.clone()));
+                let origin = origin.clone();
+                tokio::spawn(connection(service.clone(), stream, link, origin, pid, ticket, stop.clone()));
             }
             Err(refusal) => turn_away(&stream, refusal, &key, &log),
         }
@@ -369,6 +397,7 @@ async fn connection(
     service: Arc<Service>,
     stream: Stream,
     link: Link,
+    origin: Origin,
     pid: Option<u32>,
     ticket: Ticket,
     mut stop: watch::Receiver<bool>,
@@ -386,6 +415,8 @@ async fn connection(
         control,
         last_asker: Mutex::new(None),
         program_in_flight: ticket.in_flight.clone(),
+        origin,
+        forwards: Mutex::new(Vec::new()),
     });
     // Where writes carry their writer's credentials (Linux), each line is judged by its writer;
     // elsewhere every line is the connector's.
@@ -404,8 +435,10 @@ async fn connection(
     // closed its end entirely (see `peer_closed`); made when first needed.
     let mut hangup_check: Option<tokio::time::Interval> = None;
     loop {
-        let waiting_for_events =
-            conn.subscriber.lock().expect("subscriber").is_some() || !conn.signins.lock().expect("signins").is_empty();
+        // Events to forward, or a forward to hold open: the connection stays while idle.
+        let waiting_for_events = conn.subscriber.lock().expect("subscriber").is_some()
+            || !conn.signins.lock().expect("signins").is_empty()
+            || !conn.forwards.lock().expect("forwards").is_empty();
         if !reading && requests.is_empty() && !waiting_for_events {
             break; // the client is done sending, and everything it asked for is answered
         }
@@ -506,6 +539,8 @@ async fn connection(
     // Whatever is still in progress was for a client that is gone or too slow.
     requests.abort_all();
     outbox.close();
+    // Its forwards end with it.
+    conn.forwards.lock().expect("forwards").clear();
     tracing::debug!(program = %ticket.key, reading, "connection closed");
     drop(ticket);
 }

@@ -193,6 +193,8 @@ pub struct Service {
     pub(crate) activity: crate::activity::Activity,
     /// Request lines read on the socket since the start (for `resident`: is the service idle?).
     pub(crate) requests_read: std::sync::atomic::AtomicU64,
+    /// `keyport ssh`'s forwards that are open.
+    pub(crate) forwards: crate::forward::Forwards,
     /// Set by `service.stop` (`keyport quit`, the tray's Quit): [`crate::run`] ends.
     stop_requested: tokio::sync::watch::Sender<bool>,
 }
@@ -219,6 +221,7 @@ impl Service {
             keyring_reads: tokio::sync::Semaphore::new(KEYRING_READS),
             activity,
             requests_read: std::sync::atomic::AtomicU64::new(0),
+            forwards: crate::forward::Forwards::default(),
             stop_requested: tokio::sync::watch::channel(false).0,
         })
     }

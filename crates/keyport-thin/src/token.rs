@@ -39,6 +39,36 @@ pub fn socket_path() -> Option<PathBuf> {
     Some(dir.join("keyport").join("keyport.sock"))
 }
 
+/// `KEYPORT_SOCKET` (`keyport_wire::SOCKET_ENV`).
+pub const SOCKET_ENV: &str = "KEYPORT_SOCKET";
+/// Where `keyport ssh` forwards the socket to, and its file names
+/// (`keyport_wire::path::FORWARD_DIR`, `FORWARD_PREFIX`, `FORWARD_SUFFIX`).
+pub const FORWARD_DIR: &str = "/tmp";
+pub const FORWARD_PREFIX: &str = "keyport-ssh-";
+pub const FORWARD_SUFFIX: &str = ".sock";
+/// `keyport_wire::path::FORWARD_SCAN_LIMIT`.
+pub const FORWARD_SCAN_LIMIT: usize = 10_000;
+
+/// Whether the socket may be another than [`socket_path`]: one `KEYPORT_SOCKET` names, or, in
+/// an ssh session, one forwarded by `keyport ssh`. The full CLI then finds it, and names the
+/// program that asks, which only it does.
+pub fn elsewhere() -> bool {
+    if std::env::var_os(SOCKET_ENV).is_some_and(|path| !path.is_empty()) {
+        return true;
+    }
+    if std::env::var_os("SSH_CONNECTION").is_none() {
+        return false;
+    }
+    let Ok(entries) = std::fs::read_dir(FORWARD_DIR) else { return false };
+    entries.take(FORWARD_SCAN_LIMIT).flatten().any(|entry| {
+        entry.file_name().to_str().is_some_and(|name| {
+            name.len() > FORWARD_PREFIX.len() + FORWARD_SUFFIX.len()
+                && name.starts_with(FORWARD_PREFIX)
+                && name.ends_with(FORWARD_SUFFIX)
+        })
+    })
+}
+
 /// A connection to the socket at `path`.
 #[cfg(unix)]
 fn connect(path: &std::path::Path) -> Option<std::os::unix::net::UnixStream> {
@@ -105,7 +135,7 @@ pub fn read_line(line: &str) -> Line {
 /// Asks the service for `account`'s token and prints it, or reports its refusal.
 pub fn token(account: &str, min_valid: u64) -> Outcome {
     let request = request(account, min_valid);
-    if request.len() > MAX_REQUEST_BYTES + 1 {
+    if request.len() > MAX_REQUEST_BYTES + 1 || elsewhere() {
         return Outcome::AskTheFullCli;
     }
     let Some(path) = socket_path() else { return Outcome::AskTheFullCli };

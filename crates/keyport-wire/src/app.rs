@@ -444,10 +444,17 @@ pub struct AccessPrompt {
     /// Names this question in `prompts.answer`.
     pub prompt_id: String,
     /// The program as the rules name it: an absolute path, or `flatpak:ID`, `snap:NAME`,
-    /// `container:NAME:/path`.
+    /// `container:NAME:/path`, `remote:HOST[:PROGRAM]`.
     pub program: String,
     /// The name people know it by (its desktop entry's, else its file name), for the headline.
+    /// On a remote machine, the name the remote side claims (unchecked), or "a program".
     pub program_name: String,
+    /// The machine the request came from through a `keyport ssh` forward, if it did: the
+    /// question then offers [`PromptChoice::AllowSession`], and [`PromptChoice::AllowAlways`]
+    /// allows every program on this host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub host: Option<String>,
     /// The account it wants.
     pub account: String,
     /// What it wants to do with the account.
@@ -465,7 +472,10 @@ pub struct AccessPrompt {
 pub enum PromptChoice {
     /// This request only.
     AllowOnce,
-    /// Remember: allowed.
+    /// Every request of this program for this account through the same `keyport ssh`
+    /// session, until it ends (remote questions only).
+    AllowSession,
+    /// Remember: allowed (for a remote question, every program on that host).
     AllowAlways,
     /// Remember: denied.
     Deny,

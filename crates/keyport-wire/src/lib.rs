@@ -18,7 +18,7 @@
 //! ```
 //! use keyport_wire::{Call, Id, TokenGetParams};
 //!
-//! let request = Call::TokenGet(TokenGetParams { account: "alice@example.com".into(), min_valid_secs: None })
+//! let request = Call::TokenGet(TokenGetParams { account: "alice@example.com".into(), min_valid_secs: None, program: None })
 //!     .into_request(Id::Number(1));
 //! assert_eq!(
 //!     serde_json::to_string(&request).unwrap(),
@@ -43,6 +43,9 @@ pub use event::{EVENT_METHOD, Event};
 pub use frame::{FrameError, MAX_ANSWER_BYTES, MAX_MESSAGE_BYTES, MAX_REQUEST_BYTES};
 pub use jsonrpc::{CallError, ErrorObject, Id, Notification, Request, Response, ServerMessage, Version};
 pub use method::{Call, Method};
-pub use path::{Platform, SOCKET_DIR, SOCKET_FILE, default_socket_path, socket_path_for, socket_path_in};
+pub use path::{
+    FORWARD_DIR, FORWARD_PREFIX, FORWARD_SUFFIX, Platform, SOCKET_DIR, SOCKET_ENV, SOCKET_FILE, default_socket_path,
+    socket_path_for, socket_path_in,
+};
 pub use token::AccessToken;
 pub use types::*;

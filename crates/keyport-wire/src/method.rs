@@ -20,7 +20,7 @@ use crate::code::ErrorCode;
 use crate::jsonrpc::{ErrorObject, Id, Request, Version};
 use crate::types::{
     AccessForgetParams, AccessSetParams, AccountParams, ActivityListParams, NoParams, ReauthParams, RevokeParams,
-    SigninCancelParams, SigninStartParams, TokenGetParams,
+    SigninCancelParams, SigninStartParams, SshForwardParams, TokenGetParams,
 };
 
 /// A method a client may call. The names are a public contract and never change.
@@ -57,6 +57,9 @@ pub enum Method {
     AccessForget,
     /// `activity.list` → [`crate::ActivityListResult`].
     ActivityList,
+    /// `ssh.forward` → [`crate::SshForwardResult`]: a socket for one `keyport ssh` session,
+    /// open while the connection that asked stays open.
+    SshForward,
     /// `accounts.details` → [`crate::AccountDetails`].
     AccountsDetails,
     /// `accounts.add_service` → [`crate::AccountSummary`].
@@ -89,7 +92,7 @@ pub enum Method {
 
 impl Method {
     /// Every method, in the order of `docs/socket.md`.
-    pub const ALL: [Method; 29] = [
+    pub const ALL: [Method; 30] = [
         Self::AccountsList,
         Self::AccountsStatus,
         Self::TokenGet,
@@ -105,6 +108,7 @@ impl Method {
         Self::AccessSet,
         Self::AccessForget,
         Self::ActivityList,
+        Self::SshForward,
         Self::AccountsDetails,
         Self::AccountsAddService,
         Self::SigninDevice,
@@ -139,6 +143,7 @@ impl Method {
             Self::AccessSet => "access.set",
             Self::AccessForget => "access.forget",
             Self::ActivityList => "activity.list",
+            Self::SshForward => "ssh.forward",
             Self::AccountsDetails => "accounts.details",
             Self::AccountsAddService => "accounts.add_service",
             Self::SigninDevice => "signin.device",
@@ -202,6 +207,8 @@ pub enum Call {
     AccessForget(AccessForgetParams),
     /// `activity.list`.
     ActivityList(ActivityListParams),
+    /// `ssh.forward`.
+    SshForward(SshForwardParams),
     /// `accounts.details`.
     AccountsDetails(AccountParams),
     /// `accounts.add_service`.
@@ -251,6 +258,7 @@ impl Call {
             Self::AccessSet(_) => Method::AccessSet,
             Self::AccessForget(_) => Method::AccessForget,
             Self::ActivityList(_) => Method::ActivityList,
+            Self::SshForward(_) => Method::SshForward,
             Self::AccountsDetails(_) => Method::AccountsDetails,
             Self::AccountsAddService(_) => Method::AccountsAddService,
             Self::SigninDevice(_) => Method::SigninDevice,
@@ -306,6 +314,7 @@ impl Call {
             Method::AccessSet => Self::AccessSet(typed(method, params)?),
             Method::AccessForget => Self::AccessForget(typed(method, params)?),
             Method::ActivityList => Self::ActivityList(typed(method, params)?),
+            Method::SshForward => Self::SshForward(typed(method, params)?),
             Method::AccountsDetails => Self::AccountsDetails(typed(method, params)?),
             Method::AccountsAddService => Self::AccountsAddService(typed(method, params)?),
             Method::SigninDevice => Self::SigninDevice(typed(method, params)?),
@@ -376,6 +385,7 @@ impl Call {
             Self::AccessSet(p) => object(p),
             Self::AccessForget(p) => object(p),
             Self::ActivityList(p) => object(p),
+            Self::SshForward(p) => object(p),
         };
         Request { jsonrpc: Version, id, method, params }
     }

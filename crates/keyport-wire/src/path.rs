@@ -24,6 +24,33 @@ pub const SOCKET_DIR: &str = "keyport";
 /// The socket's file name inside [`SOCKET_DIR`].
 pub const SOCKET_FILE: &str = "keyport.sock";
 
+/// The environment variable that names the socket to use, over every other rule (a client's
+/// choice only: the service always binds its own address).
+pub const SOCKET_ENV: &str = "KEYPORT_SOCKET";
+
+/// Where `keyport ssh` puts the forwarded socket on the remote machine:
+/// `/tmp/keyport-ssh-RANDOM.sock` (a socket `sshd` creates as the user, mode 0600). A client
+/// in an ssh session (`SSH_CONNECTION` set) without [`SOCKET_ENV`] takes the newest such socket
+/// that the user owns and that answers, and removes those of the user's that refuse connections
+/// (left behind by sessions that ended). docs/socket.md, "Forwarding to a remote machine".
+pub const FORWARD_DIR: &str = "/tmp";
+
+/// The file name prefix of a forwarded socket in [`FORWARD_DIR`].
+pub const FORWARD_PREFIX: &str = "keyport-ssh-";
+
+/// The file name suffix of a forwarded socket in [`FORWARD_DIR`].
+pub const FORWARD_SUFFIX: &str = ".sock";
+
+/// How many entries of [`FORWARD_DIR`] a client looks at, at most, for forwarded sockets.
+pub const FORWARD_SCAN_LIMIT: usize = 10_000;
+
+/// Whether `name` is a forwarded socket's file name ([`FORWARD_DIR`]).
+pub fn is_forward_name(name: &str) -> bool {
+    name.len() > FORWARD_PREFIX.len() + FORWARD_SUFFIX.len()
+        && name.starts_with(FORWARD_PREFIX)
+        && name.ends_with(FORWARD_SUFFIX)
+}
+
 /// The prefix of the Windows pipe name; the user's name follows.
 pub const PIPE_PREFIX: &str = r"\\.\pipe\keyport-";
 

@@ -201,6 +201,53 @@ pub struct TokenGetParams {
     /// (default [`DEFAULT_MIN_VALID_SECS`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_valid_secs: Option<u64>,
+    /// The name of the program asking, as the client claims it (`mbsync`): read only on a
+    /// socket forwarded by `keyport ssh`, where the service cannot see the program, and shown
+    /// to the user as a claim. At most [`MAX_CLAIMED_PROGRAM`] characters: letters, digits,
+    /// `.`, `_`, `-`, `+`. Ignored on the service's own socket, which judges the program itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub program: Option<String>,
+}
+
+/// The longest program name a forwarded request may claim (`token.get`'s `program`).
+pub const MAX_CLAIMED_PROGRAM: usize = 64;
+
+/// Whether `name` is a program name a forwarded request may claim: 1 to
+/// [`MAX_CLAIMED_PROGRAM`] letters, digits, `.`, `_`, `-` or `+`, not starting with `.` or `-`.
+pub fn is_claimable_program(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_CLAIMED_PROGRAM
+        && !name.starts_with(['.', '-'])
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '+'))
+}
+
+/// The longest host name `ssh.forward` takes.
+pub const MAX_HOST_NAME: usize = 253;
+
+/// Whether `host` names a machine as `ssh.forward` takes it: 1 to [`MAX_HOST_NAME`] letters,
+/// digits, `.`, `_` or `-`, not starting with `.` or `-` (a name or an IPv4 address, as typed
+/// after `user@`).
+pub fn is_host_name(host: &str) -> bool {
+    !host.is_empty()
+        && host.len() <= MAX_HOST_NAME
+        && !host.starts_with(['.', '-'])
+        && host.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
+/// Params of `ssh.forward`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SshForwardParams {
+    /// The machine the session goes to, as the user named it (`build-01`): requests through
+    /// the forward are judged as coming from it (see [`is_host_name`]).
+    pub host: String,
+}
+
+/// Result of `ssh.forward`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SshForwardResult {
+    /// The forward's socket on this machine, for `ssh -R REMOTE:SOCKET`. It is removed, and
+    /// every connection through it ended, when the connection that asked for it closes.
+    pub socket: String,
 }
 
 /// Params of `signin.start`.
@@ -525,6 +572,8 @@ pub enum ActivityAnswer {
     Once,
     /// Always allow.
     Always,
+    /// Allow for this `keyport ssh` session.
+    Session,
     /// An answer added after this version (read only).
     #[serde(other, skip_serializing)]
     #[cfg_attr(feature = "ts", ts(skip))]
@@ -604,7 +653,7 @@ mod tests {
     #[test]
     fn optional_params_are_left_out_and_unknown_ones_ignored() {
         let params: TokenGetParams = serde_json::from_str(r#"{"account":"a","from_the_future":1}"#).unwrap();
-        assert_eq!(params, TokenGetParams { account: "a".into(), min_valid_secs: None });
+        assert_eq!(params, TokenGetParams { account: "a".into(), min_valid_secs: None, program: None });
         assert_eq!(serde_json::to_string(&params).unwrap(), r#"{"account":"a"}"#);
         assert_eq!(serde_json::to_string(&NoParams {}).unwrap(), "{}");
     }

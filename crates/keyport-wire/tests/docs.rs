@@ -198,7 +198,10 @@ fn the_rust_example_gets_a_token_from_a_server_speaking_this_crate() {
     let server = serve_token_get(UnixListener::bind(&socket).unwrap(), 1);
     assert_eq!(rust_example::token_get(&socket, "alice@example.com").unwrap(), "token-for-the-example");
     let calls = server.join().unwrap();
-    assert_eq!(calls, [Call::TokenGet(TokenGetParams { account: "alice@example.com".into(), min_valid_secs: None })]);
+    assert_eq!(
+        calls,
+        [Call::TokenGet(TokenGetParams { account: "alice@example.com".into(), min_valid_secs: None, program: None })]
+    );
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -221,7 +224,11 @@ fn the_python_example_gets_a_token_from_a_server_speaking_this_crate() {
     let calls = server.join().unwrap();
     assert_eq!(
         calls,
-        [Call::TokenGet(TokenGetParams { account: "alice@example.com".into(), min_valid_secs: Some(60) })]
+        [Call::TokenGet(TokenGetParams {
+            account: "alice@example.com".into(),
+            min_valid_secs: Some(60),
+            program: None
+        })]
     );
     std::fs::remove_dir_all(dir).unwrap();
 }

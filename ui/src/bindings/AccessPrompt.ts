@@ -11,13 +11,20 @@ export type AccessPrompt = {
 prompt_id: string, 
 /**
  * The program as the rules name it: an absolute path, or `flatpak:ID`, `snap:NAME`,
- * `container:NAME:/path`.
+ * `container:NAME:/path`, `remote:HOST[:PROGRAM]`.
  */
 program: string, 
 /**
  * The name people know it by (its desktop entry's, else its file name), for the headline.
+ * On a remote machine, the name the remote side claims (unchecked), or "a program".
  */
 program_name: string, 
+/**
+ * The machine the request came from through a `keyport ssh` forward, if it did: the
+ * question then offers [`PromptChoice::AllowSession`], and [`PromptChoice::AllowAlways`]
+ * allows every program on this host.
+ */
+host?: string, 
 /**
  * The account it wants.
  */

@@ -3,4 +3,4 @@
 /**
  * Your answer in the window, in an activity record.
  */
-export type ActivityAnswer = "once" | "always";
+export type ActivityAnswer = "once" | "always" | "session";

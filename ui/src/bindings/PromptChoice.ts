@@ -3,4 +3,4 @@
 /**
  * The user's answer to an [`AccessPrompt`].
  */
-export type PromptChoice = "allow_once" | "allow_always" | "deny";
+export type PromptChoice = "allow_once" | "allow_session" | "allow_always" | "deny";

@@ -1,4 +1,6 @@
 // The access request dialog: a program wants to use an account; Allow once, Always allow or Deny.
+// A program on a machine reached with `keyport ssh` also offers Allow for this session, and
+// Always allow is for its whole host (its name is only the remote side's claim).
 import { useId, useState } from "preact/hooks";
 
 import type { AccessPrompt } from "../bindings/AccessPrompt";
@@ -13,6 +15,7 @@ import { Modal } from "./Dialog";
 
 const LABELS: Record<PromptChoice, [string, string]> = {
   allow_once: ["Allow once", "Allowing…"],
+  allow_session: ["Allow for this session", "Allowing…"],
   allow_always: ["Always allow", "Allowing…"],
   deny: ["Deny", "Denying…"],
 };
@@ -38,6 +41,7 @@ function PromptDialog(props: { prompt: AccessPrompt; behind: number }) {
     }
   }
 
+  const host = p.host ?? null;
   const button = (choice: PromptChoice, cls: string) => (
     <button
       type="button"
@@ -50,6 +54,8 @@ function PromptDialog(props: { prompt: AccessPrompt; behind: number }) {
         <>
           <Spinner /> {LABELS[choice][1]}
         </>
+      ) : choice === "allow_always" && host !== null ? (
+        "Always allow for this host"
       ) : (
         LABELS[choice][0]
       )}
@@ -70,7 +76,14 @@ function PromptDialog(props: { prompt: AccessPrompt; behind: number }) {
     >
       <p class="eyebrow">Access request</p>
       <h2 id={`${id}-t`} class="modal-title" tabIndex={-1}>
-        <span class="prompt-program">{p.program_name}</span> wants to {phrase.verb}{" "}
+        <span class="prompt-program">{p.program_name}</span>
+        {host !== null && (
+          <>
+            {" "}
+            on <span class="prompt-host">{host}</span>
+          </>
+        )}{" "}
+        wants to {phrase.verb}{" "}
         <span class="prompt-account">{p.account}</span>
         {phrase.after}
       </h2>
@@ -84,6 +97,12 @@ function PromptDialog(props: { prompt: AccessPrompt; behind: number }) {
           <p>
             Allow once lets it do this now. Always allow lets it use <strong>{p.account}</strong> from now on: read
             its access token, renew it, sign in again, revoke or remove it.
+          </p>
+        )}
+        {host !== null && (
+          <p data-testid="prompt-remote">
+            It asks from <strong>{host}</strong>, through a <code>keyport ssh</code> session. Its name is what the
+            remote machine says; anyone who is you or root there can ask while the session lasts.
           </p>
         )}
         <dl class="facts">
@@ -103,16 +122,24 @@ function PromptDialog(props: { prompt: AccessPrompt; behind: number }) {
             ? `Without an answer it is refused, this once, in ${formatDuration(left)}.`
             : "Time is up: it was refused this once."}
         </p>
-        <p class="muted small">
-          Always allow and Deny are remembered for this program and account; they show on the
-          account's page, where you can forget them. Allow once remembers nothing.
-        </p>
+        {host === null ? (
+          <p class="muted small">
+            Always allow and Deny are remembered for this program and account; they show on the
+            account's page, where you can forget them. Allow once remembers nothing.
+          </p>
+        ) : (
+          <p class="muted small">
+            Allow for this session lasts until the ssh session ends. Always allow is remembered for every program
+            on {host}, Deny for this one; they show on the account's page. Allow once remembers nothing.
+          </p>
+        )}
       </div>
       {error && <ErrorMessage>{error}</ErrorMessage>}
       <div class="modal-actions prompt-actions">
         {button("deny", "btn-danger-outline")}
         <span class="actions-spacer" />
         {button("allow_once", "")}
+        {host !== null && button("allow_session", "")}
         {button("allow_always", "btn-primary")}
       </div>
       {props.behind > 0 && (

@@ -147,6 +147,7 @@ export function activityWhy(r: ActivityRecord): string {
     case "rule":
       return `allowed by ${rule}`;
     case "answer":
+      if (r.answer === "session") return "you chose Allow for this session";
       return r.answer === "always" ? "you chose Always allow" : "you chose Allow once";
     case "person":
       return "you, at your terminal";

@@ -72,7 +72,11 @@ impl Notice {
     /// line and escaped.
     pub fn for_prompt(prompt: &AccessPrompt) -> Self {
         let account = one_line(&prompt.account, MAX_NAME);
-        let (name, program) = (one_line(&prompt.program_name, MAX_NAME), one_line(&prompt.program, MAX_PATH));
+        let (mut name, program) = (one_line(&prompt.program_name, MAX_NAME), one_line(&prompt.program, MAX_PATH));
+        if let Some(host) = &prompt.host {
+            // "mbsync on build-01": the name is the remote side's claim.
+            name = format!("{name} on {}", one_line(host, MAX_NAME));
+        }
         let (summary, body) = match prompt.action {
             Action::ReadToken => (
                 format!("{name} wants to read {account}"),
@@ -269,6 +273,7 @@ mod tests {
             prompt_id: "p1".into(),
             program: format!("/tmp/<b>{}</b>\n&", "x".repeat(400)),
             program_name: format!("Evil\nApp{}", "y".repeat(100)),
+            host: None,
             account: "work".into(),
             action: Action::ReadToken,
             asked_at: "2026-01-01T00:00:00Z".into(),
@@ -292,5 +297,27 @@ mod tests {
         });
         assert_eq!(revoke.summary, "Tool wants to revoke and remove `work`");
         assert_eq!(revoke.body, "/usr/bin/tool asks to revoke and remove `work`. Allow it in Keyport.");
+
+        let remote = Notice::for_prompt(&AccessPrompt {
+            program: "remote:build-01:mbsync".into(),
+            program_name: "mbsync".into(),
+            host: Some("build-01".into()),
+            ..remote_prompt()
+        });
+        assert_eq!(remote.summary, "mbsync on build-01 wants to read work");
+        assert_eq!(remote.body, "remote:build-01:mbsync asks for an access token of work. Allow it in Keyport.");
+    }
+
+    fn remote_prompt() -> AccessPrompt {
+        AccessPrompt {
+            prompt_id: "p2".into(),
+            program: String::new(),
+            program_name: String::new(),
+            host: None,
+            account: "work".into(),
+            action: Action::ReadToken,
+            asked_at: "2026-01-01T00:00:00Z".into(),
+            expires_at: "2026-01-01T00:02:00Z".into(),
+        }
     }
 }

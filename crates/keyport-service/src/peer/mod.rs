@@ -98,6 +98,8 @@ pub enum Delivery {
     Discarded,
     /// The CLI's output goes somewhere else (a file, another program): no token is handed out.
     Elsewhere(String),
+    /// Over a `keyport ssh` forward (its id), to the remote machine.
+    Forwarded(String),
 }
 
 /// How a writer was found to hold the connection.

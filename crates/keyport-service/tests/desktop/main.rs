@@ -401,6 +401,7 @@ async fn integration_inside() {
             prompt_id: "0123abcd".into(),
             program: "/usr/bin/tool".into(),
             program_name: "Tool".into(),
+            host: None,
             account: "work".into(),
             action: keyport_wire::AccountAction::ReadToken,
             asked_at: "2026-01-01T00:00:00Z".into(),

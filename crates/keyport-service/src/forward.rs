@@ -1,0 +1,286 @@
+//! `keyport ssh`'s forwards: a socket per ssh session, which `ssh -R` carries to the remote
+//! machine (docs/socket.md, "Forwarding to a remote machine").
+//!
+//! - **Asked for by the user only** (`ssh.forward`, from the person at a terminal or the
+//!   window), and open for as long as the connection that asked stays open: the `keyport ssh`
+//!   process holds it while its `ssh` runs. Its end, or the service's, ends every connection
+//!   through the forward and removes the socket.
+//! - **A remote request is judged as its host**, plus the program name the remote side claims
+//!   (`token.get`'s `program`), as [`Program::Remote`]: matched against remote rules only,
+//!   never against a local program's. On Linux only the `ssh` that `keyport ssh` started (a
+//!   child of the process holding the forward) may connect to the socket, so a local program
+//!   cannot pass as the remote machine.
+//! - **Token reads only**: `token.get` and `accounts.list` (filtered as for any program) are
+//!   served; every other method is refused ([`serves`]).
+//! - "Allow for this session" answers are kept here, per forward, and go with it.
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use keyport_wire::{ErrorCode, ErrorObject, Method};
+use tokio::sync::oneshot;
+
+use crate::access::Program;
+use crate::service::Service;
+
+/// Forwards open at once, over every `keyport ssh` session of the user.
+pub const MAX_FORWARDS: usize = 16;
+
+/// "Allow for this session" answers one forward remembers (program and account pairs).
+pub const MAX_SESSION_ANSWERS: usize = 256;
+
+/// The methods a forwarded socket serves: reading tokens, and the accounts a remote program may
+/// see. Nothing that changes accounts, rules or providers crosses a forward.
+pub fn serves(method: Method) -> bool {
+    matches!(method, Method::TokenGet | Method::AccountsList)
+}
+
+/// Where requests on a connection come from.
+#[derive(Debug, Clone)]
+pub(crate) enum Origin {
+    /// The service's own socket: programs of this machine, judged by `peer/`.
+    Local,
+    /// A `keyport ssh` session's socket (none on Windows yet).
+    #[cfg_attr(not(unix), allow(dead_code))]
+    Forward(Arc<Forward>),
+}
+
+/// One open forward, as its connections see it.
+#[derive(Debug)]
+pub(crate) struct Forward {
+    /// Names it in [`Forwards`].
+    pub id: String,
+    /// The machine the session goes to, as the user named it.
+    pub host: String,
+    /// The process that asked for it (`keyport ssh`): the `ssh` it starts is its child.
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+    pub holder: Option<u32>,
+}
+
+impl Forward {
+    /// The program a request through this forward is judged as.
+    pub fn program(&self, claimed: Option<&str>) -> Result<Program, ErrorObject> {
+        match claimed {
+            Some(name) if !keyport_wire::is_claimable_program(name) => Err(ErrorObject::new(
+                ErrorCode::InvalidParams,
+                format!(
+                    "invalid params for `token.get`: `program` is a name of at most {} letters, digits, `.`, `_`, \
+                     `-` or `+`",
+                    keyport_wire::MAX_CLAIMED_PROGRAM
+                ),
+            )),
+            _ => Ok(Program::Remote { host: self.host.clone(), program: claimed.map(str::to_owned) }),
+        }
+    }
+
+    /// Whether a process that connected to the forward's socket may use it: on Linux, only
+    /// the `ssh` that the holder started. Elsewhere the socket's private directory is the
+    /// only guard (README, "Platforms").
+    pub fn admits(&self, pid: Option<u32>) -> bool {
+        #[cfg(target_os = "linux")]
+        {
+            let parent = pid.and_then(|pid| crate::peer::process::Stat::read(pid).ok()).map(|stat| stat.parent);
+            parent.is_some() && parent == self.holder
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            let _ = pid;
+            true
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Open {
+    /// "Allow for this session" answers: (program as text, account).
+    session: HashSet<(String, String)>,
+    /// Its socket, removed when it ends.
+    socket: PathBuf,
+    /// Dropped to end the forward.
+    _stop: oneshot::Sender<()>,
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        // At once, so that nothing new connects while its connections are being ended.
+        let _ = std::fs::remove_file(&self.socket);
+    }
+}
+
+/// The open forwards.
+#[derive(Debug, Default)]
+pub struct Forwards {
+    open: Mutex<HashMap<String, Open>>,
+}
+
+impl Forwards {
+    /// Whether `program` was allowed `account` for the session of forward `id`.
+    pub(crate) fn allowed_for_session(&self, id: &str, program: &Program, account: &str) -> bool {
+        let open = self.open.lock().expect("forwards");
+        open.get(id).is_some_and(|forward| forward.session.contains(&(program.to_string(), account.to_owned())))
+    }
+
+    /// Remembers "Allow for this session" for forward `id` (while it is open, and up to
+    /// [`MAX_SESSION_ANSWERS`]; past that the answer counts for the one request).
+    pub(crate) fn allow_for_session(&self, id: &str, program: &Program, account: &str) {
+        if let Some(forward) = self.open.lock().expect("forwards").get_mut(id)
+            && forward.session.len() < MAX_SESSION_ANSWERS
+        {
+            forward.session.insert((program.to_string(), account.to_owned()));
+        }
+    }
+
+    /// How many forwards are open.
+    pub fn len(&self) -> usize {
+        self.open.lock().expect("forwards").len()
+    }
+
+    /// Whether none is open.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Ends every forward (the service stops).
+    pub(crate) fn close_all(&self) {
+        self.open.lock().expect("forwards").clear();
+    }
+
+    #[cfg_attr(not(unix), allow(dead_code))]
+    fn insert(&self, id: &str, socket: PathBuf) -> Result<oneshot::Receiver<()>, ErrorObject> {
+        let mut open = self.open.lock().expect("forwards");
+        if open.len() >= MAX_FORWARDS {
+            return Err(ErrorObject::new(
+                ErrorCode::Busy,
+                format!("{MAX_FORWARDS} `keyport ssh` sessions are open already; end one first"),
+            ));
+        }
+        let (stop, stopped) = oneshot::channel();
+        open.insert(id.to_owned(), Open { session: HashSet::new(), socket, _stop: stop });
+        Ok(stopped)
+    }
+
+    fn remove(&self, id: &str) {
+        self.open.lock().expect("forwards").remove(id);
+    }
+}
+
+/// An open forward, for as long as this lives: dropping it ends the forward.
+#[derive(Debug)]
+pub(crate) struct ForwardGuard {
+    id: String,
+    service: std::sync::Weak<Service>,
+}
+
+impl Drop for ForwardGuard {
+    fn drop(&mut self) {
+        if let Some(service) = self.service.upgrade() {
+            service.forwards.remove(&self.id);
+        }
+    }
+}
+
+/// Opens a forward for `host`, asked for by the process `holder`: its socket (beside the
+/// service's, in the same private directory, 0600), served until the guard is dropped.
+pub(crate) fn open(
+    service: &Arc<Service>,
+    host: String,
+    holder: Option<u32>,
+) -> Result<(ForwardGuard, PathBuf), ErrorObject> {
+    if !keyport_wire::is_host_name(&host) {
+        return Err(ErrorObject::new(
+            ErrorCode::InvalidParams,
+            format!(
+                "invalid params for `ssh.forward`: `host` is a host name of at most {} letters, digits, `.`, `_` \
+                 or `-`",
+                keyport_wire::MAX_HOST_NAME
+            ),
+        ));
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let id = crate::random_id();
+        let dir = service.config.socket.parent().map(std::path::Path::to_owned).unwrap_or_default();
+        let path = dir.join(format!("ssh-{id}.sock"));
+        let stopped = service.forwards.insert(&id, path.clone())?;
+        let guard = ForwardGuard { id: id.clone(), service: Arc::downgrade(service) };
+        let failed = |err: std::io::Error| {
+            ErrorObject::new(ErrorCode::InternalError, format!("cannot open a forward at {}: {err}", path.display()))
+        };
+        let listener = crate::transport::Listener::bind(&path).map_err(failed)?;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).map_err(failed)?;
+        let forward = Arc::new(Forward { id, host, holder });
+        tracing::info!(host = %forward.host, socket = %path.display(), "ssh forward opened");
+        tokio::spawn(crate::server::serve_from(
+            service.clone(),
+            listener,
+            Origin::Forward(forward.clone()),
+            async move {
+                let _ = stopped.await;
+                tracing::info!(host = %forward.host, "ssh forward closed");
+            },
+        ));
+        Ok((guard, path))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (service, holder);
+        Err(ErrorObject::new(
+            ErrorCode::InternalError,
+            "`keyport ssh` forwards Unix sockets, which this Keyport does not serve on Windows yet",
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_token_reads_cross_a_forward() {
+        let served: Vec<_> = Method::ALL.into_iter().filter(|m| serves(*m)).map(Method::name).collect();
+        assert_eq!(served, ["accounts.list", "token.get"]);
+    }
+
+    #[test]
+    fn a_claim_is_a_name_and_becomes_a_remote_program() {
+        let forward = Forward { id: "f".into(), host: "build-01".into(), holder: None };
+        assert_eq!(forward.program(Some("mbsync")).unwrap().to_string(), "remote:build-01:mbsync");
+        assert_eq!(forward.program(None).unwrap().to_string(), "remote:build-01");
+        for bad in ["", "a/b", "../x", "-x", "a b", &"x".repeat(65)] {
+            assert_eq!(forward.program(Some(bad)).unwrap_err().code, ErrorCode::InvalidParams.code(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn session_answers_are_per_forward_bounded_and_go_with_it() {
+        let forwards = Forwards::default();
+        let _a = forwards.insert("a", PathBuf::new()).unwrap();
+        let _b = forwards.insert("b", PathBuf::new()).unwrap();
+        let mbsync: Program = "remote:h:mbsync".parse().unwrap();
+        forwards.allow_for_session("a", &mbsync, "work");
+        assert!(forwards.allowed_for_session("a", &mbsync, "work"));
+        assert!(!forwards.allowed_for_session("a", &mbsync, "home"));
+        assert!(!forwards.allowed_for_session("b", &mbsync, "work"), "another session");
+        for n in 0..MAX_SESSION_ANSWERS + 10 {
+            forwards.allow_for_session("a", &mbsync, &format!("acct{n}"));
+        }
+        assert_eq!(forwards.open.lock().unwrap()["a"].session.len(), MAX_SESSION_ANSWERS);
+        forwards.remove("a");
+        assert!(!forwards.allowed_for_session("a", &mbsync, "work"));
+    }
+
+    #[test]
+    fn forwards_are_bounded_and_a_removed_one_is_told() {
+        let forwards = Forwards::default();
+        let mut stopped: Vec<_> =
+            (0..MAX_FORWARDS).map(|n| forwards.insert(&n.to_string(), PathBuf::new()).unwrap()).collect();
+        assert_eq!(forwards.insert("one more", PathBuf::new()).unwrap_err().code, ErrorCode::Busy.code());
+        forwards.remove("0");
+        assert!(stopped[0].try_recv().is_err_and(|e| e == oneshot::error::TryRecvError::Closed));
+        assert!(stopped[1].try_recv().is_err_and(|e| e == oneshot::error::TryRecvError::Empty));
+        forwards.close_all();
+        assert!(forwards.is_empty());
+    }
+}

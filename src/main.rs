@@ -144,6 +144,11 @@ enum Command {
     /// which program there may read which account (`keyport allow --remote HOST`). Only token
     /// reads cross the forward; it ends with the session (docs/clients.md).
     Ssh(ssh::SshArgs),
+    /// Lend this desktop's tokens to ssh sessions to HOST that your ssh_config forwards (RemoteForward), until stopped.
+    ///
+    /// Prints the ssh_config lines to use. Any `ssh` of yours may use the forward while this
+    /// runs; `keyport ssh` needs none of this, and admits only the ssh it starts (docs/clients.md).
+    Forward(ssh::ForwardArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -555,6 +560,7 @@ fn run(command: Command) -> Result<()> {
         }
         Command::GitCredential(args) => helpers::git_credential(args),
         Command::Xoauth2(args) => helpers::xoauth2(args),
+        Command::Forward(args) => ssh::forward(args),
         Command::Ssh(args) => {
             let code = ssh::ssh(args)?;
             std::process::exit(code);

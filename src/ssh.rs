@@ -94,7 +94,7 @@ pub fn ssh(args: SshArgs) -> Result<i32> {
     };
     let mut client = Client::connect_or_start()?;
     let forward: wire::SshForwardResult =
-        client.call(Call::SshForward(wire::SshForwardParams { host: host.clone() }))?;
+        client.call(Call::SshForward(wire::SshForwardParams { host: host.clone(), for_ssh_config: false }))?;
     let remote = random_name();
     tracing::debug!(%host, local = %forward.socket, %remote, "forwarding Keyport for this ssh session");
     let status = std::process::Command::new("ssh")
@@ -107,6 +107,45 @@ pub fn ssh(args: SshArgs) -> Result<i32> {
     // The forward ends with this connection.
     drop(client);
     Ok(status.code().unwrap_or(255))
+}
+
+/// `keyport forward HOST`'s arguments.
+#[derive(Debug, Args)]
+pub struct ForwardArgs {
+    /// The host, as the `Host` line of your ssh_config names it.
+    host: String,
+}
+
+/// The `ssh_config` lines that use a held forward.
+pub fn config_lines(host: &str, socket: &str) -> String {
+    format!(
+        "Host {host}\n    RemoteForward {dir}/{prefix}%C{suffix} {socket}\n",
+        dir = wire::FORWARD_DIR,
+        prefix = wire::FORWARD_PREFIX,
+        suffix = wire::FORWARD_SUFFIX
+    )
+}
+
+/// Holds a forward for `HOST` open for an `ssh_config` `RemoteForward`, until this process is
+/// stopped or the service ends it.
+pub fn forward(args: ForwardArgs) -> Result<()> {
+    let host = args.host.to_ascii_lowercase();
+    if !wire::is_host_name(&host) {
+        bail!("`{}` is not a host name (letters, digits, `.`, `_`, `-`)", args.host);
+    }
+    let mut client = Client::connect_or_start()?;
+    let forward: wire::SshForwardResult =
+        client.call(Call::SshForward(wire::SshForwardParams { host: host.clone(), for_ssh_config: true }))?;
+    eprintln!(
+        "Lending this desktop's tokens to ssh sessions to {host} until you stop this (Ctrl-C).\n\
+         In ~/.ssh/config:\n\n{}",
+        config_lines(&host, &forward.socket)
+    );
+    loop {
+        if let Err(err) = client.next_event(std::time::Duration::from_secs(3600)) {
+            bail!("the forward for {host} ended: {err}");
+        }
+    }
 }
 
 #[cfg(test)]
@@ -135,6 +174,16 @@ mod tests {
         assert_eq!(host_of("a@b@host").as_deref(), Some("host"));
         assert_eq!(host_of("[::1]"), None);
         assert_eq!(host_of("me@"), None);
+    }
+
+    #[test]
+    fn the_config_lines_forward_a_remote_forward_name_to_the_socket() {
+        let lines = config_lines("build-01", "/run/user/1000/keyport/ssh-host-build-01.sock");
+        assert_eq!(
+            lines,
+            "Host build-01\n    RemoteForward /tmp/keyport-ssh-%C.sock /run/user/1000/keyport/ssh-host-build-01.sock\n"
+        );
+        assert!(keyport_wire::path::is_forward_name("keyport-ssh-%C.sock"), "what ssh makes of %C is one too");
     }
 
     #[test]

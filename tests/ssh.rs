@@ -14,6 +14,8 @@ use crate::support::daemon::system_python;
 use crate::support::oidc::OidcServer;
 use crate::support::profile::{Profile, keyport_binary};
 use crate::support::sshd::{Sshd, forwarded_sockets};
+use crate::window::{Hosted, Subscription, add_service_account};
+use serde_json::{Value, json};
 
 /// Remote clients take the newest forward in `/tmp` that answers: tests with sessions open run
 /// one at a time, so that none finds another's.
@@ -88,6 +90,19 @@ fn a_remote_session_borrows_tokens_only_as_the_rules_allow_and_loses_them_when_i
     let remote = tempfile::tempdir().unwrap();
     let mbsync = remote_program(remote.path(), "mbsync", "robot");
     let keyport = quote(&keyport_binary().display().to_string());
+
+    // Only the user opens a forward: a program (this test binary, with every account
+    // allowed) may not lend the desktop's tokens to another machine.
+    let mut args: Vec<String> = vec!["ssh".into()];
+    args.extend(sshd.options());
+    args.extend([sshd.destination(), "true".into()]);
+    let as_program = profile.run(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let stderr = text(&as_program.stderr);
+    assert_eq!(as_program.status.code(), Some(4), "{stderr}");
+    assert!(
+        stderr.contains("only you, at a terminal or in the Keyport window, may open a `keyport ssh` forward"),
+        "{stderr}"
+    );
 
     // No rule: the headless service has nobody to ask, and refuses the remote program, named
     // as its host and its claim.
@@ -169,4 +184,183 @@ fn a_remote_session_borrows_tokens_only_as_the_rules_allow_and_loses_them_when_i
     assert!(text(&outside.stderr).contains("XDG_RUNTIME_DIR is not set"), "{}", text(&outside.stderr));
     let still: Vec<PathBuf> = forwarded_sockets().into_iter().filter(|path| left.contains(path)).collect();
     assert!(still.is_empty(), "stale forwards left: {still:?}");
+}
+
+/// A forward opened by this test binary, which plays the installed window (only the user may
+/// open one), and the `ssh` it starts with it: as `keyport ssh` does, the holder's child.
+struct Session {
+    holder: Subscription,
+    child: std::process::Child,
+    local: PathBuf,
+}
+
+impl Session {
+    fn start(hosted: &Hosted, sshd: &Sshd, host: &str, command: &str) -> Self {
+        let mut holder = Subscription::open(&hosted.socket);
+        holder.send(1, "ssh.forward", json!({"host": host}));
+        let answer = holder.response(1);
+        let local = PathBuf::from(answer["result"]["socket"].as_str().unwrap_or_else(|| panic!("{answer}")));
+        let remote = format!(
+            "{}/{}test-{}-{}{}",
+            keyport_wire::FORWARD_DIR,
+            keyport_wire::FORWARD_PREFIX,
+            std::process::id(),
+            local.file_stem().unwrap().to_string_lossy(),
+            keyport_wire::FORWARD_SUFFIX
+        );
+        let child = Command::new("ssh")
+            .args(sshd.options())
+            .args(["-o", "ExitOnForwardFailure=yes", "-R"])
+            .arg(format!("{remote}:{}", local.display()))
+            .arg(sshd.destination())
+            .arg(command)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("running ssh");
+        Self { holder, child, local }
+    }
+
+    /// What the session printed, once it ended.
+    fn output(self) -> (String, Subscription) {
+        let output = self.child.wait_with_output().unwrap();
+        (format!("{}{}", text(&output.stdout), text(&output.stderr)), self.holder)
+    }
+}
+
+/// Answers the next question with `choice`, checking it is `program` on `host` for `account`.
+fn answer(answering: &mut Subscription, id: i64, host: &str, program: &str, account: &str, choice: &str) {
+    let asked = answering.event("prompt_asked");
+    let prompt = &asked["prompt"];
+    assert_eq!(
+        (&prompt["program"], &prompt["program_name"], &prompt["host"], &prompt["account"]),
+        (&json!(format!("remote:{host}:{program}")), &json!(program), &json!(host), &json!(account)),
+        "{asked}"
+    );
+    answering.send(id, "prompts.answer", json!({"prompt_id": prompt["prompt_id"], "choice": choice}));
+    assert_eq!(answering.response(id)["result"], json!({}), "{choice}");
+}
+
+#[test]
+fn a_remote_programs_question_is_answered_in_the_window_for_the_session_or_for_the_host() {
+    let _one_at_a_time = SESSIONS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let server = OidcServer::start();
+    let hosted = Hosted::start(true, true);
+    let mut window = hosted.rpc();
+    add_service_account(&mut window, &server);
+    let token = window.ok("token.get", json!({"account": "ci"}))["access_token"].as_str().unwrap().to_owned();
+    let mut answering = Subscription::open(&hosted.socket);
+    answering.send(1, "prompts.subscribe", Value::Null);
+    assert_eq!(answering.response(1)["result"], json!({"prompts": []}));
+    let sshd = Sshd::start();
+    let remote = tempfile::tempdir().unwrap();
+    let program = |name: &str| quote(&remote_program(remote.path(), name, "ci").display().to_string());
+    let (mbsync, offlineimap, git) = (program("mbsync"), program("offlineimap"), program("git-remote-x"));
+
+    // "Allow for this session": asked once, then not again in that session.
+    let session =
+        Session::start(&hosted, &sshd, "build-01", &format!("echo first=$({mbsync}); echo again=$({mbsync})"));
+    answer(&mut answering, 2, "build-01", "mbsync", "ci", "allow_session");
+    let (printed, holder) = session.output();
+    assert!(printed.contains(&format!("first={token}\nagain={token}\n")), "{printed}");
+    drop(holder);
+    let rules = window.ok("access.list", Value::Null);
+    assert_eq!(rules["rules"], json!([]), "nothing remembered: {rules}");
+
+    // A new session asks again. "Deny" is kept for the claim, "Always allow" for the host:
+    // then the denied claim stays denied and another is allowed without a question.
+    let session = Session::start(
+        &hosted,
+        &sshd,
+        "build-01",
+        &format!(
+            "echo denied=$({offlineimap}); echo allowed=$({mbsync}); echo still=$({offlineimap}); echo other=$({git})"
+        ),
+    );
+    answer(&mut answering, 3, "build-01", "offlineimap", "ci", "deny");
+    answer(&mut answering, 4, "build-01", "mbsync", "ci", "allow_always");
+    let (printed, _holder) = session.output();
+    assert!(printed.contains("denied=\n") && printed.contains("still=\n"), "{printed}");
+    assert!(
+        printed.contains(&format!("allowed={token}\n")) && printed.contains(&format!("other={token}\n")),
+        "{printed}"
+    );
+    assert!(printed.contains("offlineimap on build-01 (remote:build-01:offlineimap"), "{printed}");
+    let rules = window.ok("access.list", Value::Null);
+    let kept: Vec<(&str, &str)> = rules["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["program"].as_str().unwrap(), r["decision"].as_str().unwrap()))
+        .collect();
+    assert_eq!(kept, [("remote:build-01", "allow"), ("remote:build-01:offlineimap", "deny")], "{rules}");
+
+    // The forward ends with the connection that holds it, in the middle of a session.
+    let flag = remote.path().join("go-on");
+    let done = remote.path().join("read-once");
+    let session = Session::start(
+        &hosted,
+        &sshd,
+        "build-01",
+        &format!(
+            "echo before=$({mbsync}); touch {done}; while [ ! -e {flag} ]; do sleep 0.05; done; {mbsync}; echo after=$?",
+            done = quote(&done.display().to_string()),
+            flag = quote(&flag.display().to_string()),
+        ),
+    );
+    assert!(Sshd::wait_for(Duration::from_secs(20), || done.exists()), "the first read");
+    let Session { holder, child, local } = session;
+    assert!(local.exists());
+    drop(holder);
+    assert!(Sshd::wait_for(Duration::from_secs(5), || !local.exists()), "the forward's socket is removed");
+    std::fs::write(&flag, "").unwrap();
+    let output = child.wait_with_output().unwrap();
+    let printed = format!("{}{}", text(&output.stdout), text(&output.stderr));
+    assert!(printed.contains(&format!("before={token}\n")), "{printed}");
+    assert!(!printed.contains("after=0") && printed.contains("after="), "no token once the forward ended: {printed}");
+}
+
+#[test]
+fn an_ssh_config_remote_forward_reaches_a_held_forward_and_only_ssh_may_use_it() {
+    let _one_at_a_time = SESSIONS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let server = OidcServer::start();
+    let hosted = Hosted::start(true, true);
+    let mut window = hosted.rpc();
+    add_service_account(&mut window, &server);
+    let token = window.ok("token.get", json!({"account": "ci"}))["access_token"].as_str().unwrap().to_owned();
+    window.ok("access.set", json!({"program": "remote:127.0.0.1", "account": "ci", "decision": "allow"}));
+    let sshd = Sshd::start();
+    let remote = tempfile::tempdir().unwrap();
+    let mbsync = quote(&remote_program(remote.path(), "mbsync", "ci").display().to_string());
+
+    // `keyport forward 127.0.0.1` holds it (here the window, this test binary, asks).
+    let mut holder = Subscription::open(&hosted.socket);
+    holder.send(1, "ssh.forward", json!({"host": "127.0.0.1", "for_ssh_config": true}));
+    let answer = holder.response(1);
+    let socket = answer["result"]["socket"].as_str().unwrap_or_else(|| panic!("{answer}")).to_owned();
+    assert!(socket.ends_with("/ssh-host-127.0.0.1.sock"), "a path known ahead: {socket}");
+    let twice = window.err("ssh.forward", json!({"host": "127.0.0.1", "for_ssh_config": true}));
+    assert!(twice["message"].as_str().unwrap().contains("open already"), "{twice}");
+
+    // The user's ssh_config forwards to it, and their own `ssh` (not a child of the holder:
+    // a shell's) reaches it; a program that is not ssh is turned away.
+    let config = sshd.config(&format!("    RemoteForward /tmp/keyport-ssh-%C.sock {socket}\n"));
+    let command = format!(
+        "echo token=$({mbsync}); {python} -c {sidestep} {run}",
+        run = quote(&std::path::Path::new(&socket).parent().unwrap().display().to_string()),
+        python = quote(&system_python().expect("python3").display().to_string()),
+        sidestep = quote(&SIDESTEP.replace("/ssh-*.sock", "/ssh-host-*.sock")),
+    );
+    let output = Command::new("sh")
+        .arg("-c")
+        .arg(format!("ssh -F {} 127.0.0.1 {}", quote(&config.display().to_string()), quote(&command)))
+        .output()
+        .unwrap();
+    let printed = format!("{}{}", text(&output.stdout), text(&output.stderr));
+    assert!(printed.contains(&format!("token={token}\n")), "{printed}\nsshd:\n{}", sshd.log());
+    assert!(printed.contains("sidestep=b''\n"), "{printed}");
+
+    // Stopping `keyport forward` ends it.
+    drop(holder);
+    assert!(Sshd::wait_for(Duration::from_secs(5), || !std::path::Path::new(&socket).exists()), "{socket}");
 }

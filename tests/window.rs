@@ -18,13 +18,13 @@ use crate::support::oidc::{OidcServer, SERVICE_CLIENT};
 use crate::support::profile::Profile;
 use crate::support::rpc::Rpc;
 
-const TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A service run in this process over a temporary profile (secrets in memory), whose
 /// installed window is this test binary when `as_window`.
-struct Hosted {
+pub(crate) struct Hosted {
     _dir: tempfile::TempDir,
-    socket: PathBuf,
+    pub(crate) socket: PathBuf,
     runtime: tokio::runtime::Runtime,
     service: Arc<keyport_service::Service>,
     served: Option<tokio::task::JoinHandle<Result<(), keyport_service::ServiceError>>>,
@@ -33,7 +33,7 @@ struct Hosted {
 }
 
 impl Hosted {
-    fn start(as_window: bool, opener_works: bool) -> Self {
+    pub(crate) fn start(as_window: bool, opener_works: bool) -> Self {
         use keyport_core::browser::NoBrowser;
         use keyport_core::clock::SystemClock;
         use keyport_core::http::ReqwestClient;
@@ -86,26 +86,26 @@ impl Hosted {
         Self { _dir: dir, socket, runtime, service, served: Some(served), opened }
     }
 
-    fn rpc(&self) -> Rpc {
+    pub(crate) fn rpc(&self) -> Rpc {
         Rpc::connect(&self.socket, TIMEOUT)
     }
 }
 
 /// A connection that reads notifications too (the window's subscription).
-struct Subscription {
+pub(crate) struct Subscription {
     stream: UnixStream,
     reader: BufReader<UnixStream>,
 }
 
 impl Subscription {
-    fn open(socket: &Path) -> Self {
+    pub(crate) fn open(socket: &Path) -> Self {
         let stream = UnixStream::connect(socket).unwrap();
         stream.set_read_timeout(Some(TIMEOUT)).unwrap();
         let reader = BufReader::new(stream.try_clone().unwrap());
         Self { stream, reader }
     }
 
-    fn send(&mut self, id: i64, method: &str, params: Value) {
+    pub(crate) fn send(&mut self, id: i64, method: &str, params: Value) {
         let mut request = json!({"jsonrpc": "2.0", "id": id, "method": method});
         if !params.is_null() {
             request["params"] = params;
@@ -125,18 +125,18 @@ impl Subscription {
         }
     }
 
-    fn response(&mut self, id: i64) -> Value {
+    pub(crate) fn response(&mut self, id: i64) -> Value {
         self.next(|m| m["id"] == json!(id))
     }
 
-    fn event(&mut self, kind: &str) -> Value {
+    pub(crate) fn event(&mut self, kind: &str) -> Value {
         self.next(|m| m["method"] == "event" && m["params"]["event"] == kind)["params"].clone()
     }
 }
 
 /// Adds provider `svc` (the server's client-credentials client) and service account `ci`, as
 /// the window.
-fn add_service_account(window: &mut Rpc, server: &OidcServer) {
+pub(crate) fn add_service_account(window: &mut Rpc, server: &OidcServer) {
     window.ok(
         "providers.add",
         json!({"name": "svc", "source": {"kind": "issuer", "issuer": server.issuer}, "client_id": SERVICE_CLIENT.0,

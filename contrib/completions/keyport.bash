@@ -37,6 +37,9 @@ _keyport() {
             keyport,forget)
                 cmd="keyport__subcmd__forget"
                 ;;
+            keyport,forward)
+                cmd="keyport__subcmd__forward"
+                ;;
             keyport,git-credential)
                 cmd="keyport__subcmd__git__subcmd__credential"
                 ;;
@@ -70,6 +73,9 @@ _keyport() {
             keyport,revoke)
                 cmd="keyport__subcmd__revoke"
                 ;;
+            keyport,ssh)
+                cmd="keyport__subcmd__ssh"
+                ;;
             keyport,status)
                 cmd="keyport__subcmd__status"
                 ;;
@@ -99,6 +105,9 @@ _keyport() {
                 ;;
             keyport__subcmd__help,forget)
                 cmd="keyport__subcmd__help__subcmd__forget"
+                ;;
+            keyport__subcmd__help,forward)
+                cmd="keyport__subcmd__help__subcmd__forward"
                 ;;
             keyport__subcmd__help,git-credential)
                 cmd="keyport__subcmd__help__subcmd__git__subcmd__credential"
@@ -132,6 +141,9 @@ _keyport() {
                 ;;
             keyport__subcmd__help,revoke)
                 cmd="keyport__subcmd__help__subcmd__revoke"
+                ;;
+            keyport__subcmd__help,ssh)
+                cmd="keyport__subcmd__help__subcmd__ssh"
                 ;;
             keyport__subcmd__help,status)
                 cmd="keyport__subcmd__help__subcmd__status"
@@ -200,7 +212,7 @@ _keyport() {
 
     case "${cmd}" in
         keyport)
-            opts="-v -h -V --verbose --help --version provider add list status token refresh reauth daemon allow deny forget apps log quit remove revoke git-credential completions man xoauth2 help"
+            opts="-v -h -V --verbose --help --version provider add list status token refresh reauth daemon allow deny forget apps log quit remove revoke git-credential completions man xoauth2 ssh forward help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -244,12 +256,16 @@ _keyport() {
             return 0
             ;;
         keyport__subcmd__allow)
-            opts="-v -h --every-account --verbose --help"
+            opts="-v -h --every-account --remote --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --remote)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -312,12 +328,16 @@ _keyport() {
             return 0
             ;;
         keyport__subcmd__deny)
-            opts="-v -h --every-account --verbose --help"
+            opts="-v -h --every-account --remote --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --remote)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -326,7 +346,25 @@ _keyport() {
             return 0
             ;;
         keyport__subcmd__forget)
-            opts="-v -h --every-account --verbose --help"
+            opts="-v -h --every-account --remote --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --remote)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        keyport__subcmd__forward)
+            opts="-v -h --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -358,7 +396,7 @@ _keyport() {
             return 0
             ;;
         keyport__subcmd__help)
-            opts="provider add list status token refresh reauth daemon allow deny forget apps log quit remove revoke git-credential completions man xoauth2 help"
+            opts="provider add list status token refresh reauth daemon allow deny forget apps log quit remove revoke git-credential completions man xoauth2 ssh forward help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -456,6 +494,20 @@ _keyport() {
             return 0
             ;;
         keyport__subcmd__help__subcmd__forget)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        keyport__subcmd__help__subcmd__forward)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -680,6 +732,20 @@ _keyport() {
             return 0
             ;;
         keyport__subcmd__help__subcmd__revoke)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        keyport__subcmd__help__subcmd__ssh)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1137,6 +1203,20 @@ _keyport() {
             ;;
         keyport__subcmd__revoke)
             opts="-v -h --local --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        keyport__subcmd__ssh)
+            opts="-v -h --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

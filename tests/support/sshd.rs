@@ -107,6 +107,21 @@ impl Sshd {
         options
     }
 
+    /// An `ssh_config` for it, as a user writes one: `Host 127.0.0.1` with the same settings
+    /// as [`Sshd::options`], and `extra` lines.
+    pub fn config(&self, extra: &str) -> PathBuf {
+        let user = self.destination().split('@').next().unwrap().to_owned();
+        let text = format!(
+            "Host 127.0.0.1\n    Port {}\n    User {user}\n    IdentityFile {}\n    IdentitiesOnly yes\n    \
+             StrictHostKeyChecking no\n    UserKnownHostsFile /dev/null\n    BatchMode yes\n    LogLevel ERROR\n{extra}",
+            self.port,
+            self.dir.path().join("client_key").display()
+        );
+        let path = self.dir.path().join("ssh_config");
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
     /// The destination: the user running the tests, at 127.0.0.1.
     pub fn destination(&self) -> String {
         let user = std::env::var("USER").ok().filter(|u| !u.is_empty()).unwrap_or_else(|| "root".into());

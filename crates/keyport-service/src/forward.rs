@@ -9,7 +9,9 @@
 //!   (`token.get`'s `program`), as [`Program::Remote`]: matched against remote rules only,
 //!   never against a local program's. On Linux only the `ssh` that `keyport ssh` started (a
 //!   child of the process holding the forward) may connect to the socket, so a local program
-//!   cannot pass as the remote machine.
+//!   cannot pass as the remote machine; a forward for an `ssh_config` `RemoteForward`
+//!   (`keyport forward HOST`, at a path known ahead) admits any process running the system's
+//!   `ssh` ([`Admission`]).
 //! - **Token reads only**: `token.get` and `accounts.list` (filtered as for any program) are
 //!   served; every other method is refused ([`serves`]).
 //! - "Allow for this session" answers are kept here, per forward, and go with it.
@@ -53,9 +55,21 @@ pub(crate) struct Forward {
     pub id: String,
     /// The machine the session goes to, as the user named it.
     pub host: String,
-    /// The process that asked for it (`keyport ssh`): the `ssh` it starts is its child.
+    /// Who may connect to its socket.
     #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
-    pub holder: Option<u32>,
+    pub admits: Admission,
+}
+
+/// Who may connect to a forward's socket (checked on Linux; elsewhere the socket's private
+/// directory is the only guard).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+pub(crate) enum Admission {
+    /// A child of this process: the `ssh` that `keyport ssh` starts.
+    ChildOf(Option<u32>),
+    /// A process running one of these executables: the system's `ssh`, for a `RemoteForward`
+    /// of the user's `ssh_config` (`keyport forward`).
+    AnySsh(Vec<PathBuf>),
 }
 
 impl Forward {
@@ -80,8 +94,16 @@ impl Forward {
     pub fn admits(&self, pid: Option<u32>) -> bool {
         #[cfg(target_os = "linux")]
         {
-            let parent = pid.and_then(|pid| crate::peer::process::Stat::read(pid).ok()).map(|stat| stat.parent);
-            parent.is_some() && parent == self.holder
+            let Some(pid) = pid else { return false };
+            match &self.admits {
+                Admission::ChildOf(holder) => {
+                    let parent = crate::peer::process::Stat::read(pid).ok().map(|stat| stat.parent);
+                    parent.is_some() && parent == *holder
+                }
+                Admission::AnySsh(executables) => {
+                    std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|exe| executables.contains(&exe))
+                }
+            }
         }
         #[cfg(not(target_os = "linux"))]
         {
@@ -146,6 +168,12 @@ impl Forwards {
         self.open.lock().expect("forwards").clear();
     }
 
+    /// Whether an open forward has its socket at `path`.
+    #[cfg_attr(not(unix), allow(dead_code))]
+    fn serves(&self, path: &std::path::Path) -> bool {
+        self.open.lock().expect("forwards").values().any(|open| open.socket == path)
+    }
+
     #[cfg_attr(not(unix), allow(dead_code))]
     fn insert(&self, id: &str, socket: PathBuf) -> Result<oneshot::Receiver<()>, ErrorObject> {
         let mut open = self.open.lock().expect("forwards");
@@ -180,12 +208,30 @@ impl Drop for ForwardGuard {
     }
 }
 
+/// The system's `ssh` clients, as a running process's executable names them: `ssh` on the
+/// service's `PATH` and `/usr/bin/ssh`, symlinks followed.
+#[cfg_attr(not(unix), allow(dead_code))]
+fn ssh_executables() -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = [Program::resolve("ssh").ok(), Some(Program::Path(PathBuf::from("/usr/bin/ssh")))]
+        .into_iter()
+        .flatten()
+        .filter_map(|program| match program {
+            Program::Path(path) => crate::peer::canonical(&path).ok(),
+            _ => None,
+        })
+        .collect();
+    found.dedup();
+    found
+}
+
 /// Opens a forward for `host`, asked for by the process `holder`: its socket (beside the
-/// service's, in the same private directory, 0600), served until the guard is dropped.
+/// service's, in the same private directory, 0600), served until the guard is dropped. For an
+/// `ssh_config` `RemoteForward` (`for_ssh_config`), at `ssh-host-HOST.sock`, open to any `ssh`.
 pub(crate) fn open(
     service: &Arc<Service>,
     host: String,
     holder: Option<u32>,
+    for_ssh_config: bool,
 ) -> Result<(ForwardGuard, PathBuf), ErrorObject> {
     if !keyport_wire::is_host_name(&host) {
         return Err(ErrorObject::new(
@@ -202,7 +248,20 @@ pub(crate) fn open(
         use std::os::unix::fs::PermissionsExt;
         let id = crate::random_id();
         let dir = service.config.socket.parent().map(std::path::Path::to_owned).unwrap_or_default();
-        let path = dir.join(format!("ssh-{id}.sock"));
+        let (path, admits) = if for_ssh_config {
+            let path = dir.join(format!("ssh-host-{host}.sock"));
+            if service.forwards.serves(&path) {
+                return Err(ErrorObject::new(
+                    ErrorCode::InvalidParams,
+                    format!("a forward for {host} is open already (`keyport forward {host}` in another terminal)"),
+                ));
+            }
+            // One left by a service that was killed: the directory is ours alone.
+            let _ = std::fs::remove_file(&path);
+            (path, Admission::AnySsh(ssh_executables()))
+        } else {
+            (dir.join(format!("ssh-{id}.sock")), Admission::ChildOf(holder))
+        };
         let stopped = service.forwards.insert(&id, path.clone())?;
         let guard = ForwardGuard { id: id.clone(), service: Arc::downgrade(service) };
         let failed = |err: std::io::Error| {
@@ -210,7 +269,7 @@ pub(crate) fn open(
         };
         let listener = crate::transport::Listener::bind(&path).map_err(failed)?;
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).map_err(failed)?;
-        let forward = Arc::new(Forward { id, host, holder });
+        let forward = Arc::new(Forward { id, host, admits });
         tracing::info!(host = %forward.host, socket = %path.display(), "ssh forward opened");
         tokio::spawn(crate::server::serve_from(
             service.clone(),
@@ -225,7 +284,7 @@ pub(crate) fn open(
     }
     #[cfg(not(unix))]
     {
-        let _ = (service, holder);
+        let _ = (service, holder, for_ssh_config);
         Err(ErrorObject::new(
             ErrorCode::InternalError,
             "`keyport ssh` forwards Unix sockets, which this Keyport does not serve on Windows yet",
@@ -245,7 +304,7 @@ mod tests {
 
     #[test]
     fn a_claim_is_a_name_and_becomes_a_remote_program() {
-        let forward = Forward { id: "f".into(), host: "build-01".into(), holder: None };
+        let forward = Forward { id: "f".into(), host: "build-01".into(), admits: Admission::ChildOf(None) };
         assert_eq!(forward.program(Some("mbsync")).unwrap().to_string(), "remote:build-01:mbsync");
         assert_eq!(forward.program(None).unwrap().to_string(), "remote:build-01");
         for bad in ["", "a/b", "../x", "-x", "a b", &"x".repeat(65)] {

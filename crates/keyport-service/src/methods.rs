@@ -166,7 +166,7 @@ async fn dispatch(service: &Arc<Service>, conn: &Connection, asker: &Asker, call
     match call {
         Call::SshForward(params) => {
             only_the_user(service, asker, "open a `keyport ssh` forward", "ssh.forward", None)?;
-            let (guard, socket) = crate::forward::open(service, params.host, writer)?;
+            let (guard, socket) = crate::forward::open(service, params.host, writer, params.for_ssh_config)?;
             conn.forwards.lock().expect("forwards").push(guard);
             to_value(&wire::SshForwardResult { socket: socket.display().to_string() })
         }

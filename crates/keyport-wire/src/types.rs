@@ -240,6 +240,11 @@ pub struct SshForwardParams {
     /// The machine the session goes to, as the user named it (`build-01`): requests through
     /// the forward are judged as coming from it (see [`is_host_name`]).
     pub host: String,
+    /// For an `ssh_config` `RemoteForward` (`keyport forward HOST`): the socket is at a path
+    /// known ahead, `ssh-host-HOST.sock` beside the service's, one per host, and any `ssh`
+    /// client of the user may use it, not only a child of the process that asked.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub for_ssh_config: bool,
 }
 
 /// Result of `ssh.forward`.

@@ -67,6 +67,7 @@ fn check_result(method: Method, result: &Value, line: &str) {
         Method::PromptsSubscribe => round_trip::<PromptsListResult>(result, line),
         Method::ServiceStatus => round_trip::<AppStatus>(result, line),
         Method::ServiceAutostart | Method::ServiceSetAutostart => round_trip::<AutostartStatus>(result, line),
+        Method::SshForward => round_trip::<SshForwardResult>(result, line),
         other => panic!("no result type known for {other}"),
     }
 }

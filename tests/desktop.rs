@@ -636,6 +636,63 @@ fn desktop_app_adds_refreshes_shares_revokes_and_removes_accounts() {
     w.js("document.querySelector(arguments[0]).scrollIntoView({block: 'center'});", &[json!(program)]);
     w.shot("program-allowed");
 
+    // (d2) A program on a machine reached with `keyport ssh` (typed at a terminal) asks: the
+    // question names it as that machine claims it, and the host, with "Allow for this session";
+    // the second read of the session is not asked.
+    {
+        let _one_at_a_time = crate::ssh::SESSIONS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let sshd = crate::support::sshd::Sshd::start();
+        let remote = tempfile::tempdir().unwrap();
+        let mbsync =
+            crate::ssh::quote(&crate::ssh::remote_program(remote.path(), "mbsync", &account).display().to_string());
+        let session = format!("echo first=$({mbsync}); echo again=$({mbsync})");
+        let output = std::thread::scope(|scope| {
+            let typed = scope.spawn(|| crate::ssh::keyport_ssh(&profile, &sshd, &session));
+            let asked = r#"const p = document.querySelector(arguments[0]);
+                   return !!p && p.getClientRects().length > 0 && p.innerText.includes("mbsync on 127.0.0.1 wants to read");"#;
+            let deadline = Instant::now() + TIMEOUT;
+            while !typed.is_finished() && w.js(asked, &[json!(prompt)]) != json!(true) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            if typed.is_finished() {
+                let output = typed.join().expect("the keyport ssh thread");
+                w.fail(&format!(
+                    "`keyport ssh` ended before the question ({}): {}{}",
+                    output.status,
+                    String::from_utf8_lossy(&output.stdout),
+                    String::from_utf8_lossy(&output.stderr)
+                ));
+            }
+            w.wait_js(
+                "the access prompt for mbsync on 127.0.0.1",
+                r#"const p = document.querySelector(arguments[0]);
+                   return p && p.getClientRects().length > 0 && p.innerText.includes("mbsync on 127.0.0.1 wants to read");"#,
+                &[json!(prompt)],
+            );
+            w.check(w.exists(r#"[data-testid="prompt-remote"]"#), || {
+                "the remote question does not say where it comes from".into()
+            });
+            let buttons = w.texts(r#"[data-testid="access-prompt"] .prompt-actions button"#).join("|");
+            w.check(buttons == "Deny|Allow once|Allow for this session|Always allow for this host", || {
+                format!("the buttons are {buttons:?}")
+            });
+            w.shot("access-prompt-remote");
+            w.click(r#"[data-testid="prompt-allow-session"]"#);
+            w.wait_gone(prompt, "the remote access prompt to close after Allow for this session");
+            typed.join().expect("the keyport ssh thread")
+        });
+        let printed = String::from_utf8_lossy(&output.stdout).into_owned();
+        let first = printed.lines().find_map(|l| l.strip_prefix("first=")).unwrap_or_default().to_owned();
+        w.check(output.status.success() && first.len() > 10 && printed.contains(&format!("again={first}\n")), || {
+            format!(
+                "the remote session printed {printed:?} ({}): {}",
+                output.status,
+                String::from_utf8_lossy(&output.stderr)
+            )
+        });
+        w.check(!w.exists(prompt), || "the session's second read was asked again".into());
+    }
+
     // The account's Activity section: the hand-out to the program, allowed by the answer in the
     // window, newest first. Reopened, as a user would, so the page reads the log again.
     w.nav("Accounts");

@@ -36,12 +36,12 @@ except OSError as err:
 "#;
 
 /// A shell word.
-fn quote(text: &str) -> String {
+pub(crate) fn quote(text: &str) -> String {
     format!("'{}'", text.replace('\'', r"'\''"))
 }
 
 /// `keyport ssh OPTIONS DESTINATION COMMAND`, typed at a terminal by the profile's user.
-fn keyport_ssh(profile: &Profile, sshd: &Sshd, command: &str) -> Output {
+pub(crate) fn keyport_ssh(profile: &Profile, sshd: &Sshd, command: &str) -> Output {
     let options: Vec<String> = sshd.options().iter().map(|o| quote(o)).collect();
     profile.typed_shell(&format!("keyport ssh {} {} {}", options.join(" "), sshd.destination(), quote(command)))
 }
@@ -53,7 +53,7 @@ fn plain_ssh(sshd: &Sshd, command: &str) -> Output {
 
 /// An executable script `name` in `dir` that runs `keyport token ACCOUNT`: a remote program
 /// that claims `name` (the kernel names a script's process after its file).
-fn remote_program(dir: &Path, name: &str, account: &str) -> PathBuf {
+pub(crate) fn remote_program(dir: &Path, name: &str, account: &str) -> PathBuf {
     use std::os::unix::fs::PermissionsExt;
     let path = dir.join(name);
     let script = format!(

@@ -8,6 +8,7 @@ import type { AccountSummary } from "./bindings/AccountSummary";
 import type { Event as AccountEvent } from "./bindings/Event";
 import type { ProviderEditForm } from "./bindings/ProviderEditForm";
 import type { ProviderSummary } from "./bindings/ProviderSummary";
+import { answeredText } from "./controller/prompts";
 import { BackendError } from "./errors";
 
 vi.mock("@tauri-apps/api/core", () => ({ invoke: vi.fn() }));
@@ -323,6 +324,16 @@ describe("access prompts", () => {
     await c.actions.answerPrompt("a", "allow_always");
     expect(f.raw.promptAnswer).toHaveBeenCalledWith("a", "allow_always");
     expect(c.store.get().prompts.items.map((p) => p.prompt_id)).toEqual(["b"]);
+  });
+
+  it("says what each answer did, for a local and a remote program", () => {
+    const local = prompt("a");
+    const remote = { ...prompt("b"), program: "remote:build-01:mbsync", program_name: "mbsync", host: "build-01" };
+    expect(answeredText(local, "allow_always")).toBe(`${local.program_name} may now read ${local.account}.`);
+    expect(answeredText(local, "deny")).toBe(`${local.program_name} was refused ${local.account}.`);
+    expect(answeredText(remote, "allow_always")).toBe(`Every program on build-01 may now read ${remote.account}.`);
+    expect(answeredText(remote, "allow_session")).toBe(`mbsync on build-01 may read ${remote.account} until its ssh session ends.`);
+    expect(answeredText(remote, "deny")).toBe(`mbsync on build-01 was refused ${remote.account}.`);
   });
 
   it("a navigate to a prompt brings it forward", async () => {

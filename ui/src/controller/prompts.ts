@@ -86,8 +86,7 @@ export function createPrompts(
     setPrompts(removePrompt(get().prompts, promptId));
     if (p && choice !== "allow_once") {
       reloadCurrentDetails(p.account);
-      if (choice === "allow_always") toast(`${p.program_name} may now read ${p.account}.`);
-      else toast(`${p.program_name} was refused ${p.account}.`);
+      toast(answeredText(p, choice));
     }
   }
 
@@ -110,4 +109,17 @@ export function createPrompts(
     showPrompt,
     showAllPrompts,
   };
+}
+
+/** What the window says once a request is answered (not for "Allow once"). */
+export function answeredText(p: AccessPrompt, choice: PromptChoice): string {
+  const who = p.host ? `${p.program_name} on ${p.host}` : p.program_name;
+  switch (choice) {
+    case "allow_always":
+      return p.host ? `Every program on ${p.host} may now read ${p.account}.` : `${who} may now read ${p.account}.`;
+    case "allow_session":
+      return `${who} may read ${p.account} until its ssh session ends.`;
+    default:
+      return `${who} was refused ${p.account}.`;
+  }
 }

@@ -26,6 +26,11 @@
 //!    service closes ten times a second: the clients' throughput and latency, the service's
 //!    memory (the highest VmRSS sampled every 100 ms), and what the hostile program saw.
 //!
+//! 7. `keyport token robot1` in a loop of [`SSH_RUNS`] run by a script, on this machine and in a
+//!    `keyport ssh` session to a private `sshd` on 127.0.0.1 (`tests/support/sshd.rs`): the time
+//!    per token through the forward (thin client, full CLI, the forward's discovery, `sshd`,
+//!    `ssh`, the service) against the same script here, and a `/bin/true` loop in each.
+//!
 //! The whole run takes about a minute on 2 cores. The figures in the README come from here.
 //!
 //! It measures Linux processes (`/proc`, Xvfb): on other systems it is not built, only
@@ -43,6 +48,8 @@ mod oidc;
 mod profile;
 #[path = "../tests/support/server.rs"]
 mod server;
+#[path = "../tests/support/sshd.rs"]
+mod sshd;
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
@@ -68,6 +75,8 @@ const PROCESS_WARM_UP: usize = 20;
 const EXPIRING_REQUESTS: usize = 100;
 /// The test server's access token lifetime (its default, given explicitly).
 const ACCESS_TTL_SECS: u64 = 3600;
+/// `keyport token` runs per loop of the `ssh` measurement.
+const SSH_RUNS: usize = 100;
 /// The lifetime of the token that goes stale in the expiring measurement.
 const SHORT_TTL_SECS: u64 = 4;
 /// Hostile connections held open beside the well-behaved clients.
@@ -158,7 +167,7 @@ fn main() {
     machine::print_machine("socket");
 
     // `cargo bench --bench socket -- NAME...` runs only the measurements named (memory,
-    // throughput, processes, expiring, hostile); the setup and the idle memory always run.
+    // throughput, processes, ssh, expiring, hostile); the setup and the idle memory always run.
     let only: Vec<String> = std::env::args().skip(1).filter(|arg| !arg.starts_with('-')).collect();
     let runs = |name: &str| only.is_empty() || only.iter().any(|wanted| wanted == name);
 
@@ -246,6 +255,10 @@ fn main() {
 
     if runs("processes") {
         processes(&setup, packaged.as_ref(), &mut table);
+    }
+
+    if runs("ssh") {
+        ssh(&setup, &mut table);
     }
 
     if runs("expiring") {
@@ -646,6 +659,76 @@ fn processes(setup: &Setup, packaged: Option<&Packaged>, table: &mut Table) {
             met,
         );
     }
+}
+
+/// `keyport token robot1` in a script's loop, here and through a `keyport ssh` forward.
+fn ssh(setup: &Setup, table: &mut Table) {
+    use std::os::unix::fs::PermissionsExt;
+    eprintln!("measuring keyport token through keyport ssh");
+    let sshd = sshd::Sshd::start();
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("token-loop");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nn={SSH_RUNS}\nt0=$(date +%s%N); i=0; while [ $i -lt $n ]; do /bin/true; i=$((i+1)); done\n\
+             t1=$(date +%s%N); i=0; while [ $i -lt $n ]; do '{}' token robot1 >/dev/null || exit 9; i=$((i+1)); done\n\
+             t2=$(date +%s%N); echo \"times $t0 $t1 $t2\"\n",
+            setup.profile.binary().display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let script = std::fs::canonicalize(&script).unwrap();
+    setup.profile.edit_rules(|rules| {
+        let allow = keyport_service::access::Decision::Allow;
+        rules.set(keyport_service::access::Program::Path(script.clone()), "robot1", allow).unwrap();
+        rules.set("remote:127.0.0.1".parse().unwrap(), "robot1", allow).unwrap();
+    });
+    // (true loop, token loop) per call, from the script's own clock.
+    let per_call = |printed: &str| -> (Duration, Duration) {
+        let line = printed.lines().find_map(|l| l.strip_prefix("times ")).unwrap_or_else(|| panic!("{printed}"));
+        let t: Vec<u64> = line.split(' ').map(|n| n.parse().unwrap()).collect();
+        let per = |nanos: u64| Duration::from_nanos(nanos / SSH_RUNS as u64);
+        (per(t[1] - t[0]), per(t[2] - t[1]))
+    };
+    let mut local = Vec::new();
+    let mut remote = Vec::new();
+    for _ in 0..3 {
+        let here = std::process::Command::new(&script).env_clear().envs(setup.profile.env()).output().unwrap();
+        assert!(here.status.success(), "{}", String::from_utf8_lossy(&here.stderr));
+        local.push(per_call(&String::from_utf8_lossy(&here.stdout)));
+        let options: Vec<String> = sshd.options().iter().map(|o| format!("'{o}'")).collect();
+        let there = setup.profile.typed_shell(&format!(
+            "keyport ssh {} {} '{}'",
+            options.join(" "),
+            sshd.destination(),
+            script.display()
+        ));
+        assert!(there.status.success(), "{}", String::from_utf8_lossy(&there.stderr));
+        remote.push(per_call(&String::from_utf8_lossy(&there.stdout)));
+    }
+    let median = |runs: &mut Vec<(Duration, Duration)>| {
+        runs.sort_by_key(|(_, token)| *token);
+        runs[runs.len() / 2]
+    };
+    let ((true_here, token_here), (true_there, token_there)) = (median(&mut local), median(&mut remote));
+    table.row(
+        &format!("`keyport token robot1` in a script's loop, {SSH_RUNS} runs, median of 3 loops"),
+        &format!(
+            "here {} per token ({:.1}x /bin/true {}); through keyport ssh {} per token ({:.1}x /bin/true {}); \
+             through the forward / here {:.2}x",
+            micros(token_here),
+            token_here.as_secs_f64() / true_here.as_secs_f64(),
+            micros(true_here),
+            micros(token_there),
+            token_there.as_secs_f64() / true_there.as_secs_f64(),
+            micros(true_there),
+            token_there.as_secs_f64() / token_here.as_secs_f64()
+        ),
+        "",
+        true,
+    );
 }
 
 struct Expiring {

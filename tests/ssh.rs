@@ -35,6 +35,31 @@ except OSError as err:
     print("sidestep=%r" % b"")
 "#;
 
+/// Connections a remote program opens at once through the forward ([`CROWD`]).
+const CROWDED: usize = 40;
+
+/// A remote program that opens [`CROWDED`] connections through the newest forward and counts
+/// those the service turned away as `busy` (the rest it keeps, silent): the connections through
+/// forwards to one host are bounded apart from the service socket's.
+const CROWD: &str = r#"
+import glob, os, socket, time
+path = max(glob.glob("/tmp/keyport-ssh-*.sock"), key=os.path.getmtime)
+held = []
+for _ in range(40):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(path)
+    held.append(s)
+time.sleep(1)
+busy = 0
+for s in held:
+    s.settimeout(0.2)
+    try:
+        busy += b"-32012" in s.recv(4096)
+    except OSError:
+        pass
+print("busy=%d" % busy)
+"#;
+
 /// A shell word.
 pub(crate) fn quote(text: &str) -> String {
     format!("'{}'", text.replace('\'', r"'\''"))
@@ -228,6 +253,17 @@ impl Session {
     }
 }
 
+/// A service in this process whose window is this test binary, with service account `ci`, and
+/// its token as the window reads it.
+fn hosted_with_account() -> (OidcServer, Hosted, crate::support::rpc::Rpc, String) {
+    let server = OidcServer::start();
+    let hosted = Hosted::start(true, true);
+    let mut window = hosted.rpc();
+    add_service_account(&mut window, &server);
+    let token = window.ok("token.get", json!({"account": "ci"}))["access_token"].as_str().unwrap().to_owned();
+    (server, hosted, window, token)
+}
+
 /// Answers the next question with `choice`, checking it is `program` on `host` for `account`.
 fn answer(answering: &mut Subscription, id: i64, host: &str, program: &str, account: &str, choice: &str) {
     let asked = answering.event("prompt_asked");
@@ -244,11 +280,7 @@ fn answer(answering: &mut Subscription, id: i64, host: &str, program: &str, acco
 #[test]
 fn a_remote_programs_question_is_answered_in_the_window_for_the_session_or_for_the_host() {
     let _one_at_a_time = SESSIONS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    let server = OidcServer::start();
-    let hosted = Hosted::start(true, true);
-    let mut window = hosted.rpc();
-    add_service_account(&mut window, &server);
-    let token = window.ok("token.get", json!({"account": "ci"}))["access_token"].as_str().unwrap().to_owned();
+    let (_server, hosted, mut window, token) = hosted_with_account();
     let mut answering = Subscription::open(&hosted.socket);
     answering.send(1, "prompts.subscribe", Value::Null);
     assert_eq!(answering.response(1)["result"], json!({"prompts": []}));
@@ -323,11 +355,7 @@ fn a_remote_programs_question_is_answered_in_the_window_for_the_session_or_for_t
 #[test]
 fn an_ssh_config_remote_forward_reaches_a_held_forward_and_only_ssh_may_use_it() {
     let _one_at_a_time = SESSIONS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    let server = OidcServer::start();
-    let hosted = Hosted::start(true, true);
-    let mut window = hosted.rpc();
-    add_service_account(&mut window, &server);
-    let token = window.ok("token.get", json!({"account": "ci"}))["access_token"].as_str().unwrap().to_owned();
+    let (_server, hosted, mut window, token) = hosted_with_account();
     window.ok("access.set", json!({"program": "remote:127.0.0.1", "account": "ci", "decision": "allow"}));
     let sshd = Sshd::start();
     let remote = tempfile::tempdir().unwrap();
@@ -346,7 +374,8 @@ fn an_ssh_config_remote_forward_reaches_a_held_forward_and_only_ssh_may_use_it()
     // a shell's) reaches it; a program that is not ssh is turned away.
     let config = sshd.config(&format!("    RemoteForward /tmp/keyport-ssh-%C.sock {socket}\n"));
     let command = format!(
-        "echo token=$({mbsync}); {python} -c {sidestep} {run}",
+        "echo token=$({mbsync}); {python} -c {sidestep} {run}; {python} -c {crowd}",
+        crowd = quote(CROWD),
         run = quote(&std::path::Path::new(&socket).parent().unwrap().display().to_string()),
         python = quote(&system_python().expect("python3").display().to_string()),
         sidestep = quote(&SIDESTEP.replace("/ssh-*.sock", "/ssh-host-*.sock")),
@@ -359,6 +388,8 @@ fn an_ssh_config_remote_forward_reaches_a_held_forward_and_only_ssh_may_use_it()
     let printed = format!("{}{}", text(&output.stdout), text(&output.stderr));
     assert!(printed.contains(&format!("token={token}\n")), "{printed}\nsshd:\n{}", sshd.log());
     assert!(printed.contains("sidestep=b''\n"), "{printed}");
+    let busy = printed.lines().find_map(|line| line.strip_prefix("busy=")).and_then(|n| n.parse::<usize>().ok());
+    assert_eq!(busy, Some(CROWDED - keyport_service::forward::MAX_FORWARD_CONNECTIONS_PER_HOST), "{printed}");
 
     // Stopping `keyport forward` ends it.
     drop(holder);

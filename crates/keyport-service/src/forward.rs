@@ -32,6 +32,17 @@ pub const MAX_FORWARDS: usize = 16;
 /// "Allow for this session" answers one forward remembers (program and account pairs).
 pub const MAX_SESSION_ANSWERS: usize = 256;
 
+/// Connections through every forward together, and through those to one host: the remote
+/// machines share these, apart from the service socket's own (`ServiceConfig::max_connections`).
+pub(crate) const LIMITS: crate::server::Limits =
+    crate::server::Limits { total: MAX_FORWARD_CONNECTIONS, per_program: MAX_FORWARD_CONNECTIONS_PER_HOST };
+
+/// Connections open through all forwards at once; more are answered `busy`.
+pub const MAX_FORWARD_CONNECTIONS: usize = 64;
+
+/// Connections open through the forwards to one host at once.
+pub const MAX_FORWARD_CONNECTIONS_PER_HOST: usize = 32;
+
 /// The methods a forwarded socket serves: reading tokens, and the accounts a remote program may
 /// see. Nothing that changes accounts, rules or providers crosses a forward.
 pub fn serves(method: Method) -> bool {
@@ -134,6 +145,8 @@ impl Drop for Open {
 #[derive(Debug, Default)]
 pub struct Forwards {
     open: Mutex<HashMap<String, Open>>,
+    /// The connections through them ([`LIMITS`]).
+    pub(crate) admissions: Arc<Mutex<crate::server::Admissions>>,
 }
 
 impl Forwards {

@@ -177,9 +177,23 @@ impl Connection {
     }
 }
 
+/// How many connections are admitted at once, in total and per program.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Limits {
+    pub total: usize,
+    pub per_program: usize,
+}
+
+impl Limits {
+    /// The service socket's, from its configuration.
+    fn of(config: &ServiceConfig) -> Self {
+        Self { total: config.max_connections, per_program: config.max_connections_per_program }
+    }
+}
+
 /// Connections open, in total and per program.
 #[derive(Debug, Default)]
-struct Admissions {
+pub(crate) struct Admissions {
     total: usize,
     programs: HashMap<String, ProgramSlots>,
 }
@@ -220,10 +234,10 @@ enum Refusal {
 
 impl Admissions {
     /// Why a connection of `key` would be turned away now, if it would.
-    fn refusal(&self, config: &ServiceConfig, key: &str) -> Option<Refusal> {
-        if self.total >= config.max_connections {
+    fn refusal(&self, limits: Limits, key: &str) -> Option<Refusal> {
+        if self.total >= limits.total {
             Some(Refusal::Total)
-        } else if self.programs.get(key).map_or(0, |slots| slots.connections) >= config.max_connections_per_program {
+        } else if self.programs.get(key).map_or(0, |slots| slots.connections) >= limits.per_program {
             Some(Refusal::Program)
         } else {
             None
@@ -231,9 +245,9 @@ impl Admissions {
     }
 }
 
-fn admit(admissions: &Arc<Mutex<Admissions>>, config: &ServiceConfig, key: String) -> Result<Ticket, Refusal> {
+fn admit(admissions: &Arc<Mutex<Admissions>>, limits: Limits, key: String) -> Result<Ticket, Refusal> {
     let mut guard = admissions.lock().expect("admissions");
-    if let Some(refusal) = guard.refusal(config, &key) {
+    if let Some(refusal) = guard.refusal(limits, &key) {
         return Err(refusal);
     }
     let slots = guard.programs.entry(key.clone()).or_insert_with(|| ProgramSlots {
@@ -248,13 +262,13 @@ fn admit(admissions: &Arc<Mutex<Admissions>>, config: &ServiceConfig, key: Strin
 
 /// Whether a connection of `key` would find a place, after letting closing connections give
 /// theirs back (as `serve` does before refusing).
-async fn place_for(admissions: &Mutex<Admissions>, config: &ServiceConfig, key: &str) -> Result<(), Refusal> {
+async fn place_for(admissions: &Mutex<Admissions>, limits: Limits, key: &str) -> Result<(), Refusal> {
     let mut refusal = Refusal::Total;
     for attempt in 0..5 {
         if attempt > 0 {
             tokio::task::yield_now().await;
         }
-        match admissions.lock().expect("admissions").refusal(config, key) {
+        match admissions.lock().expect("admissions").refusal(limits, key) {
             Some(now) => refusal = now,
             None => return Ok(()),
         }
@@ -315,7 +329,11 @@ pub(crate) async fn serve_from(
     shutdown: impl std::future::Future<Output = ()>,
 ) {
     tokio::pin!(shutdown);
-    let admissions = Arc::new(Mutex::new(Admissions::default()));
+    // Every forward's connections count together, apart from the service socket's.
+    let (admissions, limits) = match &origin {
+        Origin::Local => (Arc::new(Mutex::new(Admissions::default())), Limits::of(&service.config)),
+        Origin::Forward(_) => (service.forwards.admissions.clone(), crate::forward::LIMITS),
+    };
     let (stopping, stop) = watch::channel(false);
     let log = Arc::new(LogBudget::new("socket", 20, Duration::from_secs(60)));
     let mut recent = RecentPrograms::default();
@@ -352,7 +370,7 @@ pub(crate) async fn serve_from(
         // program that reconnects in a loop costs an accept and a close, not an identification.
         // (Admission only counts connections; every request is still judged on its own.)
         if let Some(key) = pid.and_then(|pid| recent.get(pid))
-            && let Err(refusal) = place_for(&admissions, &service.config, &key).await
+            && let Err(refusal) = place_for(&admissions, limits, &key).await
         {
             turn_away(&stream, refusal, &key, &log);
             continue;
@@ -365,7 +383,7 @@ pub(crate) async fn serve_from(
         if let Some(pid) = pid {
             recent.insert(pid, key.clone());
         }
-        let mut admitted = admit(&admissions, &service.config, key.clone());
+        let mut admitted = admit(&admissions, limits, key.clone());
         // Connections that are closing hold their place until their task has seen the end; let
         // them run before refusing (a client that closes and reconnects at once would otherwise
         // be refused for the places its own closed connections still hold).
@@ -374,7 +392,7 @@ pub(crate) async fn serve_from(
                 break;
             }
             tokio::task::yield_now().await;
-            admitted = admit(&admissions, &service.config, key.clone());
+            admitted = admit(&admissions, limits, key.clone());
         }
         match admitted {
             Ok(ticket) => {
@@ -620,20 +638,17 @@ mod tests {
 
     #[test]
     fn admissions_are_bounded_in_total_and_per_program() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut config = ServiceConfig::new(dir.path().join("s"), dir.path().join("a"), dir.path().join("b"));
-        config.max_connections = 5;
-        config.max_connections_per_program = 3;
+        let config = Limits { total: 5, per_program: 3 };
         let admissions = Arc::new(Mutex::new(Admissions::default()));
-        let a: Vec<_> = (0..3).map(|_| admit(&admissions, &config, "a".into()).unwrap()).collect();
-        assert_eq!(admit(&admissions, &config, "a".into()).unwrap_err(), Refusal::Program);
-        let b: Vec<_> = (0..2).map(|_| admit(&admissions, &config, "b".into()).unwrap()).collect();
-        assert_eq!(admit(&admissions, &config, "c".into()).unwrap_err(), Refusal::Total);
+        let a: Vec<_> = (0..3).map(|_| admit(&admissions, config, "a".into()).unwrap()).collect();
+        assert_eq!(admit(&admissions, config, "a".into()).unwrap_err(), Refusal::Program);
+        let b: Vec<_> = (0..2).map(|_| admit(&admissions, config, "b".into()).unwrap()).collect();
+        assert_eq!(admit(&admissions, config, "c".into()).unwrap_err(), Refusal::Total);
         drop(a);
         assert_eq!(admissions.lock().unwrap().total, 2);
         assert!(!admissions.lock().unwrap().programs.contains_key("a"), "a program with no connection is forgotten");
-        let again = admit(&admissions, &config, "a".into()).unwrap();
-        assert!(Arc::ptr_eq(&again.in_flight, &admit(&admissions, &config, "a".into()).unwrap().in_flight));
+        let again = admit(&admissions, config, "a".into()).unwrap();
+        assert!(Arc::ptr_eq(&again.in_flight, &admit(&admissions, config, "a".into()).unwrap().in_flight));
         drop(b);
     }
 }

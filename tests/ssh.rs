@@ -11,7 +11,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use crate::support::daemon::system_python;
-use crate::support::oidc::OidcServer;
+use crate::support::oidc::{OidcServer, SERVICE_CLIENT};
 use crate::support::profile::{Profile, keyport_binary};
 use crate::support::sshd::{Sshd, forwarded_sockets};
 use crate::window::{Hosted, Subscription, add_service_account};
@@ -110,6 +110,9 @@ fn a_remote_session_borrows_tokens_only_as_the_rules_allow_and_loses_them_when_i
     let server = OidcServer::start();
     let profile = Profile::new();
     profile.add_service_account(&server, "robot");
+    // Another account, which the remote machine is never allowed.
+    let other = profile.run_with_stdin(&["add", "svc", "--client-credentials", "--name", "other"], SERVICE_CLIENT.1);
+    assert!(other.status.success(), "{}", text(&other.stderr));
     let token = profile.keyring_lookup("account/robot/access_token").expect("a token");
     let sshd = Sshd::start();
     let remote = tempfile::tempdir().unwrap();
@@ -144,6 +147,8 @@ fn a_remote_session_borrows_tokens_only_as_the_rules_allow_and_loses_them_when_i
         "echo token=$({mbsync}); \
          {keyport} refresh robot 2>&1; echo refresh=$?; \
          {keyport} remove robot 2>&1; echo remove=$?; \
+         {keyport} token nosuch 2>&1; echo missing=$?; \
+         echo list=$({keyport} list --json | tr -d '\\n'); \
          echo forwards=$(ls {run} | grep -c '^ssh-');          {python} -c {sidestep} {run}",
         mbsync = quote(&mbsync.display().to_string()),
         run = quote(&profile.root().join("run/keyport").display().to_string()),
@@ -158,6 +163,16 @@ fn a_remote_session_borrows_tokens_only_as_the_rules_allow_and_loses_them_when_i
         assert!(stdout.contains(&format!("`{method}` is not served through a `keyport ssh` forward")), "{stdout}");
     }
     assert!(stdout.contains("refresh=4\n") && stdout.contains("remove=4\n"), "{stdout}");
+    // A missing account reads as one not allowed, and the list holds only what it may read:
+    // the remote machine learns nothing of the others, not even their names.
+    assert!(stdout.contains("may not use account `nosuch`") && stdout.contains("missing=4\n"), "{stdout}");
+    let listed: serde_json::Value = stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("list="))
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|err| panic!("{err}: {line}")))
+        .unwrap_or_else(|| panic!("the remote `keyport list --json`: {stdout}"));
+    let names: Vec<&str> = listed.as_array().unwrap().iter().map(|a| a["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["robot"], "{stdout}");
     assert!(stdout.contains("forwards=1\n"), "{stdout}");
     assert!(stdout.contains("sidestep=b''\n"), "only the session's ssh may use the forward: {stdout}");
     assert!(profile.ok(&["list"]).contains("robot"), "still there");

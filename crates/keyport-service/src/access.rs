@@ -94,7 +94,8 @@ impl std::str::FromStr for Program {
             if program.is_some_and(|program| !keyport_wire::is_claimable_program(program)) {
                 return Err(bad("the remote program is a name: letters, digits, `.`, `_`, `-` or `+`"));
             }
-            return Ok(Self::Remote { host: host.to_owned(), program: program.map(str::to_owned) });
+            // Host names are case-insensitive: one spelling in rules and requests.
+            return Ok(Self::Remote { host: host.to_ascii_lowercase(), program: program.map(str::to_owned) });
         }
         if !std::path::Path::new(text).is_absolute() {
             return Err(bad("an absolute path, or flatpak:, snap:, container: or remote: expected"));
@@ -505,6 +506,7 @@ mod tests {
         assert_eq!(mbsync.short_name(), "mbsync on build-01");
         assert_eq!(mbsync.remote_host(), Some("build-01"));
         let host: Program = "remote:build-01".parse().unwrap();
+        assert_eq!("remote:Build-01".parse::<Program>().unwrap(), host, "one spelling of a host");
         assert_eq!(host, Program::Remote { host: "build-01".into(), program: None });
         assert_eq!(Program::resolve("remote:10.0.0.7:git").unwrap().to_string(), "remote:10.0.0.7:git");
         for bad in ["remote:", "remote:-x", "remote:a b", "remote:h:", "remote:h:a/b", "remote:h:p:q", "remote:[::1]"] {

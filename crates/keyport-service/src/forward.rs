@@ -12,8 +12,9 @@
 //!   cannot pass as the remote machine; a forward for an `ssh_config` `RemoteForward`
 //!   (`keyport forward HOST`, at a path known ahead) admits any process running the system's
 //!   `ssh` ([`Admission`]).
-//! - **Token reads only**: `token.get` and `accounts.list` (filtered as for any program) are
-//!   served; every other method is refused ([`serves`]).
+//! - **Token reads only**: `token.get` and `accounts.list` are served; every other method is
+//!   refused ([`serves`]). The remote machine learns only of accounts it may read: `methods.rs`
+//!   lists just those, and answers a missing account as one it may not read.
 //! - "Allow for this session" answers are kept here, per forward, and go with it.
 
 use std::collections::{HashMap, HashSet};
@@ -246,6 +247,7 @@ pub(crate) fn open(
     holder: Option<u32>,
     for_ssh_config: bool,
 ) -> Result<(ForwardGuard, PathBuf), ErrorObject> {
+    let host = host.to_ascii_lowercase();
     if !keyport_wire::is_host_name(&host) {
         return Err(ErrorObject::new(
             ErrorCode::InvalidParams,

@@ -85,6 +85,11 @@ fn forwarded_asker(service: &Service, forward: &Forward, call: &Call) -> Result<
     Ok(asker)
 }
 
+/// Whether `asker` is a program on another machine, asking through a `keyport ssh` forward.
+fn is_remote(asker: &Asker) -> bool {
+    matches!(asker, Asker::Program { program: Program::Remote { .. }, .. })
+}
+
 /// The account a call names, if any.
 fn call_account(call: &Call) -> Option<&str> {
     match call {
@@ -173,6 +178,13 @@ async fn dispatch(service: &Arc<Service>, conn: &Connection, asker: &Asker, call
         Call::AccountsList => {
             let mut accounts = service.list_accounts().await?;
             accounts.retain(|account| service.may_see(asker, &account.name));
+            if let Asker::Program { program, delivery: Delivery::Forwarded(forward) } = asker {
+                // A remote machine cannot read `accounts.json`: it sees only what it may read.
+                accounts.retain(|account| {
+                    matches!(service.rules().decision(program, &account.name), Ok(Some(Decision::Allow)))
+                        || service.forwards.allowed_for_session(forward, program, &account.name)
+                });
+            }
             to_value(&wire::AccountsListResult { accounts })
         }
         Call::AccountsStatus(params) => {
@@ -522,11 +534,18 @@ fn only_the_window<'s>(
 /// actions other than reading a token (a hand-out is recorded once the token is handed out);
 /// returns why it was allowed.
 async fn authorize(service: &Arc<Service>, asker: &Asker, account: &str, action: Action) -> Result<Why, ErrorObject> {
-    if action != Action::Connect {
-        // A missing account is reported as such, not as a policy question.
-        service.account_exists(account).await?;
-    }
     let name = crate::activity::action_name(action);
+    if action != Action::Connect
+        && let Err(missing) = service.account_exists(account).await
+    {
+        // A missing account is reported as such, not as a policy question; except to a remote
+        // machine, which learns nothing of the accounts it may not read (not even their names).
+        if is_remote(asker) {
+            service.record_refusal(asker, Some(account), name, Why::NoRule, || "there is no such account".into());
+            return Err(denied(asker, account));
+        }
+        return Err(missing);
+    }
     let why = decide(service, asker, account, action).await?;
     match why {
         Ok(why) => {

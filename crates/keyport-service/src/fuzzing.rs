@@ -25,6 +25,23 @@ pub fn container_name(env: &str) -> Option<String> {
     crate::peer::process::container_name(env)
 }
 
+/// What a request through a `keyport ssh` forward to `host` that claims `claimed` is judged as
+/// (a rule's program text), or the error code that refuses the claim; `None` when `host` is no
+/// host name (`ssh.forward` refuses it first).
+pub fn remote_program(host: &str, claimed: Option<&str>) -> Option<Result<String, i64>> {
+    let host = host.to_ascii_lowercase();
+    if !keyport_wire::is_host_name(&host) {
+        return None;
+    }
+    let forward = crate::forward::Forward { id: String::new(), host, admits: crate::forward::Admission::ChildOf(None) };
+    Some(forward.program(claimed).map(|program| program.to_string()).map_err(|error| error.code))
+}
+
+/// Reads a rule's program text back (`Program::from_str`), as its text.
+pub fn program_text(text: &str) -> Option<String> {
+    text.parse::<crate::access::Program>().ok().map(|program| program.to_string())
+}
+
 /// Every interpreter family, for targets that try each.
 pub const FAMILIES: &[Family] = &[
     Family::Shell,

@@ -37,6 +37,7 @@ pub const ALL: &[Target] = &[
     Target { name: "proc_files", run: peer::proc_files, dictionary: peer::PROC_DICTIONARY, max_len: 1024 },
     Target { name: "desktop_entry", run: peer::desktop_entry, dictionary: peer::ENTRY_DICTIONARY, max_len: 2048 },
     Target { name: "keyring_entry", run: keyring::entry, dictionary: keyring::DICTIONARY, max_len: 4096 },
+    Target { name: "remote_claim", run: peer::remote_claim, dictionary: peer::CLAIM_DICTIONARY, max_len: 512 },
 ];
 
 /// The target named `name`.

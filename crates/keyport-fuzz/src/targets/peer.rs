@@ -150,3 +150,40 @@ pub fn desktop_entry(data: &[u8]) -> String {
         entry.snap.is_some()
     )
 }
+
+/// Pieces of host names and program names.
+pub const CLAIM_DICTIONARY: &[&[u8]] =
+    &[b"\n", b":", b"/", b"..", b"-", b".", b"build-01", b"mbsync", b"remote:", b"*"];
+
+/// `remote_claim`: the first line is the host `keyport ssh` named, the rest the program name a
+/// remote request claims (absent when there is no newline). Promises: no panic; a claim is
+/// refused (-32602) or becomes `remote:HOST:CLAIM` that reads back as itself, never naming
+/// another host and never the whole host's rule; without a claim, the whole host's rule.
+pub fn remote_claim(input: &[u8]) -> String {
+    let text = String::from_utf8_lossy(input);
+    let (host, claimed) = match text.split_once('\n') {
+        Some((host, claimed)) => (host, Some(claimed)),
+        None => (text.as_ref(), None),
+    };
+    let Some(judged) = fuzzing::remote_program(host, claimed) else { return "no host".into() };
+    let host = host.to_ascii_lowercase();
+    match judged {
+        Err(code) => {
+            assert_eq!(code, -32602, "a claim is refused as invalid params");
+            assert!(claimed.is_some(), "only a claim is refused");
+            "claim refused".into()
+        }
+        Ok(program) => {
+            assert_eq!(fuzzing::program_text(&program).as_deref(), Some(program.as_str()), "reads back: {program}");
+            let whole_host = format!("remote:{host}");
+            match claimed {
+                None => assert_eq!(program, whole_host),
+                Some(claimed) => {
+                    assert_eq!(program, format!("{whole_host}:{claimed}"), "the claim as it is");
+                    assert!(!claimed.contains([':', '/']) && !claimed.is_empty(), "{claimed:?}");
+                }
+            }
+            if claimed.is_some() { "claim".into() } else { "host".into() }
+        }
+    }
+}

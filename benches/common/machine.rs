@@ -17,5 +17,7 @@ pub fn print_machine(bench: &str) {
     println!("Keyport {bench} benchmark");
     println!("command: cargo bench --bench {bench}");
     println!("machine: {cpus} CPUs ({model}), Linux {}", kernel.unwrap_or_default());
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    println!("load average at the start (1, 5, 15 min): {}", load.split(' ').take(3).collect::<Vec<_>>().join(" "));
     println!();
 }

@@ -299,6 +299,11 @@ fn a_programs_question_reaches_the_window_and_its_answer_is_kept() {
     assert_eq!(prompt["action"], "read_token", "{asked}");
     assert!(prompt["program"].as_str().unwrap().contains("python"), "{asked}");
     assert!(hosted.opened.lock().unwrap().is_empty(), "a window answers: none is started");
+    assert!(prompt.get("host").is_none(), "a local program's question names no host: {asked}");
+    // "For this session" is for a `keyport ssh` session's question only.
+    let session = window.err("prompts.answer", json!({"prompt_id": prompt["prompt_id"], "choice": "allow_session"}));
+    assert_eq!(session["code"], -32602, "{session}");
+    assert!(session["message"].as_str().unwrap().contains("`keyport ssh` session only"), "{session}");
 
     answering.send(2, "prompts.answer", json!({"prompt_id": prompt["prompt_id"], "choice": "allow_always"}));
     assert_eq!(answering.response(2)["result"], json!({}));

@@ -927,10 +927,12 @@ pub(crate) fn refusal_detail(account: &str, why: Why) -> String {
 }
 
 /// The account a call names, if any.
-fn account_of(call: &keyport_wire::Call) -> Option<&str> {
+pub(crate) fn account_of(call: &keyport_wire::Call) -> Option<&str> {
     use keyport_wire::Call;
     match call {
-        Call::AccountsStatus(p) | Call::TokenRefresh(p) | Call::AccountsRemove(p) => Some(&p.account),
+        Call::AccountsStatus(p) | Call::TokenRefresh(p) | Call::AccountsRemove(p) | Call::AccountsDetails(p) => {
+            Some(&p.account)
+        }
         Call::TokenGet(p) => Some(&p.account),
         Call::SigninStart(p) => p.account.as_deref(),
         Call::AccountsReauth(p) => Some(&p.account),

@@ -71,7 +71,7 @@ fn forwarded_asker(service: &Service, forward: &Forward, call: &Call) -> Result<
         Asker::Program { program: forward.program(claimed)?, delivery: Delivery::Forwarded(forward.id.clone()) };
     let method = call.method();
     if !crate::forward::serves(method) {
-        service.record_refusal(&asker, call_account(call), method.name(), Why::OnlyYou, || {
+        service.record_refusal(&asker, crate::activity::account_of(call), method.name(), Why::OnlyYou, || {
             "not served through a `keyport ssh` forward".to_owned()
         });
         return Err(ErrorObject::new(
@@ -88,19 +88,6 @@ fn forwarded_asker(service: &Service, forward: &Forward, call: &Call) -> Result<
 /// Whether `asker` is a program on another machine, asking through a `keyport ssh` forward.
 fn is_remote(asker: &Asker) -> bool {
     matches!(asker, Asker::Program { program: Program::Remote { .. }, .. })
-}
-
-/// The account a call names, if any.
-fn call_account(call: &Call) -> Option<&str> {
-    match call {
-        Call::TokenGet(p) => Some(&p.account),
-        Call::AccountsStatus(p) | Call::TokenRefresh(p) | Call::AccountsRemove(p) | Call::AccountsDetails(p) => {
-            Some(&p.account)
-        }
-        Call::AccountsRevoke(p) => Some(&p.account),
-        Call::AccountsReauth(p) => Some(&p.account),
-        _ => None,
-    }
 }
 
 /// A success line, serialized straight from `result` (no `serde_json::Value` in between).

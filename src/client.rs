@@ -292,6 +292,7 @@ fn claimed_program() -> Option<String> {
 }
 
 /// `name` as a claimable program name: other characters become `_`, cut to the limit.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 fn claimable(name: &str) -> Option<String> {
     let cleaned: String = name
         .chars()

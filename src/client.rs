@@ -105,7 +105,7 @@ impl Client {
 
     /// This client, claiming the name of the program that ran it in `token.get`.
     fn claiming(mut self) -> Self {
-        self.claim = claimed_program();
+        self.claim = keyport_service::forward::claimed_program();
         self
     }
 
@@ -226,26 +226,11 @@ fn start_service(socket: &Path) -> Result<PathBuf, ClientError> {
 }
 
 /// The newest socket forwarded into this ssh session by `keyport ssh` that answers
-/// (`keyport_wire::path::FORWARD_DIR`): the user's own sockets only (owner and type checked
-/// without following links; others cannot replace a file in the sticky `/tmp`). Those of the
-/// user's that refuse connections were left by sessions that ended, and are removed.
+/// (`keyport_service::forward::remote_sockets`). The user's own that refuse connections were
+/// left by sessions that ended, and are removed.
 #[cfg(unix)]
 fn connect_forwarded() -> Option<Client> {
-    use keyport_wire::path::{FORWARD_DIR, FORWARD_SCAN_LIMIT, is_forward_name};
-    use std::os::unix::fs::{FileTypeExt, MetadataExt};
-    let uid = keyport_service::transport::current_uid();
-    let mut candidates: Vec<(std::time::SystemTime, PathBuf)> = std::fs::read_dir(FORWARD_DIR)
-        .ok()?
-        .take(FORWARD_SCAN_LIMIT)
-        .flatten()
-        .filter(|entry| entry.file_name().to_str().is_some_and(is_forward_name))
-        .filter_map(|entry| {
-            let meta = std::fs::symlink_metadata(entry.path()).ok()?;
-            (meta.file_type().is_socket() && meta.uid() == uid).then_some((meta.modified().ok()?, entry.path()))
-        })
-        .collect();
-    candidates.sort_by_key(|(modified, _)| std::cmp::Reverse(*modified));
-    for (_, path) in candidates.into_iter().take(MAX_FORWARD_TRIES) {
+    for path in keyport_service::forward::remote_sockets().into_iter().take(MAX_FORWARD_TRIES) {
         match Client::connect(&path) {
             Ok(client) => return Some(client),
             Err(err) if err.kind() == std::io::ErrorKind::ConnectionRefused => {
@@ -261,57 +246,3 @@ fn connect_forwarded() -> Option<Client> {
 /// How many forwarded sockets a client tries, newest first.
 #[cfg(unix)]
 const MAX_FORWARD_TRIES: usize = 16;
-
-/// The name of the program that ran this one, as a socket forwarded to another machine
-/// claims it (`token.get`'s `program`): past `sh -c` wrappers (at most 4), its command name
-/// (`/proc/PID/comm`: the executable's file name, or a script's, cut to 15 bytes by the
-/// kernel), made a claimable name. The service shows it as a claim and never trusts it.
-fn claimed_program() -> Option<String> {
-    #[cfg(target_os = "linux")]
-    {
-        use keyport_service::peer::interpreter::Family;
-        let mut pid = std::os::unix::process::parent_id();
-        for _ in 0..=keyport_service::peer::MAX_WRAPPERS {
-            let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok()?;
-            let name = exe.file_name()?.to_string_lossy().into_owned();
-            let arguments = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-            let runs_command_string = arguments.split(|b| *b == 0).skip(1).any(|arg| arg == b"-c");
-            if Family::of(&name) == Some(Family::Shell) && runs_command_string {
-                pid = keyport_service::peer::process::Stat::read(pid).ok()?.parent;
-                continue;
-            }
-            let command = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or(name);
-            return claimable(command.trim_end_matches('\n'));
-        }
-        None
-    }
-    #[cfg(not(target_os = "linux"))]
-    {
-        None
-    }
-}
-
-/// `name` as a claimable program name: other characters become `_`, cut to the limit.
-#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
-fn claimable(name: &str) -> Option<String> {
-    let cleaned: String = name
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '+') { c } else { '_' })
-        .skip_while(|c| matches!(c, '.' | '-'))
-        .take(keyport_wire::MAX_CLAIMED_PROGRAM)
-        .collect();
-    keyport_wire::is_claimable_program(&cleaned).then_some(cleaned)
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn claims_are_made_claimable() {
-        assert_eq!(super::claimable("mbsync").as_deref(), Some("mbsync"));
-        assert_eq!(super::claimable("my tool").as_deref(), Some("my_tool"));
-        assert_eq!(super::claimable("-.x").as_deref(), Some("x"));
-        assert_eq!(super::claimable("..").as_deref(), None);
-        assert_eq!(super::claimable(&"y".repeat(100)).map(|c| c.len()), Some(64));
-        assert!(keyport_wire::is_claimable_program(&super::claimable("gît/ß").unwrap()));
-    }
-}

@@ -64,21 +64,7 @@ pub fn host_of(destination: &str) -> Option<String> {
 
 /// A name for the remote socket nobody can guess ahead of the session.
 fn random_name() -> String {
-    use std::hash::{BuildHasher, Hasher};
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher
-        .write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());
-    hasher.write_u32(std::process::id());
-    let mut second = std::collections::hash_map::RandomState::new().build_hasher();
-    second.write_u64(hasher.finish());
-    format!(
-        "{}/{}{:016x}{:016x}{}",
-        wire::FORWARD_DIR,
-        wire::FORWARD_PREFIX,
-        hasher.finish(),
-        second.finish(),
-        wire::FORWARD_SUFFIX
-    )
+    format!("{}/{}{}{}", wire::FORWARD_DIR, wire::FORWARD_PREFIX, keyport_service::random_id(), wire::FORWARD_SUFFIX)
 }
 
 /// Runs `ssh` with the forward; returns its exit code.

@@ -167,16 +167,6 @@ impl Forwards {
         }
     }
 
-    /// How many forwards are open.
-    pub fn len(&self) -> usize {
-        self.open.lock().expect("forwards").len()
-    }
-
-    /// Whether none is open.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// Ends every forward (the service stops).
     pub(crate) fn close_all(&self) {
         self.open.lock().expect("forwards").clear();
@@ -307,9 +297,84 @@ pub(crate) fn open(
     }
 }
 
+// ---- the remote side: what a client in a `keyport ssh` session uses ----------------------
+
+/// The user's own forwarded sockets in `keyport_wire::path::FORWARD_DIR`, newest first: sockets
+/// (not followed through links) owned by this uid, so a file of another user in the shared,
+/// sticky `/tmp` is never taken (and cannot replace one of ours). At most
+/// `FORWARD_SCAN_LIMIT` entries are looked at.
+#[cfg(unix)]
+pub fn remote_sockets() -> Vec<PathBuf> {
+    use keyport_wire::path::{FORWARD_DIR, FORWARD_SCAN_LIMIT, is_forward_name};
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let uid = crate::transport::current_uid();
+    let Ok(entries) = std::fs::read_dir(FORWARD_DIR) else { return Vec::new() };
+    let mut found: Vec<(std::time::SystemTime, PathBuf)> = entries
+        .take(FORWARD_SCAN_LIMIT)
+        .flatten()
+        .filter(|entry| entry.file_name().to_str().is_some_and(is_forward_name))
+        .filter_map(|entry| {
+            let meta = std::fs::symlink_metadata(entry.path()).ok()?;
+            (meta.file_type().is_socket() && meta.uid() == uid).then_some((meta.modified().ok()?, entry.path()))
+        })
+        .collect();
+    found.sort_by_key(|(modified, _)| std::cmp::Reverse(*modified));
+    found.into_iter().map(|(_, path)| path).collect()
+}
+
+/// The name of the program that ran this process, as a request through a forward claims it
+/// (`token.get`'s `program`): past `sh -c` wrappers (at most [`crate::peer::MAX_WRAPPERS`]),
+/// its command name (`/proc/PID/comm`: the executable's file name, or a script's, cut to 15
+/// bytes by the kernel), made a claimable name. The service shows it as a claim and never
+/// trusts it. `None` off Linux.
+pub fn claimed_program() -> Option<String> {
+    #[cfg(target_os = "linux")]
+    {
+        use crate::peer::interpreter::{Family, runs_command_string};
+        let mut pid = std::os::unix::process::parent_id();
+        for _ in 0..=crate::peer::MAX_WRAPPERS {
+            let process = crate::peer::process::Process::read(pid).ok()?;
+            let name = process.exe.file_name()?.to_string_lossy().into_owned();
+            if Family::of(&name) == Some(Family::Shell) && runs_command_string(&process.arguments()) {
+                pid = process.stat.parent;
+                continue;
+            }
+            let command = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or(name);
+            return claimable(command.trim_end_matches('\n'));
+        }
+        None
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        None
+    }
+}
+
+/// `name` as a claimable program name: other characters become `_`, cut to the limit.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+fn claimable(name: &str) -> Option<String> {
+    let cleaned: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '+') { c } else { '_' })
+        .skip_while(|c| matches!(c, '.' | '-'))
+        .take(keyport_wire::MAX_CLAIMED_PROGRAM)
+        .collect();
+    keyport_wire::is_claimable_program(&cleaned).then_some(cleaned)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn claims_are_made_claimable() {
+        assert_eq!(claimable("mbsync").as_deref(), Some("mbsync"));
+        assert_eq!(claimable("my tool").as_deref(), Some("my_tool"));
+        assert_eq!(claimable("-.x").as_deref(), Some("x"));
+        assert_eq!(claimable("..").as_deref(), None);
+        assert_eq!(claimable(&"y".repeat(100)).map(|c| c.len()), Some(64));
+        assert!(keyport_wire::is_claimable_program(&claimable("gît/ß").unwrap()));
+    }
 
     #[test]
     fn only_token_reads_cross_a_forward() {
@@ -355,6 +420,6 @@ mod tests {
         assert!(stopped[0].try_recv().is_err_and(|e| e == oneshot::error::TryRecvError::Closed));
         assert!(stopped[1].try_recv().is_err_and(|e| e == oneshot::error::TryRecvError::Empty));
         forwards.close_all();
-        assert!(forwards.is_empty());
+        assert!(forwards.open.lock().unwrap().is_empty());
     }
 }

@@ -184,8 +184,9 @@ async fn release_when_idle(service: Arc<Service>) {
     }
 }
 
-/// An id for a sign-in or a question: unique in this process, not guessable from outside.
-pub(crate) fn random_id() -> String {
+/// An id for a sign-in, a question or a forward's socket: unique in this process, not guessable
+/// from outside.
+pub fn random_id() -> String {
     use std::hash::{BuildHasher, Hasher};
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
     hasher

@@ -375,10 +375,14 @@ pub(crate) async fn serve_from(
             turn_away(&stream, refusal, &key, &log);
             continue;
         }
-        let link = service.identifier.link(pid);
-        let key = match &origin {
-            Origin::Local => service.identifier.admission_key(&link),
-            Origin::Forward(forward) => format!("remote:{}", forward.host),
+        // Through a forward the process is the local `ssh`, never judged: the remote machine asks.
+        let (link, key) = match &origin {
+            Origin::Local => {
+                let link = service.identifier.link(pid);
+                let key = service.identifier.admission_key(&link);
+                (link, key)
+            }
+            Origin::Forward(forward) => (Link::unjudged(), format!("remote:{}", forward.host)),
         };
         if let Some(pid) = pid {
             recent.insert(pid, key.clone());
@@ -399,7 +403,9 @@ pub(crate) async fn serve_from(
                 #[cfg(target_os = "linux")]
                 let link = {
                     let mut link = link;
-                    link.find_client_socket(&stream);
+                    if matches!(origin, Origin::Local) {
+                        link.find_client_socket(&stream);
+                    }
                     link
                 };
                 let origin = origin.clone();

@@ -2,7 +2,9 @@
 //!
 //! - **Linux and other Unix systems**: the Unix socket `$XDG_RUNTIME_DIR/keyport/keyport.sock`.
 //!   There is deliberately no fallback (no `/tmp`, no home directory): a predictable path in a
-//!   shared directory could be taken by another user first.
+//!   shared directory could be taken by another user first. (The one socket a client takes in
+//!   `/tmp` is one `keyport ssh` forwarded into an ssh session, [`FORWARD_DIR`], and only one
+//!   the user owns.)
 //! - **macOS**: the same under `$XDG_RUNTIME_DIR` when it is set, else under `$TMPDIR`, the
 //!   per-user private directory (`/var/folders/…/T/`, mode 0700) that launchd gives every
 //!   session.

@@ -21,6 +21,13 @@ pub struct Link {
 }
 
 impl Link {
+    /// A connection whose process is not judged: one through a `keyport ssh` forward, where
+    /// the process is the local `ssh` and the asker is the remote machine.
+    pub fn unjudged() -> Self {
+        let not = || "not judged: a connection through a forward".to_owned();
+        Self { connector: Err(not()), client_socket: None, connector_asker: Err(not()) }
+    }
+
     /// Finds the inode of the client's end of `stream` (socket diagnostics).
     pub fn find_client_socket(&mut self, stream: &impl std::os::fd::AsFd) {
         self.client_socket = socket::own_inode(stream).and_then(socket::peer_inode).ok();

@@ -67,6 +67,15 @@ pub struct Link {
     pub connector_asker: Result<Asker, String>,
 }
 
+impl Link {
+    /// A connection whose process is not judged: one through a `keyport ssh` forward, where
+    /// the process is the local `ssh` and the asker is the remote machine.
+    pub fn unjudged() -> Self {
+        let not = || "not judged: a connection through a forward".to_owned();
+        Self { pid: None, connector: Err(not()), connector_asker: Err(not()) }
+    }
+}
+
 /// Judges connections by their connector's executable.
 #[derive(Debug, Clone)]
 pub struct Identifier {

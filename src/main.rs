@@ -429,7 +429,7 @@ fn parse_redirect_host(text: &str) -> Result<RedirectHost, String> {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(ssh::verbatim(std::env::args_os().collect()));
     let log_file = match &cli.command {
         Command::Daemon(args) => args.log_file.clone(),
         _ => None,
@@ -960,4 +960,24 @@ fn quit() -> anyhow::Result<()> {
     }
     println!("Keyport stopped.");
     Ok(())
+}
+
+/// `keyport ssh`'s command line as clap reads it, after [`ssh::verbatim`].
+#[cfg(test)]
+mod ssh_command_line {
+    use super::*;
+
+    #[test]
+    fn keyport_ssh_passes_ssh_its_own_flags() {
+        let parse = |text: &str| {
+            let args: Vec<std::ffi::OsString> = text.split(' ').map(Into::into).collect();
+            Cli::try_parse_from(crate::ssh::verbatim(args)).expect(text)
+        };
+        let cli = parse("keyport ssh -v -p 22 build-01 uptime");
+        let Command::Ssh(args) = cli.command else { panic!("ssh") };
+        assert_eq!((cli.verbose, args.args.join(" ")), (0, "-v -p 22 build-01 uptime".to_owned()), "ssh's -v");
+        let cli = parse("keyport -v ssh -v build-01");
+        let Command::Ssh(args) = cli.command else { panic!("ssh") };
+        assert_eq!((cli.verbose, args.args.join(" ")), (1, "-v build-01".to_owned()), "Keyport's -v before ssh");
+    }
 }

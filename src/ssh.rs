@@ -13,7 +13,7 @@ use keyport_wire::{self as wire, Call};
 
 use crate::client::Client;
 
-/// `keyport ssh`'s arguments: everything is ssh's.
+/// `keyport ssh`'s arguments: everything is ssh's (see [`verbatim`]).
 #[derive(Debug, Args)]
 pub struct SshArgs {
     /// ssh's options, the destination, and a command, as for ssh(1).
@@ -23,7 +23,25 @@ pub struct SshArgs {
         required = true,
         value_name = "SSH OPTIONS... DESTINATION [COMMAND...]"
     )]
-    args: Vec<String>,
+    pub(crate) args: Vec<String>,
+}
+
+/// The command line with everything after `ssh` (past Keyport's own `-v`) passed to ssh as it
+/// is: `keyport ssh -v build-01` is ssh's `-v`, not Keyport's (clap would take a global flag
+/// wherever it stands). `keyport ssh --help` (or `-h`) alone is still Keyport's help.
+pub fn verbatim(mut args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    let is_global = |arg: &std::ffi::OsString| {
+        arg.to_str().is_some_and(|a| {
+            a == "--verbose" || (a.len() > 1 && a.starts_with('-') && a[1..].bytes().all(|b| b == b'v'))
+        })
+    };
+    let Some(at) = args.iter().skip(1).position(|arg| !is_global(arg)).map(|at| at + 1) else { return args };
+    let rest = &args[at + 1..];
+    let help = rest.len() == 1 && (rest[0] == "--help" || rest[0] == "-h");
+    if args[at] == "ssh" && !rest.is_empty() && !help {
+        args.insert(at + 1, "--".into());
+    }
+    args
 }
 
 /// The ssh(1) options that take a value (OpenSSH 9).
@@ -150,6 +168,19 @@ mod tests {
         assert_eq!(destination(&args("-vAp 22 build-01")), Some("build-01"));
         assert_eq!(destination(&args("-F cfg -- build-01 ls")), Some("build-01"));
         assert_eq!(destination(&args("-p 22")), None);
+    }
+
+    #[test]
+    fn everything_after_ssh_is_ssh_s() {
+        let line = |text: &str| -> Vec<std::ffi::OsString> { text.split(' ').map(Into::into).collect() };
+        let as_text = |args: Vec<std::ffi::OsString>| {
+            args.iter().map(|a| a.to_str().unwrap().to_owned()).collect::<Vec<_>>().join(" ")
+        };
+        assert_eq!(as_text(verbatim(line("keyport ssh -v -p 22 host"))), "keyport ssh -- -v -p 22 host");
+        assert_eq!(as_text(verbatim(line("keyport -vv ssh -v host"))), "keyport -vv ssh -- -v host");
+        assert_eq!(as_text(verbatim(line("keyport ssh --help"))), "keyport ssh --help");
+        assert_eq!(as_text(verbatim(line("keyport token -v work"))), "keyport token -v work");
+        assert_eq!(as_text(verbatim(line("keyport -v"))), "keyport -v");
     }
 
     #[test]

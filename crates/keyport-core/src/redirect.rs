@@ -19,7 +19,8 @@
 //!   head and take the answer; bytes arriving do not extend it, so a slow drip cannot hold a
 //!   connection. The wait as a whole ends at the sign-in's timeout.
 //! - connections: at most [`MAX_CONNECTIONS`] open at once (both sockets of `localhost`
-//!   together); a new one beyond that closes the oldest first (see below).
+//!   together); beyond that the oldest is closed to make room, once it has been open
+//!   [`EVICTION_GRACE`] (see below).
 //! - threads: none. Everything runs in the future [`RedirectListener::wait`] returns, on the
 //!   caller's runtime; each connection is a sub-future of it, not a task.
 //! - log lines: the first [`LOGGED_EVENTS`] turned-away requests are logged, then one summary
@@ -35,11 +36,22 @@
 //! writes its request as soon as its connection is established, and the kernel establishes it
 //! (and queues the request bytes) before the listener even accepts it. The listener reads every
 //! newly accepted connection before it accepts the next one, and when the cap is reached it
-//! closes the *oldest* connection, never a new one. So connections that are merely held open
-//! (silent, dripping, oversize, garbage, however many) are the ones closed, and the browser's
-//! connection could only be pushed out if [`MAX_CONNECTIONS`] further connections were accepted
-//! after it before its request arrived. Its request is then read, judged and answered within
-//! that one connection's deadline, and the genuine redirect ends the wait at once.
+//! closes the *oldest* connection, never a new one, and only once that one has been open for
+//! [`EVICTION_GRACE`]: every connection, the browser's included, gets that long to show its
+//! request, however fast others arrive. While all open connections are younger than that, the
+//! listener accepts nothing; newcomers wait in the kernel's queue, where their request bytes
+//! wait with them, so a browser's connection accepted from the queue is answered at once. So
+//! connections that are merely held open (silent, dripping, oversize, garbage, however many)
+//! are the ones closed, and the browser's connection is pushed out only if its request takes
+//! longer than [`EVICTION_GRACE`] to arrive after the listener took the connection. The price
+//! of the grace is that a flood is worked through at [`MAX_CONNECTIONS`] connections per
+//! [`EVICTION_GRACE`] (320 a second): a browser queued behind a thousand held connections is
+//! answered about three seconds later. (Without the grace, a burst of accepted connections
+//! could close the browser's before the listener had even seen its request arrive: readiness
+//! is only learnt when the listener's task yields, which a steady stream of accepts defers.)
+//! An outsider who keeps more connections waiting than the queue holds ([`BACKLOG`]) makes the
+//! kernel drop new connection attempts; the browser's is then retried by its TCP stack (after
+//! 1, 3, 7... seconds) and competes with the outsider's for each free place in the queue.
 
 use std::future::{Future, poll_fn};
 use std::io;
@@ -75,10 +87,16 @@ pub const MAX_HEAD: usize = 16 * 1024;
 pub const CONNECTION_DEADLINE: Duration = Duration::from_secs(5);
 
 /// Open connections per listener. A browser uses one or two; a new connection beyond this
-/// closes the oldest. Each costs one descriptor and at most [`MAX_HEAD`] bytes of buffer, so a
+/// closes the oldest (once it has had [`EVICTION_GRACE`]). Each costs one descriptor and at most [`MAX_HEAD`] bytes of buffer, so a
 /// sign-in costs at most 34 descriptors (with the two listening sockets) and 512 KiB, and the
 /// service's 16 concurrent sign-ins stay well within the usual 1024-descriptor limit.
 pub const MAX_CONNECTIONS: usize = 32;
+
+/// How long a connection is safe from being closed to make room for newer ones, from its
+/// acceptance. A browser writes its request within milliseconds of connecting; 100 ms leaves
+/// room for a loaded machine, and keeps the listener working through a flood at 320
+/// connections a second.
+pub const EVICTION_GRACE: Duration = Duration::from_millis(100);
 
 /// How long accepting pauses after an accept error (EMFILE, ENFILE, ENOBUFS...), so that a
 /// connection the kernel cannot hand over does not make the listener spin.
@@ -91,7 +109,7 @@ pub const LOGGED_EVENTS: u32 = 3;
 /// Connections the kernel may queue for acceptance. Queued connections cost the listener no
 /// descriptor; a long queue lets a browser's connection in while a flood is being accepted
 /// (the kernel caps it at `net.core.somaxconn`).
-const BACKLOG: i32 = 1024;
+pub const BACKLOG: i32 = 1024;
 
 /// Ports tried for `localhost` before giving up when ::1 is taken on each.
 const LOCALHOST_BIND_ATTEMPTS: usize = 8;
@@ -398,11 +416,16 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 struct Limits {
     connection_deadline: Duration,
     max_connections: usize,
+    eviction_grace: Duration,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { connection_deadline: CONNECTION_DEADLINE, max_connections: MAX_CONNECTIONS }
+        Self {
+            connection_deadline: CONNECTION_DEADLINE,
+            max_connections: MAX_CONNECTIONS,
+            eviction_grace: EVICTION_GRACE,
+        }
     }
 }
 
@@ -472,13 +495,21 @@ impl RedirectListener {
             .collect::<io::Result<Vec<_>>>()
             .map_err(|err| listener_error(redirect_uri.as_str(), &err))?;
         // Declared after `path`, and so dropped before it: the connections borrow it.
-        let mut connections = Connections::new(limits.max_connections);
+        let mut connections = Connections::new(limits.max_connections, limits.eviction_grace);
         let mut next_listener = 0;
         let overall = tokio::time::sleep(timeout);
         let backoff = tokio::time::sleep(Duration::ZERO);
-        tokio::pin!(overall, backoff);
+        let room = tokio::time::sleep(Duration::ZERO);
+        tokio::pin!(overall, backoff, room);
         let mut paused = false;
         loop {
+            // At the cap with every connection still in its grace: accept nothing until the
+            // oldest one's grace ends (or a connection finishes).
+            let full_until = connections.full_until(Instant::now());
+            if let Some(until) = full_until {
+                tally.waited_for_room += 1;
+                room.as_mut().reset(until);
+            }
             tokio::select! {
                 // Connections first, so that each new one is read before the next is accepted.
                 biased;
@@ -494,11 +525,13 @@ impl RedirectListener {
                 }
                 () = &mut overall => return Err(Error::SignInTimedOut { secs: timeout.as_secs() }),
                 () = &mut backoff, if paused => paused = false,
-                accepted = poll_fn(|cx| poll_accept(&listeners, &mut next_listener, cx)), if !paused => {
+                () = &mut room, if full_until.is_some() => {}
+                accepted = poll_fn(|cx| poll_accept(&listeners, &mut next_listener, cx)), if !paused && full_until.is_none() => {
                     match accepted {
                         Ok(stream) => {
-                            let deadline = Instant::now() + limits.connection_deadline;
-                            let evicted = connections.admit(serve_connection(stream, &path, state, deadline));
+                            let now = Instant::now();
+                            let deadline = now + limits.connection_deadline;
+                            let evicted = connections.admit(now, serve_connection(stream, &path, state, deadline));
                             tally.admitted(evicted, connections.len());
                         }
                         Err(err) => {
@@ -607,27 +640,41 @@ fn poll_accept(listeners: &[TcpListener], next: &mut usize, cx: &mut Context<'_>
     Poll::Pending
 }
 
-/// The open connections of one wait, oldest first, each served by its own future (which owns
-/// its socket: dropping the future closes the connection).
+/// The open connections of one wait, oldest first, each with the instant it was accepted and
+/// served by its own future (which owns its socket: dropping the future closes the
+/// connection).
 struct Connections<F> {
-    open: std::collections::VecDeque<Pin<Box<F>>>,
+    open: std::collections::VecDeque<(Instant, Pin<Box<F>>)>,
     cap: usize,
+    grace: Duration,
 }
 
 impl<F: Future<Output = Outcome>> Connections<F> {
-    fn new(cap: usize) -> Self {
-        Self { open: std::collections::VecDeque::with_capacity(cap), cap }
+    fn new(cap: usize, grace: Duration) -> Self {
+        Self { open: std::collections::VecDeque::with_capacity(cap), cap, grace }
     }
 
     fn len(&self) -> usize {
         self.open.len()
     }
 
-    /// Adds a connection. When `cap` are open, the oldest is closed first; returns whether one
+    /// When `cap` are open and the oldest is still within its grace at `now`: the instant its
+    /// grace ends, before which no connection may be admitted. `None` when one may be now.
+    fn full_until(&self, now: Instant) -> Option<Instant> {
+        if self.open.len() < self.cap {
+            return None;
+        }
+        let (accepted, _) = self.open.front()?;
+        let until = *accepted + self.grace;
+        (until > now).then_some(until)
+    }
+
+    /// Adds a connection accepted at `now`. When `cap` are open, the oldest is closed first
+    /// (the caller has waited out its grace with [`Self::full_until`]); returns whether one
     /// was.
-    fn admit(&mut self, connection: F) -> bool {
+    fn admit(&mut self, now: Instant, connection: F) -> bool {
         let evicted = self.open.len() >= self.cap && self.open.pop_front().is_some();
-        self.open.push_back(Box::pin(connection));
+        self.open.push_back((now, Box::pin(connection)));
         evicted
     }
 
@@ -635,7 +682,7 @@ impl<F: Future<Output = Outcome>> Connections<F> {
     /// its outcome returned. Pending when none has finished (or none is open).
     fn poll_finished(&mut self, cx: &mut Context<'_>) -> Poll<Outcome> {
         for index in 0..self.open.len() {
-            if let Poll::Ready(outcome) = self.open[index].as_mut().poll(cx) {
+            if let Poll::Ready(outcome) = self.open[index].1.as_mut().poll(cx) {
                 self.open.remove(index);
                 return Poll::Ready(outcome);
             }
@@ -789,6 +836,8 @@ struct Tally {
     accepted: u64,
     peak_open: usize,
     evicted: u64,
+    /// Times accepting waited for the oldest connection's grace to end.
+    waited_for_room: u64,
     strays: u64,
     rejected: u64,
     timed_out: u64,
@@ -859,6 +908,7 @@ impl Drop for Tally {
                 refused = self.rejected,
                 timed_out = self.timed_out,
                 evicted = self.evicted,
+                waited_for_room = self.waited_for_room,
                 abandoned = self.abandoned,
                 failed = self.failed,
                 accept_errors = self.accept_errors,
@@ -1431,21 +1481,58 @@ mod tests {
     }
 
     #[test]
-    fn at_the_cap_the_oldest_connection_makes_room_and_the_browser_gets_through() {
+    fn at_the_cap_the_oldest_connection_makes_room_once_its_grace_ends_and_the_browser_gets_through() {
         let listener = RedirectListener::bind(RedirectHost::Ipv4, "/callback").unwrap();
-        let (result, tally, (second_was_open, reply)) = serve_with(listener, Duration::from_secs(30), |address| {
-            let held: Vec<StdStream> = (0..MAX_CONNECTIONS).map(|_| StdStream::connect(address).unwrap()).collect();
-            // One more: connections are accepted in the order they came, so the oldest goes.
-            let _extra = StdStream::connect(address).unwrap();
-            assert!(closed_by_server(&held[0]), "the oldest connection was not closed");
-            let second_was_open = open_now(&held[1]);
-            let reply = get(address, GENUINE);
-            (second_was_open, reply)
-        });
+        let (result, tally, (oldest_lived, second_was_open, reply)) =
+            serve_with(listener, Duration::from_secs(30), |address| {
+                let connected = std::time::Instant::now();
+                let held: Vec<StdStream> = (0..MAX_CONNECTIONS).map(|_| StdStream::connect(address).unwrap()).collect();
+                // One more: connections are accepted in the order they came, so the oldest goes,
+                // but not before it has had its grace.
+                let _extra = StdStream::connect(address).unwrap();
+                assert!(closed_by_server(&held[0]), "the oldest connection was not closed");
+                let oldest_lived = connected.elapsed();
+                let second_was_open = open_now(&held[1]);
+                let reply = get(address, GENUINE);
+                (oldest_lived, second_was_open, reply)
+            });
         assert!(result.is_ok(), "{result:?}");
+        assert!(oldest_lived >= EVICTION_GRACE, "the oldest connection was closed after {oldest_lived:?}");
         assert!(second_was_open, "only the oldest connection is closed to make room");
         assert_eq!(status(&reply), "200");
         assert_eq!((tally.evicted, tally.peak_open), (2, MAX_CONNECTIONS), "{tally:?}");
+        assert!(tally.waited_for_room >= 1, "{tally:?}");
+    }
+
+    /// The race a flood used to win: the browser's connection is accepted before its request
+    /// arrives, and a burst of newcomers follows it. Every connection keeps its grace, so the
+    /// newcomers wait in the kernel's queue and the browser's request is read when it comes.
+    #[test]
+    fn a_browser_slow_to_send_its_request_keeps_its_connection_through_a_burst_of_newcomers() {
+        const GRACE: Duration = Duration::from_secs(2);
+        const BROWSER_DELAY: Duration = Duration::from_millis(300);
+        let mut listener = RedirectListener::bind(RedirectHost::Ipv4, "/callback").unwrap();
+        listener.limits.eviction_grace = GRACE;
+        let (result, tally, (reply, burst)) = serve_with(listener, Duration::from_secs(30), |address| {
+            // The cap less one, then the browser's connection: all accepted at once, in order.
+            let held: Vec<StdStream> = (0..MAX_CONNECTIONS - 1).map(|_| StdStream::connect(address).unwrap()).collect();
+            let mut browser = StdStream::connect(address).unwrap();
+            // A burst behind it, several times the cap.
+            let burst: Vec<StdStream> =
+                (0..4 * MAX_CONNECTIONS).map(|_| StdStream::connect(address).unwrap()).collect();
+            std::thread::sleep(BROWSER_DELAY);
+            browser.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            let mut reply = Vec::new();
+            let answered = browser.write_all(&request(GENUINE)).and_then(|()| browser.read_to_end(&mut reply));
+            drop(held);
+            (answered.map(|_| String::from_utf8_lossy(&reply).into_owned()), burst)
+        });
+        let reply = reply.expect("the browser's connection was closed before its request was read");
+        assert_eq!(status(&reply), "200", "{reply}");
+        assert!(result.is_ok(), "{result:?}");
+        assert_eq!(tally.evicted, 0, "a connection was closed within its grace: {tally:?}");
+        assert!(tally.waited_for_room >= 1, "{tally:?}");
+        drop(burst);
     }
 
     #[test]

@@ -470,13 +470,15 @@ fn init_logging(verbose: u8, file: Option<&std::path::Path>) {
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(verbose > 0);
+    // Colours only for a person at a terminal, never into a file standard error was sent to.
+    let colours = std::io::IsTerminal::is_terminal(&std::io::stderr());
     match file.map(log_file::LogFile::open) {
         Some(Ok(log)) => builder.with_writer(log).with_ansi(false).init(),
         Some(Err(err)) => {
-            builder.with_writer(std::io::stderr).init();
+            builder.with_writer(std::io::stderr).with_ansi(colours).init();
             tracing::error!(%err, "cannot open the log file; logging to standard error");
         }
-        None => builder.with_writer(std::io::stderr).init(),
+        None => builder.with_writer(std::io::stderr).with_ansi(colours).init(),
     }
 }
 

@@ -19,8 +19,8 @@
 //!   head and take the answer; bytes arriving do not extend it, so a slow drip cannot hold a
 //!   connection. The wait as a whole ends at the sign-in's timeout.
 //! - connections: at most [`MAX_CONNECTIONS`] open at once (both sockets of `localhost`
-//!   together); beyond that the oldest is closed to make room, once it has been open
-//!   [`EVICTION_GRACE`] (see below).
+//!   together); beyond that one is closed to make room: another user's at once, or else the
+//!   oldest once it has been open [`EVICTION_GRACE`] (see below).
 //! - threads: none. Everything runs in the future [`RedirectListener::wait`] returns, on the
 //!   caller's runtime; each connection is a sub-future of it, not a task.
 //! - log lines: the first [`LOGGED_EVENTS`] turned-away requests are logged, then one summary
@@ -49,9 +49,16 @@
 //! answered about three seconds later. (Without the grace, a burst of accepted connections
 //! could close the browser's before the listener had even seen its request arrive: readiness
 //! is only learnt when the listener's task yields, which a steady stream of accepts defers.)
-//! An outsider who keeps more connections waiting than the queue holds ([`BACKLOG`]) makes the
-//! kernel drop new connection attempts; the browser's is then retried by its TCP stack (after
-//! 1, 3, 7... seconds) and competes with the outsider's for each free place in the queue.
+//!
+//! **Another user's connections** (on Linux, where the kernel's socket diagnostics say who
+//! opened a loopback connection, see `peer.rs`) are served like any other, so a browser run as
+//! another user still signs in, but they get no grace: when the listener is full, the oldest
+//! of them is closed at once, before any of this user's. Another user's flood is then worked
+//! through as fast as it comes, and cannot hold a place the browser needs, nor keep the
+//! kernel's queue ([`BACKLOG`]) full. Where the owner cannot be known (macOS, Windows), an
+//! outsider who keeps more connections waiting than the queue holds makes the kernel drop new
+//! connection attempts; the browser's is then retried by its TCP stack (after 1, 3, 7...
+//! seconds) and competes with the outsider's for each free place in the queue.
 
 use std::future::{Future, poll_fn};
 use std::io;
@@ -68,6 +75,8 @@ use zeroize::Zeroizing;
 
 use crate::error::Error;
 use crate::provider::RedirectHost;
+
+mod peer;
 use crate::secret::Secret;
 
 /// The longest request line accepted, in bytes, without its CRLF. A browser's redirect is the
@@ -87,9 +96,11 @@ pub const MAX_HEAD: usize = 16 * 1024;
 pub const CONNECTION_DEADLINE: Duration = Duration::from_secs(5);
 
 /// Open connections per listener. A browser uses one or two; a new connection beyond this
-/// closes the oldest (once it has had [`EVICTION_GRACE`]). Each costs one descriptor and at most [`MAX_HEAD`] bytes of buffer, so a
-/// sign-in costs at most 34 descriptors (with the two listening sockets) and 512 KiB, and the
-/// service's 16 concurrent sign-ins stay well within the usual 1024-descriptor limit.
+/// closes another user's, or else the oldest once it has had [`EVICTION_GRACE`]. Each costs
+/// one descriptor and at most [`MAX_HEAD`] bytes of buffer, so a sign-in costs at most 35
+/// descriptors (with the two listening sockets and, on Linux, the socket diagnostics one) and
+/// 512 KiB, and the service's 16 concurrent sign-ins stay well within the usual
+/// 1024-descriptor limit.
 pub const MAX_CONNECTIONS: usize = 32;
 
 /// How long a connection is safe from being closed to make room for newer ones, from its
@@ -496,6 +507,7 @@ impl RedirectListener {
             .map_err(|err| listener_error(redirect_uri.as_str(), &err))?;
         // Declared after `path`, and so dropped before it: the connections borrow it.
         let mut connections = Connections::new(limits.max_connections, limits.eviction_grace);
+        let mut owners = peer::PeerOwners::new();
         let mut next_listener = 0;
         let overall = tokio::time::sleep(timeout);
         let backoff = tokio::time::sleep(Duration::ZERO);
@@ -528,11 +540,15 @@ impl RedirectListener {
                 () = &mut room, if full_until.is_some() => {}
                 accepted = poll_fn(|cx| poll_accept(&listeners, &mut next_listener, cx)), if !paused && full_until.is_none() => {
                     match accepted {
-                        Ok(stream) => {
+                        Ok((stream, peer)) => {
                             let now = Instant::now();
                             let deadline = now + limits.connection_deadline;
-                            let evicted = connections.admit(now, serve_connection(stream, &path, state, deadline));
-                            tally.admitted(evicted, connections.len());
+                            let another_user = stream
+                                .local_addr()
+                                .is_ok_and(|local| owners.another_user(local, peer) == Some(true));
+                            let connection = serve_connection(stream, &path, state, deadline);
+                            let evicted = connections.admit(now, another_user, connection);
+                            tally.admitted(evicted, another_user, connections.len());
                         }
                         Err(err) => {
                             tally.accept_failed(&err);
@@ -629,24 +645,36 @@ fn no_ipv6_loopback(err: &io::Error) -> bool {
 
 /// Accepts from whichever listener has a connection, starting with a different one each time
 /// so that a flood on one cannot starve the other.
-fn poll_accept(listeners: &[TcpListener], next: &mut usize, cx: &mut Context<'_>) -> Poll<io::Result<TcpStream>> {
+fn poll_accept(
+    listeners: &[TcpListener],
+    next: &mut usize,
+    cx: &mut Context<'_>,
+) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
     for offset in 0..listeners.len() {
         let index = (*next + offset) % listeners.len();
         if let Poll::Ready(result) = listeners[index].poll_accept(cx) {
             *next = (index + 1) % listeners.len();
-            return Poll::Ready(result.map(|(stream, _peer)| stream));
+            return Poll::Ready(result);
         }
     }
     Poll::Pending
 }
 
-/// The open connections of one wait, oldest first, each with the instant it was accepted and
-/// served by its own future (which owns its socket: dropping the future closes the
-/// connection).
+/// The open connections of one wait, oldest first, each served by its own future (which owns
+/// its socket: dropping the future closes the connection).
 struct Connections<F> {
-    open: std::collections::VecDeque<(Instant, Pin<Box<F>>)>,
+    open: std::collections::VecDeque<Open<F>>,
     cap: usize,
     grace: Duration,
+}
+
+/// One open connection.
+struct Open<F> {
+    accepted: Instant,
+    /// Opened by another user (as far as the kernel says): never the browser of the person
+    /// signing in, so first to be closed, with no grace.
+    another_user: bool,
+    serving: Pin<Box<F>>,
 }
 
 impl<F: Future<Output = Outcome>> Connections<F> {
@@ -658,23 +686,26 @@ impl<F: Future<Output = Outcome>> Connections<F> {
         self.open.len()
     }
 
-    /// When `cap` are open and the oldest is still within its grace at `now`: the instant its
-    /// grace ends, before which no connection may be admitted. `None` when one may be now.
+    /// When `cap` are open, none of them another user's, and the oldest is still within its
+    /// grace at `now`: the instant its grace ends, before which no connection may be
+    /// admitted. `None` when one may be now.
     fn full_until(&self, now: Instant) -> Option<Instant> {
-        if self.open.len() < self.cap {
+        if self.open.len() < self.cap || self.open.iter().any(|open| open.another_user) {
             return None;
         }
-        let (accepted, _) = self.open.front()?;
-        let until = *accepted + self.grace;
+        let until = self.open.front()?.accepted + self.grace;
         (until > now).then_some(until)
     }
 
-    /// Adds a connection accepted at `now`. When `cap` are open, the oldest is closed first
-    /// (the caller has waited out its grace with [`Self::full_until`]); returns whether one
-    /// was.
-    fn admit(&mut self, now: Instant, connection: F) -> bool {
-        let evicted = self.open.len() >= self.cap && self.open.pop_front().is_some();
-        self.open.push_back((now, Box::pin(connection)));
+    /// Adds a connection accepted at `now`. When `cap` are open, one is closed first: the
+    /// oldest of another user's, or else the oldest (the caller has waited out its grace
+    /// with [`Self::full_until`]). Returns whether one was.
+    fn admit(&mut self, now: Instant, another_user: bool, connection: F) -> bool {
+        let evicted = self.open.len() >= self.cap && {
+            let oldest = self.open.iter().position(|open| open.another_user).unwrap_or(0);
+            self.open.remove(oldest).is_some()
+        };
+        self.open.push_back(Open { accepted: now, another_user, serving: Box::pin(connection) });
         evicted
     }
 
@@ -682,7 +713,7 @@ impl<F: Future<Output = Outcome>> Connections<F> {
     /// its outcome returned. Pending when none has finished (or none is open).
     fn poll_finished(&mut self, cx: &mut Context<'_>) -> Poll<Outcome> {
         for index in 0..self.open.len() {
-            if let Poll::Ready(outcome) = self.open[index].1.as_mut().poll(cx) {
+            if let Poll::Ready(outcome) = self.open[index].serving.as_mut().poll(cx) {
                 self.open.remove(index);
                 return Poll::Ready(outcome);
             }
@@ -838,6 +869,8 @@ struct Tally {
     evicted: u64,
     /// Times accepting waited for the oldest connection's grace to end.
     waited_for_room: u64,
+    /// Connections another user opened.
+    another_user: u64,
     strays: u64,
     rejected: u64,
     timed_out: u64,
@@ -848,8 +881,9 @@ struct Tally {
 }
 
 impl Tally {
-    fn admitted(&mut self, evicted: bool, open: usize) {
+    fn admitted(&mut self, evicted: bool, another_user: bool, open: usize) {
         self.accepted += 1;
+        self.another_user += u64::from(another_user);
         self.evicted += u64::from(evicted);
         self.peak_open = self.peak_open.max(open);
     }
@@ -909,6 +943,7 @@ impl Drop for Tally {
                 timed_out = self.timed_out,
                 evicted = self.evicted,
                 waited_for_room = self.waited_for_room,
+                from_another_user = self.another_user,
                 abandoned = self.abandoned,
                 failed = self.failed,
                 accept_errors = self.accept_errors,
@@ -1502,6 +1537,28 @@ mod tests {
         assert_eq!(status(&reply), "200");
         assert_eq!((tally.evicted, tally.peak_open), (2, MAX_CONNECTIONS), "{tally:?}");
         assert!(tally.waited_for_room >= 1, "{tally:?}");
+    }
+
+    #[test]
+    fn another_users_connections_make_room_first_and_without_grace() {
+        let grace = Duration::from_millis(100);
+        let mut open = Connections::new(3, grace);
+        let start = Instant::now();
+        let pending = || std::future::pending::<Outcome>();
+        assert!(!open.admit(start, false, pending()));
+        assert!(!open.admit(start, true, pending()));
+        assert!(!open.admit(start, false, pending()));
+        // Full, but one is another user's: room now, made by closing that one.
+        assert_eq!(open.full_until(start), None);
+        assert!(open.admit(start, false, pending()));
+        assert!(open.open.iter().all(|open| !open.another_user), "another user's connection was kept");
+        // Now all are within their grace: no room until the oldest's ends.
+        assert_eq!(open.full_until(start), Some(start + grace));
+        assert_eq!(open.full_until(start + grace), None);
+        let oldest_after = open.open[1].accepted;
+        assert!(open.admit(start + grace, false, pending()));
+        assert_eq!(open.open[0].accepted, oldest_after, "the oldest was not the one closed");
+        assert_eq!(open.len(), 3);
     }
 
     /// The race a flood used to win: the browser's connection is accepted before its request

@@ -31,6 +31,8 @@ pub mod secret;
 pub mod secrets;
 mod service;
 pub mod signin;
+#[cfg(target_os = "linux")]
+pub mod sock_diag;
 mod store;
 #[cfg(test)]
 mod testing;

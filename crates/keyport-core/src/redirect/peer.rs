@@ -13,14 +13,14 @@ use std::net::SocketAddr;
 /// socket per wait, opened when the listener first needs it.
 pub(super) struct PeerOwners {
     #[cfg(target_os = "linux")]
-    diag: Option<linux::SockDiag>,
+    diag: Option<linux::SockDiagOwners>,
 }
 
 impl PeerOwners {
     pub(super) fn new() -> Self {
         Self {
             #[cfg(target_os = "linux")]
-            diag: linux::SockDiag::open(),
+            diag: linux::SockDiagOwners::open(),
         }
     }
 
@@ -44,85 +44,49 @@ impl PeerOwners {
 #[cfg(target_os = "linux")]
 mod linux {
     use std::net::{IpAddr, SocketAddr};
-    use std::os::fd::OwnedFd;
 
-    use rustix::net::netlink::{self, SocketAddrNetlink};
-    use rustix::net::{AddressFamily, RecvFlags, SendFlags, SocketFlags, SocketType};
+    use crate::sock_diag::SockDiag;
 
-    /// `SOCK_DIAG_BY_FAMILY`, the request type (linux/sock_diag.h).
-    const SOCK_DIAG_BY_FAMILY: u16 = 20;
-    /// `NLMSG_ERROR` (linux/netlink.h).
-    const NLMSG_ERROR: u16 = 2;
-    /// `NLM_F_REQUEST`: one exact lookup, not a dump.
-    const NLM_F_REQUEST: u16 = 1;
     const IPPROTO_TCP: u8 = 6;
     const AF_INET: u8 = 2;
     const AF_INET6: u8 = 10;
-    /// `struct nlmsghdr`.
-    const HEADER: usize = 16;
-    /// `struct inet_diag_req_v2`: family, protocol, ext, pad, states, then the socket id.
-    const REQUEST: usize = HEADER + 8 + SOCKET_ID;
     /// `struct inet_diag_sockid`: ports, source and destination addresses, interface, cookie.
     const SOCKET_ID: usize = 4 + 16 + 16 + 4 + 8;
-    /// Where `idiag_uid` sits in a reply: after the header, `struct inet_diag_msg`'s family,
-    /// state, timer and retransmits, the socket id, and expires, rqueue and wqueue.
-    const UID_AT: usize = HEADER + 4 + SOCKET_ID + 12;
+    /// `struct inet_diag_req_v2`: family, protocol, extensions, padding, states, socket id.
+    const REQUEST: usize = 8 + SOCKET_ID;
+    /// Where `idiag_uid` sits in `struct inet_diag_msg`: after family, state, timer and
+    /// retransmits, the socket id, and expires, rqueue and wqueue.
+    const UID_AT: usize = 4 + SOCKET_ID + 12;
 
-    pub(super) struct SockDiag {
-        socket: OwnedFd,
+    pub(super) struct SockDiagOwners {
+        diag: SockDiag,
         pub(super) own_uid: u32,
-        sequence: u32,
     }
 
-    impl SockDiag {
+    impl SockDiagOwners {
         pub(super) fn open() -> Option<Self> {
-            let socket = rustix::net::socket_with(
-                AddressFamily::NETLINK,
-                SocketType::DGRAM,
-                SocketFlags::CLOEXEC | SocketFlags::NONBLOCK,
-                Some(netlink::SOCK_DIAG),
-            )
-            .map_err(|err| tracing::debug!(%err, "no socket diagnostics: connections' owners are unknown"))
-            .ok()?;
-            Some(Self { socket, own_uid: rustix::process::getuid().as_raw(), sequence: 0 })
+            let diag = SockDiag::open()
+                .map_err(|err| tracing::debug!(%err, "no socket diagnostics: connections' owners are unknown"))
+                .ok()?;
+            Some(Self { diag, own_uid: rustix::process::getuid().as_raw() })
         }
 
         /// The uid owning the socket at `peer` connected to `local`, if the kernel says.
         pub(super) fn owner(&mut self, local: SocketAddr, peer: SocketAddr) -> Option<u32> {
-            self.sequence = self.sequence.wrapping_add(1);
-            let request = request(self.sequence, local, peer)?;
-            let kernel = SocketAddrNetlink::new(0, 0);
-            rustix::net::sendto(&self.socket, &request, SendFlags::empty(), &kernel).ok()?;
-            // The kernel answers while sending; a reply not there at once is not coming. A
-            // stale one (from a lookup whose reply was never read) is read past.
             let mut reply = [0_u8; 512];
-            for _ in 0..4 {
-                let (read, _) = rustix::net::recv(&self.socket, &mut reply, RecvFlags::empty()).ok()?;
-                match parse_reply(reply.get(..read)?, self.sequence) {
-                    Reply::Owner(uid) => return Some(uid),
-                    Reply::Unknown => return None,
-                    Reply::Stale => {}
-                }
-            }
-            None
+            uid(self.diag.ask(&request(local, peer)?, &mut reply).ok()?)
         }
     }
 
-    /// A `SOCK_DIAG_BY_FAMILY` request for the one TCP socket whose own address is `peer` and
-    /// whose remote address is `local`: the other end of an accepted connection.
-    pub(super) fn request(sequence: u32, local: SocketAddr, peer: SocketAddr) -> Option<[u8; REQUEST]> {
+    /// An `inet_diag_req_v2` for the one TCP socket whose own address is `peer` and whose
+    /// remote address is `local`: the other end of an accepted connection.
+    pub(super) fn request(local: SocketAddr, peer: SocketAddr) -> Option<[u8; REQUEST]> {
         let family = match (local.ip(), peer.ip()) {
             (IpAddr::V4(_), IpAddr::V4(_)) => AF_INET,
             (IpAddr::V6(_), IpAddr::V6(_)) => AF_INET6,
             _ => return None,
         };
-        let mut bytes = [0_u8; REQUEST];
-        bytes[0..4].copy_from_slice(&(REQUEST as u32).to_ne_bytes());
-        bytes[4..6].copy_from_slice(&SOCK_DIAG_BY_FAMILY.to_ne_bytes());
-        bytes[6..8].copy_from_slice(&NLM_F_REQUEST.to_ne_bytes());
-        bytes[8..12].copy_from_slice(&sequence.to_ne_bytes());
-        // bytes[12..16]: the sender's port id, 0 (the kernel fills it in).
-        let body = &mut bytes[HEADER..];
+        let mut body = [0_u8; REQUEST];
         body[0] = family;
         body[1] = IPPROTO_TCP;
         // body[2], body[3]: no extensions, padding.
@@ -134,7 +98,7 @@ mod linux {
         address(&mut id[20..36], local.ip());
         // id[36..40]: any interface.
         id[40..48].copy_from_slice(&[0xff; 8]); // INET_DIAG_NOCOOKIE
-        Some(bytes)
+        Some(body)
     }
 
     fn address(field: &mut [u8], ip: IpAddr) {
@@ -144,30 +108,9 @@ mod linux {
         }
     }
 
-    #[derive(Debug, PartialEq, Eq)]
-    pub(super) enum Reply {
-        /// The socket's owner.
-        Owner(u32),
-        /// An answer to this request that names no owner (no such socket, an error...).
-        Unknown,
-        /// An answer to another request.
-        Stale,
-    }
-
-    /// Reads the kernel's answer to request `sequence`.
-    pub(super) fn parse_reply(bytes: &[u8], sequence: u32) -> Reply {
-        let u16_at = |at: usize| bytes.get(at..at + 2).map(|b| u16::from_ne_bytes([b[0], b[1]]));
-        let u32_at = |at: usize| bytes.get(at..at + 4).map(|b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]));
-        let (Some(length), Some(kind), Some(replied_to)) = (u32_at(0), u16_at(4), u32_at(8)) else {
-            return Reply::Unknown;
-        };
-        if replied_to != sequence {
-            return Reply::Stale;
-        }
-        if kind == NLMSG_ERROR || kind != SOCK_DIAG_BY_FAMILY || (length as usize) < UID_AT + 4 {
-            return Reply::Unknown;
-        }
-        u32_at(UID_AT).map_or(Reply::Unknown, Reply::Owner)
+    /// The owner in an `inet_diag_msg`.
+    pub(super) fn uid(message: &[u8]) -> Option<u32> {
+        message.get(UID_AT..UID_AT + 4).map(|b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
     }
 }
 
@@ -175,7 +118,7 @@ mod linux {
 mod tests {
     use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
 
-    use super::linux::{Reply, parse_reply, request};
+    use super::linux::{request, uid};
     use super::*;
 
     fn connected(ip: std::net::IpAddr) -> Option<(TcpListener, TcpStream, TcpStream)> {
@@ -207,35 +150,23 @@ mod tests {
     fn the_request_is_laid_out_as_the_kernel_reads_it() {
         let local: SocketAddr = "127.0.0.1:8080".parse().unwrap();
         let peer: SocketAddr = "127.0.0.2:40000".parse().unwrap();
-        let bytes = request(7, local, peer).unwrap();
-        assert_eq!(bytes.len(), 72);
-        assert_eq!(u32::from_ne_bytes(bytes[0..4].try_into().unwrap()), 72);
-        assert_eq!(u32::from_ne_bytes(bytes[8..12].try_into().unwrap()), 7);
-        assert_eq!((bytes[16], bytes[17]), (2, 6), "AF_INET, TCP");
-        assert_eq!(
-            &bytes[24..28],
-            &40000_u16.to_be_bytes().into_iter().chain(8080_u16.to_be_bytes()).collect::<Vec<_>>()[..]
-        );
-        assert_eq!(&bytes[28..32], &[127, 0, 0, 2]);
-        assert_eq!(&bytes[44..48], &[127, 0, 0, 1]);
-        assert_eq!(&bytes[64..72], &[0xff; 8]);
-        assert!(request(1, local, "[::1]:1".parse().unwrap()).is_none(), "mixed families");
+        let body = request(local, peer).unwrap();
+        assert_eq!(body.len(), 56);
+        assert_eq!((body[0], body[1]), (2, 6), "AF_INET, TCP");
+        assert_eq!(&body[8..12], &[0x9c, 0x40, 0x1f, 0x90], "ports 40000 and 8080, big-endian");
+        assert_eq!(&body[12..16], &[127, 0, 0, 2]);
+        assert_eq!(&body[28..32], &[127, 0, 0, 1]);
+        assert_eq!(&body[48..56], &[0xff; 8]);
+        assert!(request(local, "[::1]:1".parse().unwrap()).is_none(), "mixed families");
     }
 
     #[test]
-    fn replies_are_read_within_their_bounds() {
-        let mut reply = vec![0_u8; 88];
-        reply[0..4].copy_from_slice(&88_u32.to_ne_bytes());
-        reply[4..6].copy_from_slice(&20_u16.to_ne_bytes());
-        reply[8..12].copy_from_slice(&5_u32.to_ne_bytes());
-        reply[80..84].copy_from_slice(&1000_u32.to_ne_bytes());
-        assert_eq!(parse_reply(&reply, 5), Reply::Owner(1000));
-        assert_eq!(parse_reply(&reply, 4), Reply::Stale);
-        for cut in 0..84 {
-            assert_ne!(parse_reply(&reply[..cut], 5), Reply::Owner(1000), "cut at {cut}");
+    fn the_owner_is_read_within_the_message() {
+        let mut message = vec![0_u8; 72];
+        message[64..68].copy_from_slice(&1000_u32.to_ne_bytes());
+        assert_eq!(uid(&message), Some(1000));
+        for cut in 0..68 {
+            assert_eq!(uid(&message[..cut]), None, "cut at {cut}");
         }
-        let mut error = reply.clone();
-        error[4..6].copy_from_slice(&2_u16.to_ne_bytes());
-        assert_eq!(parse_reply(&error, 5), Reply::Unknown);
     }
 }

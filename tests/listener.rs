@@ -324,20 +324,10 @@ fn a_thousand_hostile_connections_from_another_user_neither_stop_the_sign_in_nor
     // Then what is left, while the hostile client is still at it.
     let after = daemon.settle(&before, 4 * 1024);
     let stats = hostile.stop();
-    let summary = daemon
-        .log_lines()
-        .into_iter()
-        .find(|line| line.contains("the redirect listener turned away"))
-        .expect("the listener's summary in the daemon's log");
-    println!("{summary}");
-    let from_another_user: u64 = summary
-        .split_once("from_another_user=")
-        .and_then(|(_, rest)| rest.split(|c: char| !c.is_ascii_digit()).next())
-        .and_then(|count| count.parse().ok())
-        .unwrap_or_else(|| panic!("no from_another_user count in the summary: {summary}"));
+    let summary = daemon.log_lines().into_iter().find(|line| line.contains("the redirect listener turned away"));
     println!(
         "daemon before {before:?}\nunder attack {during:?}\nafter {after:?}\nhostile client: {ready}\n{stats}\n\
-         the browser's part of the sign-in took {sign_in_took:?} under attack"
+         the browser's part of the sign-in took {sign_in_took:?} under attack\nlistener: {summary:?}"
     );
 
     assert_eq!(ready["uid"], 65534, "the hostile client runs as nobody: {ready}");
@@ -346,6 +336,12 @@ fn a_thousand_hostile_connections_from_another_user_neither_stop_the_sign_in_nor
         panic!("{why}");
     }
     // The kernel told the listener whose connections they were: closed first, without grace.
+    let summary = summary.expect("the listener's summary in the daemon's log");
+    let from_another_user: u64 = summary
+        .split_once("from_another_user=")
+        .and_then(|(_, rest)| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|count| count.parse().ok())
+        .unwrap_or_else(|| panic!("no from_another_user count in the summary: {summary}"));
     assert!(
         from_another_user >= HOSTILE as u64,
         "the listener saw {from_another_user} connections from another user: {summary}"

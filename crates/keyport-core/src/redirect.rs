@@ -75,9 +75,9 @@ use zeroize::Zeroizing;
 
 use crate::error::Error;
 use crate::provider::RedirectHost;
+use crate::secret::Secret;
 
 mod peer;
-use crate::secret::Secret;
 
 /// The longest request line accepted, in bytes, without its CRLF. A browser's redirect is the
 /// path with `code`, `state` and `iss`: a few hundred bytes, under 2 KiB with the longest

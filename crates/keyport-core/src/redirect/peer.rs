@@ -9,18 +9,20 @@
 
 use std::net::SocketAddr;
 
-/// Asks the kernel who owns the peer socket of accepted loopback connections; one netlink
-/// socket per wait, opened when the listener first needs it.
+/// Asks the kernel who owns the peer socket of accepted loopback connections, through one
+/// netlink socket opened with the wait.
 pub(super) struct PeerOwners {
     #[cfg(target_os = "linux")]
-    diag: Option<linux::SockDiagOwners>,
+    diag: Option<crate::sock_diag::SockDiag>,
 }
 
 impl PeerOwners {
     pub(super) fn new() -> Self {
         Self {
             #[cfg(target_os = "linux")]
-            diag: linux::SockDiagOwners::open(),
+            diag: crate::sock_diag::SockDiag::open()
+                .map_err(|err| tracing::debug!(%err, "no socket diagnostics: connections' owners are unknown"))
+                .ok(),
         }
     }
 
@@ -30,8 +32,9 @@ impl PeerOwners {
     pub(super) fn another_user(&mut self, local: SocketAddr, peer: SocketAddr) -> Option<bool> {
         #[cfg(target_os = "linux")]
         {
-            let diag = self.diag.as_mut()?;
-            diag.owner(local, peer).map(|uid| uid != diag.own_uid)
+            let mut reply = [0_u8; 512];
+            let message = self.diag.as_mut()?.ask(&linux::request(local, peer)?, &mut reply).ok()?;
+            linux::uid(message).map(|uid| uid != rustix::process::getuid().as_raw())
         }
         #[cfg(not(target_os = "linux"))]
         {
@@ -45,8 +48,6 @@ impl PeerOwners {
 mod linux {
     use std::net::{IpAddr, SocketAddr};
 
-    use crate::sock_diag::SockDiag;
-
     const IPPROTO_TCP: u8 = 6;
     const AF_INET: u8 = 2;
     const AF_INET6: u8 = 10;
@@ -57,26 +58,6 @@ mod linux {
     /// Where `idiag_uid` sits in `struct inet_diag_msg`: after family, state, timer and
     /// retransmits, the socket id, and expires, rqueue and wqueue.
     const UID_AT: usize = 4 + SOCKET_ID + 12;
-
-    pub(super) struct SockDiagOwners {
-        diag: SockDiag,
-        pub(super) own_uid: u32,
-    }
-
-    impl SockDiagOwners {
-        pub(super) fn open() -> Option<Self> {
-            let diag = SockDiag::open()
-                .map_err(|err| tracing::debug!(%err, "no socket diagnostics: connections' owners are unknown"))
-                .ok()?;
-            Some(Self { diag, own_uid: rustix::process::getuid().as_raw() })
-        }
-
-        /// The uid owning the socket at `peer` connected to `local`, if the kernel says.
-        pub(super) fn owner(&mut self, local: SocketAddr, peer: SocketAddr) -> Option<u32> {
-            let mut reply = [0_u8; 512];
-            uid(self.diag.ask(&request(local, peer)?, &mut reply).ok()?)
-        }
-    }
 
     /// An `inet_diag_req_v2` for the one TCP socket whose own address is `peer` and whose
     /// remote address is `local`: the other end of an accepted connection.
